@@ -1,0 +1,41 @@
+# Two commands: `make dev` runs the main job, `make test` runs every test.
+# Each installs what it needs first (Debian packages, a virtual environment, pinned Python packages).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEBS := docker-registry apache2-utils
+
+.PHONY: dev test deps debs venv crds lint bench clean
+
+dev: venv
+	$(BIN)/finplane dev
+
+test: venv debs
+	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# Debian packages the tests use: a real OCI registry and htpasswd (bcrypt entries).
+debs:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+crds: venv
+	$(BIN)/finplane crds
+
+lint: venv
+	$(BIN)/ruff check operator platform_api tests bench
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""The one place that imports boto3 (ECR, STS, S3)."""

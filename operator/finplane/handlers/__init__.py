@@ -1,0 +1,1 @@
+"""kopf handlers: decorators only, each a few lines calling reconcile."""

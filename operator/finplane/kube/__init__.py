@@ -1,0 +1,1 @@
+"""The one place that imports the Kubernetes client: apply, read, watch, cache."""

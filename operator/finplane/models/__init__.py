@@ -1,0 +1,1 @@
+"""Pydantic models of the Finplane custom resources: the single source of truth for the CRD schemas."""

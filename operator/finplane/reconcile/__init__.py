@@ -1,0 +1,1 @@
+"""Reconcilers: parse -> render -> apply -> observe -> conditions -> status."""

@@ -1,0 +1,1 @@
+"""Pure renderers: (model, settings) -> complete child manifests. No I/O here."""

@@ -1,0 +1,1 @@
+"""Pure status helpers: Kubernetes-shaped conditions and the Ready summary."""

@@ -1,0 +1,1 @@
+"""The self-service platform API (FastAPI)."""
