@@ -1,0 +1,4 @@
+"""`python -m finplane` runs the `finplane` command."""
+from finplane.cli import main
+
+main()

@@ -1,0 +1,147 @@
+"""The `finplane` command: one typer app whose subcommands delegate to the modules that do the work.
+
+Called by the console script and by `python -m finplane`. Imports are lazy so that each
+subcommand starts fast and the operator never imports the embedded API server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Finplane: operator and developer platform.")
+compliance_app = typer.Typer(no_args_is_help=True, help="Compliance policies: preview enforcement.")
+evidence_app = typer.Typer(no_args_is_help=True, help="The tamper-evident evidence log.")
+app.add_typer(compliance_app, name="compliance")
+app.add_typer(evidence_app, name="evidence")
+
+
+@app.command()
+def apiserver(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 6443,
+    data_dir: Annotated[Path | None, typer.Option(help="Keep state here so that it survives a restart.")] = None,
+    kubeconfig_out: Annotated[Path | None, typer.Option(help="Write a kubeconfig for this server here.")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS with this certificate (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="Private key for --tls-cert (PEM).")] = None,
+    faults: Annotated[bool, typer.Option(help="Enable the test-only fault-injection endpoint.")] = False,
+) -> None:
+    """Run the embedded Kubernetes API server in the foreground."""
+    from finplane.apiserver.main import run
+
+    run(host=host, port=port, data_dir=data_dir, kubeconfig_out=kubeconfig_out,
+        tls_cert=tls_cert, tls_key=tls_key, faults=faults)
+
+
+@app.command()
+def operator(
+    namespace: Annotated[list[str] | None, typer.Option(help="Watch only these namespaces (repeatable).")] = None,
+    liveness_port: Annotated[int, typer.Option(help="Port of kopf's liveness endpoint /healthz.")] = 8080,
+    metrics_port: Annotated[int, typer.Option(help="Port of the Prometheus /metrics endpoint (0: off).")] = 9090,
+    peering: Annotated[str | None, typer.Option(help="kopf peering name for several replicas.")] = None,
+    standalone: Annotated[bool, typer.Option(help="Run without peering.")] = False,
+) -> None:
+    """Run the kopf operator against the cluster in KUBECONFIG (or the in-cluster config)."""
+    from finplane.handlers.main import run
+
+    run(namespaces=namespace or [], liveness_port=liveness_port, metrics_port=metrics_port,
+        peering=peering, standalone=standalone)
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the self-service platform API."""
+    from platform_api.main import run
+
+    run(host=host, port=port)
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Port of the embedded API server (0: a free one).")] = 0,
+    api_port: Annotated[int, typer.Option(help="Port of the platform API (0: a free one).")] = 0,
+    examples: Annotated[Path, typer.Option(help="Folder of example CRs to apply.")] = Path("examples"),
+    once: Annotated[bool, typer.Option(help="Print the summary and stop instead of waiting for Ctrl-C.")] = False,
+) -> None:
+    """The main job: embedded API server, CRDs, operator, API and examples, with a summary."""
+    from finplane.dev import run
+
+    raise typer.Exit(run(port=port, api_port=api_port, examples=examples, once=once))
+
+
+@app.command()
+def crds(
+    out: Annotated[Path, typer.Option(help="Folder to write the CRD manifests into.")] = Path("crds"),
+) -> None:
+    """Write the generated CRD manifests."""
+    from finplane.crdgen import write_crds
+
+    for path in write_crds(out):
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def render(
+    file: Annotated[Path, typer.Option("-f", "--file", help="A YAML file with one or more Finplane CRs.")],
+) -> None:
+    """Print, offline, the child objects the operator would create for the CRs in FILE."""
+    from finplane.render.offline import render_file
+
+    typer.echo(render_file(file), nl=False)
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help="team, partner, auditor or admin.")],
+    team: Annotated[str | None, typer.Option(help="The team, for role team.")] = None,
+    partner: Annotated[str | None, typer.Option(help="The partner, for role partner.")] = None,
+    subject: Annotated[str | None, typer.Option(help="The subject (user name).")] = None,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+) -> None:
+    """Mint a token signed by the development key that only `finplane dev` trusts."""
+    from platform_api.auth.devkey import mint
+
+    typer.echo(mint(role=role, team=team, partner=partner, subject=subject, ttl=ttl))
+
+
+@compliance_app.command("preview")
+def compliance_preview(policy: str) -> None:
+    """Show which objects, teams and channels POLICY would refuse in enforce mode."""
+    from finplane.policy.preview import main as preview
+
+    raise typer.Exit(preview(policy))
+
+
+@evidence_app.command("verify")
+def evidence_verify(path: Annotated[Path | None, typer.Option(help="The evidence log.")] = None) -> None:
+    """Verify the evidence log's hash chain; report the first tampered line."""
+    from finplane.policy.evidence_cli import verify
+
+    raise typer.Exit(verify(path))
+
+
+@evidence_app.command("export")
+def evidence_export(
+    from_: Annotated[str, typer.Option("--from", help="Start (ISO 8601).")],
+    to: Annotated[str, typer.Option(help="End (ISO 8601).")],
+    team: Annotated[str | None, typer.Option(help="Only this team.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the bundle.")] = Path("evidence-export"),
+    path: Annotated[Path | None, typer.Option(help="The evidence log.")] = None,
+) -> None:
+    """Export a point-in-time evidence bundle (JSON and CSV with the chain's head hash)."""
+    from finplane.policy.evidence_cli import export
+
+    raise typer.Exit(export(path, from_, to, team, out))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
