@@ -1,0 +1,160 @@
+"""The async Kubernetes gateway: the one read and write path of the operator and the platform API.
+
+Built on the official client's `kubernetes.aio` transport (auth, TLS, kubeconfig) with raw
+resource paths from `finplane.kube.resources`, so any kind works without generated classes and
+without discovery. Writes to children go through `apply` (server-side apply under one field
+manager); status goes through `patch_status`. Errors become `finplane.kube.errors`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from kubernetes.aio import client as aclient
+from kubernetes.aio import config as aconfig
+from kubernetes.aio.client.exceptions import ApiException
+
+from finplane import FIELD_MANAGER, __version__
+from finplane.kube.errors import KubeError, NotFound, from_status
+from finplane.kube.resources import Resource, resource_for
+
+__all__ = ["Kube", "USER_AGENT"]
+
+USER_AGENT = f"finplane-operator/{__version__}"
+Obj = dict[str, Any]
+
+
+class Kube:
+    """One connection pool to one API server. Create with `await Kube.from_config()`."""
+
+    def __init__(self, api_client: aclient.ApiClient, *, field_manager: str = FIELD_MANAGER,
+                 user_agent: str = USER_AGENT) -> None:
+        self._api = api_client
+        self._api.user_agent = user_agent
+        self.field_manager = field_manager
+
+    @classmethod
+    async def from_config(cls, *, kubeconfig: str | None = None, field_manager: str = FIELD_MANAGER,
+                          user_agent: str = USER_AGENT) -> Kube:
+        """Load KUBECONFIG (or `kubeconfig`), falling back to the in-cluster service account."""
+        configuration = aclient.Configuration()
+        try:
+            await aconfig.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        except aconfig.ConfigException:
+            aconfig.load_incluster_config(client_configuration=configuration)
+        return cls(aclient.ApiClient(configuration), field_manager=field_manager, user_agent=user_agent)
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    async def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
+                      body: Any = None, content_type: str = "application/json") -> Obj:
+        """One HTTP call; returns the decoded JSON body or raises a `KubeError`."""
+        q = {k: v for k, v in (query or {}).items() if v is not None}
+        if q:
+            path = f"{path}?{urlencode(q)}"
+        url, headers = await self._serialize(method, path, content_type)
+        try:
+            resp = await self._api.call_api(method, url, header_params=headers, body=body)
+            raw = await resp.read()
+        except ApiException as exc:
+            raise from_status(exc.status or 0, exc.body) from None
+        except OSError as exc:  # connection refused, reset: retryable
+            raise KubeError(f"cannot reach the API server: {exc}", status=0) from None
+        if resp.status >= 400:
+            raise from_status(resp.status, raw)
+        return json.loads(raw) if raw else {}
+
+    async def _serialize(self, method: str, path: str, content_type: str) -> tuple[str, dict[str, str]]:
+        _, url, headers, _, _ = await self._api.param_serialize(
+            method=method, resource_path=path,
+            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        return url, headers
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj:
+        res = resource_for(api_version, kind)
+        return await self.request("GET", res.path(namespace=namespace, name=name))
+
+    async def get_or_none(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        try:
+            return await self.get(api_version, kind, name, namespace)
+        except NotFound:
+            return None
+
+    async def list(self, api_version: str, kind: str, namespace: str | None = None, *,
+                   label_selector: str | None = None, field_selector: str | None = None) -> list[Obj]:
+        """Every object of a kind (all pages), optionally filtered by selectors."""
+        res = resource_for(api_version, kind)
+        items: list[Obj] = []
+        cont: str | None = None
+        while True:
+            page = await self.request("GET", res.path(namespace=namespace), query={
+                "labelSelector": label_selector, "fieldSelector": field_selector,
+                "limit": 500, "continue": cont})
+            for item in page.get("items", []):
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
+                items.append(item)
+            cont = page.get("metadata", {}).get("continue")
+            if not cont:
+                return items
+
+    # -- writes --------------------------------------------------------------------------------
+    async def apply(self, body: Obj, *, force: bool = True, dry_run: bool = False) -> Obj:
+        """Server-side apply `body` under this gateway's field manager (creates when absent)."""
+        res, ns, name = self._locate(body)
+        return await self.request(
+            "PATCH", res.path(namespace=ns, name=name),
+            query={"fieldManager": self.field_manager, "force": "true" if force else None,
+                   "dryRun": "All" if dry_run else None},
+            body=body, content_type="application/apply-patch+yaml")
+
+    async def create(self, body: Obj) -> Obj:
+        res, ns, _ = self._locate(body, need_name=False)
+        return await self.request("POST", res.path(namespace=ns), query={"fieldManager": self.field_manager},
+                                  body=body)
+
+    async def replace(self, body: Obj) -> Obj:
+        """PUT; a stale metadata.resourceVersion raises `Conflict`."""
+        res, ns, name = self._locate(body)
+        return await self.request("PUT", res.path(namespace=ns, name=name),
+                                  query={"fieldManager": self.field_manager}, body=body)
+
+    async def patch_merge(self, api_version: str, kind: str, name: str, patch: Obj, namespace: str | None = None,
+                          *, subresource: str | None = None) -> Obj:
+        res = resource_for(api_version, kind)
+        return await self.request("PATCH", res.path(namespace=namespace, name=name, subresource=subresource),
+                                  query={"fieldManager": self.field_manager}, body=patch,
+                                  content_type="application/merge-patch+json")
+
+    async def patch_status(self, api_version: str, kind: str, name: str, status: Obj,
+                           namespace: str | None = None) -> Obj:
+        """Merge-patch the status subresource (conditions are replaced as a whole list)."""
+        return await self.patch_merge(api_version, kind, name, {"status": status}, namespace,
+                                      subresource="status")
+
+    async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None, *,
+                     propagation: str = "Background", missing_ok: bool = True) -> None:
+        res = resource_for(api_version, kind)
+        try:
+            await self.request("DELETE", res.path(namespace=namespace, name=name),
+                               body={"kind": "DeleteOptions", "apiVersion": "v1",
+                                     "propagationPolicy": propagation})
+        except NotFound:
+            if not missing_ok:
+                raise
+
+    @staticmethod
+    def _locate(body: Obj, *, need_name: bool = True) -> tuple[Resource, str | None, str | None]:
+        meta = body.get("metadata", {})
+        res = resource_for(body["apiVersion"], body["kind"])
+        name = meta.get("name")
+        if need_name and not name:
+            raise ValueError(f"{body['kind']} without metadata.name")
+        return res, (meta.get("namespace") if res.namespaced else None), name

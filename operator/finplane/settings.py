@@ -1,0 +1,83 @@
+"""Operator settings, read once at start-up from FINPLANE_* environment variables.
+
+Called by the operator's start-up (`finplane.handlers.main`), the renderers (defaults such as
+resources) and `finplane render`. pydantic-settings validates them, so a wrong value stops the
+operator at start with a message naming the variable instead of failing later.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ResourceDefaults", "Settings", "TierPreset", "get_settings"]
+
+
+class ResourceDefaults(BaseModel):
+    """Requests and limits given to a container whose spec names none."""
+
+    cpu_request: str = "100m"
+    memory_request: str = "128Mi"
+    cpu_limit: str = "500m"
+    memory_limit: str = "256Mi"
+
+
+class TierPreset(BaseModel):
+    """Quota of a sandbox tier (small, medium, large)."""
+
+    cpu: str
+    memory: str
+    pods: int
+    services: int
+    secrets: int
+    configmaps: int
+    pvcs: int = 0
+    storage: str = "0"
+
+
+def _default_tiers() -> dict[str, TierPreset]:
+    return {
+        "small": TierPreset(cpu="2", memory="4Gi", pods=10, services=5, secrets=10, configmaps=10),
+        "medium": TierPreset(cpu="8", memory="16Gi", pods=40, services=20, secrets=40, configmaps=40,
+                             pvcs=5, storage="50Gi"),
+        "large": TierPreset(cpu="32", memory="64Gi", pods=150, services=60, secrets=150, configmaps=150,
+                            pvcs=20, storage="500Gi"),
+    }
+
+
+class Settings(BaseSettings):
+    """Everything the operator can be told from outside; FINPLANE_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="FINPLANE_", env_nested_delimiter="__", extra="ignore")
+
+    field_manager: str = Field("finplane-operator", description="Server-side apply field manager.")
+    default_resources: ResourceDefaults = Field(default_factory=ResourceDefaults)
+    drift_check_interval_seconds: float = Field(
+        300.0, gt=0, description="How often a timer compares children with their rendering (drift).")
+    dns_namespace: str = Field("kube-system", description="Namespace of the cluster DNS (egress allowance).")
+    dns_pod_label: str = Field("k8s-app=kube-dns", description="Label of the cluster DNS pods.")
+    channel_gateway_namespace: str = Field(
+        "ingress-nginx", description="Namespace of the default ingress controller / gateway.")
+    sandbox_max_ttl_seconds: int = Field(90 * 24 * 3600, gt=0, description="Longest sandbox lifetime.")
+    sandbox_expiry_warning_seconds: int = Field(
+        3 * 24 * 3600, ge=0, description="Default warning window before a sandbox expires.")
+    sandbox_namespace_prefix: str = Field("sbx-", max_length=10, pattern=r"^[a-z0-9-]*$")
+    tiers: dict[str, TierPreset] = Field(default_factory=_default_tiers)
+    registry_refresh_margin_seconds: int = Field(
+        3600, ge=60, description="Refresh a registry token at once when less than this remains.")
+    registry_min_refresh_seconds: int = Field(
+        60, ge=1, description="Never refresh one registry more often than this, whatever its token says.")
+    aws_region: str | None = Field(None, description="Default AWS region for ECR and S3.")
+    aws_endpoint_url: str | None = Field(None, description="AWS endpoint override (tests: moto server).")
+    evidence_dir: str = Field(".finplane/evidence", description="Local folder of the evidence log.")
+    evidence_s3_bucket: str | None = Field(None, description="S3 bucket (Object Lock) to ship evidence to.")
+    backoff_seconds: float = Field(5.0, gt=0, description="First retry delay after a temporary error.")
+    backoff_max_seconds: float = Field(300.0, gt=0, description="Longest retry delay.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests call `get_settings.cache_clear()` after changing the env)."""
+    return Settings()
