@@ -1,0 +1,253 @@
+"""The Channel custom resource: one customer channel (mobile, web, open API...) and its routes.
+
+Cluster-scoped. The channel renderer turns a `ChannelSpec` into Ingress or Gateway API
+HTTPRoute objects per target namespace plus NetworkPolicy allowances from the gateway
+namespace; the reconciler writes a `ChannelStatus` with one entry per route.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from finplane.models.common import (
+    ClusterCapabilityRef,
+    Condition,
+    ConditionStatus,
+    DnsLabel,
+    DnsSubdomain,
+    NamespacedSecretRef,
+    SpecModel,
+    StatusModel,
+    cel,
+    check_unique,
+    list_map,
+    list_set,
+)
+
+__all__ = [
+    "Authentication",
+    "AuthMode",
+    "Backend",
+    "BackendKind",
+    "Canary",
+    "ChannelSpec",
+    "ChannelStatus",
+    "ChannelType",
+    "GatewayRef",
+    "HeaderMatch",
+    "JwtAuth",
+    "MtlsAuth",
+    "RateLimit",
+    "Route",
+    "RouteStatus",
+    "Tls",
+]
+
+#: A host name, optionally with one leading wildcard label.
+HOSTNAME = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+Hostname = Annotated[str, StringConstraints(pattern=HOSTNAME, max_length=253)]
+
+
+class ChannelType(StrEnum):
+    """The kind of customer channel."""
+
+    MOBILE = "mobile"
+    WEB = "web"
+    OPEN_API = "open-api"
+    BRANCH = "branch"
+    CALL_CENTER = "call-center"
+    IOT = "iot"
+
+
+class BackendKind(StrEnum):
+    """What the channel renders: Ingress objects or Gateway API HTTPRoutes."""
+
+    INGRESS = "ingress"
+    GATEWAY = "gateway"
+
+
+class AuthMode(StrEnum):
+    """Authentication the channel requires from its callers."""
+
+    NONE = "none"
+    JWT = "jwt"
+    MTLS = "mtls"
+
+
+class Tls(SpecModel):
+    """TLS termination for the channel's host names."""
+
+    secret_name: DnsSubdomain = Field(description="kubernetes.io/tls Secret with the certificate, "
+                                                  "in each target namespace (Ingress) or the gateway's.")
+
+
+class GatewayRef(SpecModel):
+    """The Gateway API Gateway the HTTPRoutes attach to."""
+
+    name: DnsSubdomain = Field(description="Name of the Gateway.")
+    namespace: DnsLabel = Field(description="Namespace of the Gateway.")
+    section_name: DnsSubdomain | None = Field(default=None, description="Listener of the Gateway to attach to.")
+
+
+class Backend(SpecModel):
+    """How routes are rendered."""
+
+    model_config = ConfigDict(json_schema_extra=cel(
+        ("self.kind != 'gateway' || has(self.gatewayRef)", "gatewayRef is required when kind is gateway"),
+        ("self.kind != 'ingress' || !has(self.gatewayRef)", "gatewayRef is only allowed when kind is gateway"),
+    ))
+
+    kind: BackendKind = Field(default=BackendKind.INGRESS, description="ingress or gateway.")
+    ingress_class_name: DnsSubdomain | None = Field(default=None, description="IngressClass for kind ingress.")
+    gateway_ref: GatewayRef | None = Field(default=None, description="Parent Gateway for kind gateway.")
+
+    @model_validator(mode="after")
+    def _gateway_ref_matches_kind(self) -> Backend:
+        if self.kind == BackendKind.GATEWAY and self.gateway_ref is None:
+            raise ValueError("gatewayRef is required when kind is gateway")
+        if self.kind == BackendKind.INGRESS and self.gateway_ref is not None:
+            raise ValueError("gatewayRef is only allowed when kind is gateway")
+        return self
+
+
+class JwtAuth(SpecModel):
+    """JSON Web Token validation."""
+
+    issuer: str = Field(description="Expected issuer (iss), an https URL.", pattern=r"^https://[^\s]+$",
+                        max_length=2048)
+    audiences: list[Annotated[str, StringConstraints(min_length=1, max_length=253)]] = Field(
+        min_length=1, max_length=16, json_schema_extra=list_set(), description="Accepted audiences (aud).",
+    )
+
+
+class MtlsAuth(SpecModel):
+    """Mutual TLS: callers present a client certificate signed by this CA."""
+
+    ca_secret_ref: NamespacedSecretRef = Field(description="Secret holding the CA bundle under ca.crt.")
+
+
+class Authentication(SpecModel):
+    """Authentication required on every route of the channel."""
+
+    model_config = ConfigDict(json_schema_extra=cel(
+        ("self.mode != 'jwt' || has(self.jwt)", "jwt is required when mode is jwt"),
+        ("self.mode != 'mtls' || has(self.mtls)", "mtls is required when mode is mtls"),
+    ))
+
+    mode: AuthMode = Field(default=AuthMode.NONE, description="none, jwt or mtls.")
+    jwt: JwtAuth | None = Field(default=None, description="JWT settings for mode jwt.")
+    mtls: MtlsAuth | None = Field(default=None, description="mTLS settings for mode mtls.")
+
+    @model_validator(mode="after")
+    def _settings_for_mode(self) -> Authentication:
+        if self.mode == AuthMode.JWT and self.jwt is None:
+            raise ValueError("jwt is required when mode is jwt")
+        if self.mode == AuthMode.MTLS and self.mtls is None:
+            raise ValueError("mtls is required when mode is mtls")
+        return self
+
+
+class RateLimit(SpecModel):
+    """Per-client rate limit of a route."""
+
+    requests_per_second: int = Field(ge=1, le=100000, description="Sustained requests per second.")
+    burst: int | None = Field(default=None, ge=1, le=1000000,
+                              description="Extra requests allowed in a burst; defaults to requestsPerSecond.")
+
+
+class HeaderMatch(SpecModel):
+    """An HTTP header selecting a customer segment."""
+
+    name: str = Field(description="Header name, e.g. X-Customer-Segment.", pattern=r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$",
+                      max_length=256)
+    value: str = Field(description="Exact header value.", min_length=1, max_length=4096)
+
+
+class Canary(SpecModel):
+    """A second capability (e.g. the next version) that receives part of the route's traffic."""
+
+    model_config = ConfigDict(json_schema_extra=cel(
+        ("has(self.weight) || has(self.headerMatch)", "a canary needs a weight, a headerMatch or both"),
+    ))
+
+    capability: ClusterCapabilityRef = Field(description="The canary capability.")
+    weight: int | None = Field(default=None, ge=0, le=100,
+                               description="Percent of the traffic sent to the canary (0 to 100).")
+    header_match: HeaderMatch | None = Field(default=None,
+                                             description="Requests with this header always go to the canary.")
+
+    @model_validator(mode="after")
+    def _weight_or_header(self) -> Canary:
+        if self.weight is None and self.header_match is None:
+            raise ValueError("a canary needs a weight, a headerMatch or both")
+        return self
+
+
+class Route(SpecModel):
+    """One path of the channel, served by one capability."""
+
+    name: DnsLabel = Field(description="Route name, unique in the channel.")
+    capability: ClusterCapabilityRef = Field(description="The capability serving this route.")
+    path_prefix: str = Field(default="/", pattern=r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$", max_length=1024,
+                             description="URL path prefix routed to the capability.")
+    rate_limit: RateLimit | None = Field(default=None, description="Per-client rate limit.")
+    timeout_seconds: int = Field(default=30, ge=1, le=300, description="Upstream request timeout.")
+    canary: Canary | None = Field(default=None, description="Optional canary for a customer segment.")
+
+
+class ChannelSpec(SpecModel):
+    """Desired state of a channel."""
+
+    type: ChannelType = Field(description="mobile, web, open-api, branch, call-center or iot.")
+    hostnames: list[Hostname] = Field(min_length=1, max_length=16, json_schema_extra=list_set(),
+                                      description="Host names the channel serves.")
+    tls: Tls | None = Field(default=None, description="TLS termination; omit for plain HTTP.")
+    backend: Backend = Field(default_factory=Backend, description="Ingress or Gateway API rendering.")
+    authentication: Authentication = Field(default_factory=Authentication,
+                                           description="Authentication required from callers.")
+    routes: list[Route] = Field(min_length=1, max_length=64, json_schema_extra=list_map(),
+                                description="Routes, each to one capability.")
+    gateway_namespace: DnsLabel | None = Field(
+        default=None, description="Namespace of the ingress controller or gateway pods, allowed through "
+                                  "the capabilities' NetworkPolicies; defaults to the platform setting.",
+    )
+
+    @field_validator("hostnames")
+    @classmethod
+    def _unique_hostnames(cls, value: list[str]) -> list[str]:
+        return check_unique(value, key=lambda h: h, what="hostname")
+
+    @field_validator("routes")
+    @classmethod
+    def _unique_routes(cls, value: list[Route]) -> list[Route]:
+        return check_unique(value, key=lambda r: r.name, what="route name")
+
+
+class RouteStatus(StatusModel):
+    """Observed state of one route."""
+
+    name: str = Field(description="Route name.", max_length=63)
+    ready: ConditionStatus = Field(description="True when the route is rendered and its capability is Ready.")
+    reason: str = Field(default="", max_length=1024,
+                        description="CamelCase reason, e.g. CapabilityNotFound or ExposureRefused.")
+    message: str = Field(default="", max_length=4096, description="Human-readable details.")
+    url: str | None = Field(default=None, max_length=2048, description="Public URL of the route.")
+    canary_weight: int | None = Field(default=None, ge=0, le=100, description="Percent sent to the canary.")
+
+
+class ChannelStatus(StatusModel):
+    """Observed state of a channel."""
+
+    observed_generation: int | None = Field(default=None, ge=0,
+                                            description="The metadata.generation last reconciled.")
+    conditions: list[Condition] = Field(default_factory=list, max_length=16,
+                                        json_schema_extra=list_map("type"),
+                                        description="Ready and Compliant.")
+    routes: list[RouteStatus] = Field(default_factory=list, max_length=64, json_schema_extra=list_map(),
+                                      description="One entry per route.")
+    urls: list[Annotated[str, StringConstraints(max_length=2048)]] = Field(
+        default_factory=list, max_length=1024, description="Public URLs of the routes.")
+    ready_routes: str | None = Field(default=None, max_length=16, description="Ready routes out of all, e.g. 2/3.")
