@@ -70,6 +70,9 @@ class KindInfo:
     description: str
     printer_columns: tuple[PrinterColumn, ...] = ()
     categories: tuple[str, ...] = field(default=("finplane",))
+    #: Constraint on metadata.name beyond Kubernetes' own (e.g. a Service name must be a DNS-1035 label).
+    name_pattern: str | None = None
+    name_max_length: int | None = None
     group: str = GROUP
     version: str = VERSION
 
@@ -90,6 +93,8 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo(
         kind="BusinessCapability", plural="businesscapabilities", singular="businesscapability",
         short_names=("bcap", "bcaps"), scope="Namespaced",
+        # The name becomes the Service's name, which must be a DNS-1035 label.
+        name_pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$", name_max_length=63,
         spec_model=BusinessCapabilitySpec, status_model=BusinessCapabilityStatus,
         description="A reusable business service (payments, KYC...) owned by a team and run by Finplane.",
         printer_columns=(
@@ -119,6 +124,8 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo(
         kind="TenantSandbox", plural="tenantsandboxes", singular="tenantsandbox", short_names=("tsb",),
         scope="Cluster", spec_model=TenantSandboxSpec, status_model=TenantSandboxStatus,
+        # The sandbox's namespace name is derived from it, so it must stay a DNS-1123 label.
+        name_pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", name_max_length=63,
         description="An isolated, expiring sandbox for an external partner.",
         printer_columns=(
             *_common_head(),
