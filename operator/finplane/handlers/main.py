@@ -1,0 +1,90 @@
+"""Configure kopf once and run the operator (`finplane operator`).
+
+kopf provides the watches (with resourceVersion resumption, 410 relisting, backoff), peering,
+the liveness endpoint and the event loop; Finplane's handlers are thin: each watch event goes to
+`Runtime.observe`, which updates a store and enqueues a key for the kind's workers. No kopf
+create/update/timer handlers are used, so kopf writes no progress or diff-base annotations and no
+`status.kopf`: an idle cluster gets zero writes from Finplane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import kopf
+from prometheus_client import start_http_server
+
+from finplane import GROUP
+from finplane.handlers import registrations
+from finplane.kube.client import Kube
+from finplane.reconcile.runtime import Runtime
+from finplane.settings import get_settings
+
+__all__ = ["run"]
+
+log = logging.getLogger("finplane.operator")
+
+
+@kopf.on.startup()
+async def _startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    conf = get_settings()
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration")
+    settings.posting.enabled = False  # Finplane posts its own events, with specific reasons, only on changes
+    settings.peering.mandatory = False
+    settings.peering.name = os.environ.get("FINPLANE_PEERING_NAME", "finplane")
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.error_backoffs = [1, 2, 5, 10, 20, 30]
+    settings.batching.worker_limit = 64
+    kube = await Kube.from_config(field_manager=conf.field_manager)
+    rt = Runtime(kube=kube, settings=conf, workers=int(os.environ.get("FINPLANE_WORKERS", "8")))
+    registrations.register_all(rt)
+    rt.start()
+    memo["rt"] = rt
+    memo["resync"] = asyncio.create_task(_resync_loop(rt, conf.drift_check_interval_seconds))
+    log.info("Finplane operator started (field manager %s)", conf.field_manager)
+
+
+async def _resync_loop(rt: Runtime, interval: float) -> None:
+    """The drift timer: every `interval` seconds, compare every object's children with their rendering."""
+    while True:
+        await asyncio.sleep(interval)
+        rt.resync()
+        for kind in rt.queues:
+            rt.count_ready(kind)
+
+
+@kopf.on.cleanup()
+async def _cleanup(memo: kopf.Memo, **_: Any) -> None:
+    rt: Runtime | None = memo.get("rt")
+    task = memo.get("resync")
+    if task:
+        task.cancel()
+    if rt:
+        await rt.stop()
+        await rt.kube.close()
+
+
+def run(*, namespaces: list[str], liveness_port: int, metrics_port: int, peering: str | None, standalone: bool) -> None:
+    logging.basicConfig(level=os.environ.get("FINPLANE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    get_settings()  # fail fast with a clear message on a bad FINPLANE_* value
+    if metrics_port:
+        start_http_server(metrics_port, addr=os.environ.get("FINPLANE_METRICS_ADDR", "0.0.0.0"))
+    if peering:
+        os.environ["FINPLANE_PEERING_NAME"] = peering
+    kopf.run(
+        clusterwide=not namespaces,
+        namespaces=namespaces or None,
+        standalone=standalone or not peering,
+        peering_name=peering,
+        liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
+    )

@@ -1,0 +1,78 @@
+"""kopf event handlers for every watched kind: a few lines each, feeding `Runtime.observe`.
+
+Finplane kinds go to their own store and queue; child kinds (managed by Finplane, found by
+label) re-enqueue their owner, which is how drift and rollout progress reach the reconcilers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from finplane import GROUP, VERSION
+from finplane.reconcile import capability
+from finplane.reconcile.runtime import Runtime
+
+__all__ = ["register_all"]
+
+MANAGED = {"app.kubernetes.io/managed-by": "finplane"}
+CHILD_KINDS = [
+    ("apps", "v1", "deployments"), ("", "v1", "services"), ("", "v1", "serviceaccounts"),
+    ("networking.k8s.io", "v1", "networkpolicies"), ("policy", "v1", "poddisruptionbudgets"),
+    ("autoscaling", "v2", "horizontalpodautoscalers"),
+]
+OWNER_KINDS = {"BusinessCapability": True, "Channel": False, "TenantSandbox": False, "ImageRegistry": False,
+               "CompliancePolicy": False}  # kind -> namespaced
+
+
+def register_all(rt: Runtime) -> None:
+    """Register the reconcilers that exist; each kind's module adds itself here."""
+    rt.register(capability.KIND, capability.reconcile_capability)
+    capability.wire_capabilities(rt)
+    for extra in _optional_modules():
+        extra.register(rt)
+
+
+def _optional_modules() -> list[Any]:
+    """Reconcilers of the other kinds, as they land (each module exposes `register(rt)`)."""
+    import importlib
+
+    out = []
+    for name in ("sandbox", "registry", "channel", "compliance"):
+        try:
+            out.append(importlib.import_module(f"finplane.reconcile.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"finplane.reconcile.{name}":
+                raise
+    return out
+
+
+def _runtime(memo: kopf.Memo) -> Runtime | None:
+    return memo.get("rt")
+
+
+@kopf.on.event(GROUP, VERSION, "businesscapabilities")
+@kopf.on.event(GROUP, VERSION, "channels")
+@kopf.on.event(GROUP, VERSION, "tenantsandboxes")
+@kopf.on.event(GROUP, VERSION, "imageregistries")
+@kopf.on.event(GROUP, VERSION, "compliancepolicies")
+def finplane_object(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    rt = _runtime(memo)
+    if rt is not None:
+        rt.observe(body["kind"], event.get("type"), body)
+
+
+def _child_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    rt = _runtime(memo)
+    if rt is None:
+        return
+    ns = body.get("metadata", {}).get("namespace") or ""
+    for ref in body.get("metadata", {}).get("ownerReferences") or []:
+        kind = ref.get("kind")
+        if kind in OWNER_KINDS and ref.get("apiVersion", "").startswith(GROUP + "/"):
+            rt.enqueue(kind, (ns if OWNER_KINDS[kind] else "", ref.get("name", "")))
+
+
+for _group, _version, _plural in CHILD_KINDS:
+    kopf.on.event(_group, _version, _plural, labels=MANAGED)(_child_event)

@@ -1,0 +1,121 @@
+"""Bring rendered children to the cluster: compare first, apply only what differs, prune leftovers.
+
+Called by every reconciler after a pure render. The one write path for children is server-side
+apply under Finplane's field manager, forced (Finplane owns these objects). Before writing
+anything it checks that no desired child collides with an object Finplane does not own, so a
+conflict leaves the cluster untouched (nothing half-applied).
+
+Drift vs. update: each child carries the hash of its rendering (`finplane.io/rendered-hash`). If
+the live child has the desired hash but different fields, somebody edited it by hand (drift); if
+the hash differs, the owner's spec changed (an update, not drift).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from finplane.kube.client import Kube
+from finplane.reconcile.diff import differences
+
+__all__ = ["HASH_ANNOTATION", "OWNER_LABEL", "SyncResult", "owner_reference", "sync_children", "stamp"]
+
+HASH_ANNOTATION = "finplane.io/rendered-hash"
+OWNER_LABEL = "finplane.io/owner-uid"
+
+Obj = dict[str, Any]
+
+
+def owner_reference(owner: Obj) -> Obj:
+    """The controller owner reference of a child of `owner` (garbage collection deletes the child)."""
+    meta = owner["metadata"]
+    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": meta["name"], "uid": meta["uid"],
+            "controller": True, "blockOwnerDeletion": True}
+
+
+def stamp(child: Obj, owner: Obj | None) -> Obj:
+    """Add the rendering hash, the owner label and the owner reference to a rendered child."""
+    meta = child.setdefault("metadata", {})
+    digest = hashlib.sha256(json.dumps(child, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    meta.setdefault("annotations", {})[HASH_ANNOTATION] = digest
+    if owner is not None:
+        meta.setdefault("labels", {})[OWNER_LABEL] = owner["metadata"]["uid"]
+        meta["ownerReferences"] = [owner_reference(owner)]
+    return child
+
+
+def child_id(obj: Obj) -> str:
+    meta = obj["metadata"]
+    ns = meta.get("namespace")
+    return f"{obj['kind']}/{ns + '/' if ns else ''}{meta['name']}"
+
+
+@dataclass
+class SyncResult:
+    applied: list[str] = field(default_factory=list)
+    drifted: list[tuple[str, list[str]]] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    live: dict[str, Obj] = field(default_factory=dict)
+
+    @property
+    def wrote(self) -> bool:
+        return bool(self.applied or self.pruned)
+
+
+def _owned_by(live: Obj, owner_uid: str | None) -> bool:
+    if owner_uid is None:
+        return (live.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/managed-by") == "finplane"
+    return any(r.get("uid") == owner_uid for r in live.get("metadata", {}).get("ownerReferences") or [])
+
+
+async def sync_children(kube: Kube, desired: list[Obj], *, owner_uid: str | None, seen_before: bool,
+                        prune_kinds: tuple[tuple[str, str], ...] = (), prune_namespaces: tuple[str, ...] = ()
+                        ) -> SyncResult:
+    """Make the cluster hold `desired`; returns what was written, drifted, conflicting or pruned.
+
+    `seen_before` says the owner was reconciled earlier, so a missing child was deleted by hand (drift).
+    Children of `prune_kinds` carrying the owner label but absent from `desired` are deleted.
+    """
+    result = SyncResult()
+    lives: list[Obj | None] = []
+    for child in desired:
+        meta = child["metadata"]
+        live = await kube.get_or_none(child["apiVersion"], child["kind"], meta["name"], meta.get("namespace"))
+        if live is not None and not _owned_by(live, owner_uid):
+            result.conflicts.append(child_id(child))
+        lives.append(live)
+    if result.conflicts:
+        return result  # touch nothing: a name collision is the user's to resolve
+
+    for child, live in zip(desired, lives, strict=True):
+        cid = child_id(child)
+        if live is None:
+            if seen_before:
+                result.drifted.append((cid, ["(deleted)"]))
+        else:
+            diff = differences(child, live)
+            if not diff:
+                result.live[cid] = live
+                continue
+            same_rendering = (live["metadata"].get("annotations") or {}).get(HASH_ANNOTATION) == \
+                child["metadata"]["annotations"][HASH_ANNOTATION]
+            if same_rendering:
+                result.drifted.append((cid, diff))
+        result.live[cid] = await kube.apply(child)
+        result.applied.append(cid)
+
+    if owner_uid and prune_kinds:
+        wanted = {child_id(c) for c in desired}
+        for api_version, kind in prune_kinds:
+            for ns in prune_namespaces or (None,):
+                for obj in await kube.list(api_version, kind, ns, label_selector=f"{OWNER_LABEL}={owner_uid}"):
+                    obj.setdefault("apiVersion", api_version)
+                    obj.setdefault("kind", kind)
+                    if child_id(obj) not in wanted:
+                        await kube.delete(api_version, kind, obj["metadata"]["name"],
+                                          obj["metadata"].get("namespace"))
+                        result.pruned.append(child_id(obj))
+    return result

@@ -1,0 +1,33 @@
+"""May an image be pulled through a given ImageRegistry? (server match and allowed repositories)
+
+Pure; called by the capability and sandbox reconcilers for their ImagePullAccess condition.
+The ImageRegistry reconciler owns writing the pull secrets themselves.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from finplane.render.image import parse_image
+
+__all__ = ["image_allowed"]
+
+
+def image_allowed(registry: dict[str, Any], image: str) -> tuple[bool, str, str]:
+    """(allowed, reason, message) for pulling `image` with `registry`'s credentials."""
+    spec = registry.get("spec") or {}
+    name = registry["metadata"]["name"]
+    try:
+        ref = parse_image(image)
+    except ValueError as exc:
+        return False, "InvalidImage", str(exc)
+    server = str(spec.get("server", "")).removeprefix("https://").removeprefix("http://").rstrip("/")
+    if server and ref.registry != server:
+        return False, "RegistryMismatch", (f"image registry {ref.registry} is not served by ImageRegistry {name} "
+                                           f"({server}); use an image from {server} or another registryRef")
+    patterns = spec.get("allowedRepositories") or []
+    if patterns and not any(fnmatch.fnmatchcase(ref.repository, p) for p in patterns):
+        return False, "RepositoryNotAllowed", (f"repository {ref.repository} is outside ImageRegistry {name}'s "
+                                               f"allowedRepositories {patterns}")
+    return True, "PullSecretWired", f"pods pull with the {name} pull secret"

@@ -1,0 +1,57 @@
+"""`finplane render -f FILE`: the children the operator would create, printed as YAML, with no cluster.
+
+Pure apart from reading the file; uses the same render functions as the reconcilers. Renderers of
+other kinds register in RENDERERS as they land. Secrets (credentials) are never rendered here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from finplane.models.business_capability import BusinessCapabilitySpec
+from finplane.render.capability import render_capability
+from finplane.render.capability_checks import check_capability
+from finplane.settings import Settings, get_settings
+
+__all__ = ["RENDERERS", "render_documents", "render_file"]
+
+Obj = dict[str, Any]
+
+
+def _capability(doc: Obj, settings: Settings) -> list[Obj]:
+    meta = doc.get("metadata") or {}
+    name, ns = meta.get("name", ""), meta.get("namespace") or "default"
+    spec = BusinessCapabilitySpec.model_validate(doc.get("spec") or {})
+    problems = check_capability(name=name, namespace=ns, spec=spec, graph={})
+    if problems:
+        raise ValueError("; ".join(f"{p.reason}: {p.message}" for p in problems))
+    return render_capability(name=name, namespace=ns, spec=spec, settings=settings)
+
+
+RENDERERS: dict[str, Callable[[Obj, Settings], list[Obj]]] = {"BusinessCapability": _capability}
+
+
+def render_documents(docs: list[Obj], *, settings: Settings | None = None) -> list[Obj]:
+    """Children of every Finplane CR in `docs`; ValueError naming the object on bad input."""
+    settings = settings or get_settings()
+    out: list[Obj] = []
+    for doc in docs:
+        if not doc or doc.get("kind") not in RENDERERS:
+            continue
+        try:
+            out.extend(RENDERERS[doc["kind"]](doc, settings))
+        except ValidationError as exc:
+            where = f"{doc['kind']} {(doc.get('metadata') or {}).get('name', '?')}"
+            errors = "; ".join(f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+            raise ValueError(f"{where}: {errors}") from None
+    return out
+
+
+def render_file(path: Path) -> str:
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return yaml.safe_dump_all(render_documents(docs), sort_keys=False)
