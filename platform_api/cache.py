@@ -1,0 +1,108 @@
+"""The read side of the API: the kinds it serves, each from a watch-fed informer cache.
+
+Every read of a route comes from here, never from the API server (listing 10,000 capabilities
+costs no API call). :class:`ReadCache` is the seam: :class:`InformerCache` is the real one
+(built by :mod:`platform_api.app` at startup), tests pass an in-memory double with the same methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from finplane import API_VERSION
+
+__all__ = ["CAPABILITY", "CHANNEL", "CLUSTER_POLICY_REPORT", "KINDS", "POLICY", "POLICY_REPORT", "SANDBOX",
+           "InformerCache", "Kind", "MemoryCache", "ReadCache"]
+
+Obj = dict[str, Any]
+Kind = tuple[str, str]  # (apiVersion, kind)
+
+CAPABILITY: Kind = (API_VERSION, "BusinessCapability")
+CHANNEL: Kind = (API_VERSION, "Channel")
+SANDBOX: Kind = (API_VERSION, "TenantSandbox")
+POLICY: Kind = (API_VERSION, "CompliancePolicy")
+POLICY_REPORT: Kind = ("wgpolicyk8s.io/v1alpha2", "PolicyReport")
+CLUSTER_POLICY_REPORT: Kind = ("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport")
+KINDS: tuple[Kind, ...] = (CAPABILITY, CHANNEL, SANDBOX, POLICY, POLICY_REPORT, CLUSTER_POLICY_REPORT)
+
+
+class ReadCache(Protocol):
+    """What routes read: objects by kind, and whether the cache has synced."""
+
+    def list(self, kind: Kind) -> list[Obj]: ...
+    def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj | None: ...
+    def observe(self, obj: Obj) -> None: ...
+    def forget(self, obj: Obj) -> None: ...
+    @property
+    def ready(self) -> bool: ...
+
+
+def _key(name: str, namespace: str | None) -> tuple[str, str]:
+    return (namespace or "", name)
+
+
+class MemoryCache:
+    """An in-memory :class:`ReadCache` (the double for fast tests; also what a relist builds)."""
+
+    def __init__(self, objects: list[Obj] | None = None, *, ready: bool = True) -> None:
+        self._data: dict[Kind, dict[tuple[str, str], Obj]] = {k: {} for k in KINDS}
+        self._ready = ready
+        for obj in objects or []:
+            self.observe(obj)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    def list(self, kind: Kind) -> list[Obj]:
+        return list(self._data.get(kind, {}).values())
+
+    def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj | None:
+        return self._data.get(kind, {}).get(_key(name, namespace))
+
+    def observe(self, obj: Obj) -> None:
+        meta = obj.get("metadata", {})
+        kind = (obj["apiVersion"], obj["kind"])
+        self._data.setdefault(kind, {})[_key(meta["name"], meta.get("namespace"))] = obj
+
+    def forget(self, obj: Obj) -> None:
+        meta = obj.get("metadata", {})
+        self._data.get((obj["apiVersion"], obj["kind"]), {}).pop(_key(meta["name"], meta.get("namespace")), None)
+
+
+class InformerCache:
+    """One :class:`finplane.kube.informer.Informer` per served kind, sharing the gateway's pool."""
+
+    def __init__(self, kube: Any, *, watch_timeout: int = 300) -> None:
+        from finplane.kube.informer import informer_for
+        from finplane.kube.resources import resource_for
+
+        self.informers = {k: informer_for(kube, resource_for(*k), watch_timeout=watch_timeout) for k in KINDS}
+
+    def start(self) -> None:
+        for informer in self.informers.values():
+            informer.start()
+
+    async def stop(self) -> None:
+        for informer in self.informers.values():
+            await informer.stop()
+
+    @property
+    def ready(self) -> bool:
+        return all(i.ready.is_set() for i in self.informers.values())
+
+    def list(self, kind: Kind) -> list[Obj]:
+        return self.informers[kind].items()
+
+    def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj | None:
+        return self.informers[kind].get(name, namespace)
+
+    def observe(self, obj: Obj) -> None:
+        informer = self.informers.get((obj["apiVersion"], obj["kind"]))
+        if informer is not None:
+            informer.upsert(obj)
+
+    def forget(self, obj: Obj) -> None:
+        informer = self.informers.get((obj["apiVersion"], obj["kind"]))
+        if informer is not None:
+            informer.forget(obj)

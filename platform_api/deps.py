@@ -1,0 +1,79 @@
+"""FastAPI dependencies and their ``Annotated`` aliases: the one place routes get their collaborators.
+
+Used by every router: ``CurrentIdentity`` (authenticated, rate-limited caller), ``Cache`` (reads),
+``Gateway`` (writes), ``Settings``. Authentication failures become 401 problems with a reason and
+a ``WWW-Authenticate`` header (RFC 6750).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from platform_api.auth.identity import Identity
+from platform_api.auth.tokens import AuthError
+from platform_api.cache import ReadCache
+from platform_api.problems import Problem
+from platform_api.settings import ApiSettings
+from platform_api.state import AppState, Writer
+
+__all__ = ["Cache", "CurrentIdentity", "Gateway", "Settings", "State", "app_state"]
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT from the identity provider (or `finplane token`).")
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.finplane
+    return state
+
+
+State = Annotated[AppState, Depends(app_state)]
+
+
+def _unauthorized(reason: str, message: str) -> Problem:
+    safe = message.replace('"', "'")
+    return Problem(401, message, slug="unauthorized", reason=reason,
+                   headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{safe}"'})
+
+
+async def current_identity(request: Request, state: State,
+                           creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Identity:
+    """The verified caller; also charges its rate limit and tells the audit log who it is."""
+    if creds is None:
+        header = request.headers.get("authorization")
+        if header:
+            raise _unauthorized("MalformedHeader", "the Authorization header must be 'Bearer <token>'")
+        raise Problem(401, "a bearer token is required", slug="unauthorized", reason="MissingToken",
+                      headers={"WWW-Authenticate": "Bearer"})
+    try:
+        identity = await state.verifier.verify(creds.credentials)
+    except AuthError as exc:
+        raise _unauthorized(exc.reason, exc.message) from None
+    request.scope["finplane.identity"] = identity
+    state.limiter.check(identity.key)
+    return identity
+
+
+def _cache(state: State) -> ReadCache:
+    if state.cache is None or not state.cache.ready:
+        raise Problem(503, "The API's cache has not synced with the cluster yet; retry shortly.",
+                      slug="not-ready", reason="CacheNotReady", headers={"Retry-After": "2"})
+    return state.cache
+
+
+def _writer(state: State) -> Writer:
+    if state.writer is None:
+        raise Problem(503, "The API is not connected to the cluster.", slug="not-ready", reason="NotConnected")
+    return state.writer
+
+
+def _settings(state: State) -> ApiSettings:
+    return state.settings
+
+
+CurrentIdentity = Annotated[Identity, Depends(current_identity)]
+Cache = Annotated[ReadCache, Depends(_cache)]
+Gateway = Annotated[Writer, Depends(_writer)]
+Settings = Annotated[ApiSettings, Depends(_settings)]

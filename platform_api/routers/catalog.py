@@ -1,0 +1,40 @@
+"""Routes of the catalog: search every capability's summary; one capability with its dependency graph."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from platform_api.deps import Cache, CurrentIdentity, Settings
+from platform_api.pagination import obj_key, paginate
+from platform_api.routers.common import ERRORS, Cursor, Limit, page_limit
+from platform_api.schemas import NAME_PATTERN, CatalogDetail, CatalogEntry, Page
+from platform_api.services import catalog
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/catalog", tags=["catalog"], responses=ERRORS)
+Label = Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]
+
+
+@router.get("", response_model=Page[CatalogEntry], summary="Search the catalog of capabilities")
+async def search_catalog(
+    identity: CurrentIdentity, cache: Cache, settings: Settings, limit: Limit = None, cursor: Cursor = None,
+    team: Annotated[str | None, Query(max_length=63)] = None,
+    domain: Annotated[str | None, Query(max_length=63)] = None,
+    classification: Annotated[str | None, Query(max_length=32)] = None,
+    ready: bool | None = None,
+    channel: Annotated[str | None, Query(max_length=253)] = None,
+    q: Annotated[str | None, Query(max_length=256, description="Free text in name, team, domain, description.")] = None,
+) -> dict[str, object]:
+    found = catalog.search(identity=identity, cache=cache, team=team, domain=domain,
+                           classification=classification, ready=ready, channel=channel, q=q)
+    page = paginate(found, key=obj_key, cursor=cursor,
+                    limit=page_limit(limit, default=settings.default_page_size, maximum=settings.max_page_size))
+    return {"items": [catalog.entry(o) for o in page], "nextCursor": page.next_cursor}
+
+
+@router.get("/{namespace}/{name}", response_model=CatalogDetail, summary="One capability with its dependency graph")
+async def catalog_detail(identity: CurrentIdentity, cache: Cache, namespace: Label, name: Label) -> dict[str, object]:
+    return catalog.detail(identity=identity, cache=cache, namespace=namespace, name=name)

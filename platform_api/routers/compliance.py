@@ -1,0 +1,107 @@
+"""Routes of compliance: policies, results, waivers (request, four-eyes approval), preview, evidence.
+
+Preview and evidence export/verify answer 501 with a problem until the compliance engine
+(finplane.policy) offers them to the API.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from platform_api.audit import note
+from platform_api.auth.identity import Role
+from platform_api.authz import require_role
+from platform_api.deps import Cache, CurrentIdentity, Gateway, Settings
+from platform_api.pagination import obj_key, paginate
+from platform_api.problems import Problem
+from platform_api.routers.common import ERRORS, Cursor, Limit, page_limit, set_etag
+from platform_api.schemas import Page, PolicyPublic, ResultPublic, WaiverCreate, WaiverPublic
+from platform_api.services import compliance as svc
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/compliance", tags=["compliance"], responses={**ERRORS, 501: ERRORS[400]})
+Name = Annotated[str, Path(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
+Q = Annotated[str | None, Query(max_length=128)]
+
+
+@router.get("/policies", response_model=Page[PolicyPublic], summary="Compliance policies")
+async def list_policies(identity: CurrentIdentity, cache: Cache, settings: Settings, limit: Limit = None,
+                        cursor: Cursor = None) -> Any:
+    page = paginate(svc.list_policies(identity=identity, cache=cache), key=obj_key, cursor=cursor,
+                    limit=page_limit(limit, default=settings.default_page_size, maximum=settings.max_page_size))
+    return {"items": [svc.policy_public(o) for o in page], "nextCursor": page.next_cursor}
+
+
+@router.get("/policies/{name}", response_model=PolicyPublic, summary="One compliance policy and its status")
+async def get_policy(response: Response, identity: CurrentIdentity, cache: Cache, name: Name) -> Any:
+    obj = svc.get_policy(identity=identity, cache=cache, name=name)
+    set_etag(response, obj)
+    return svc.policy_public(obj)
+
+
+@router.get("/results", response_model=Page[ResultPublic], summary="Results by team, policy, rule, severity")
+async def list_results(identity: CurrentIdentity, cache: Cache, settings: Settings, limit: Limit = None,
+                       cursor: Cursor = None, team: Q = None, policy: Q = None, rule: Q = None, severity: Q = None,
+                       result: Q = None) -> Any:
+    found = svc.results(identity=identity, cache=cache, team=team, policy=policy, rule=rule, severity=severity,
+                        result=result)
+
+    def key(r: dict[str, Any]) -> tuple[str, ...]:
+        res = (r["resources"] or [{}])[0]
+        return (str(r["policy"]), str(r["rule"]), str(r["namespace"] or ""), str(res.get("kind", "")),
+                str(res.get("name", "")))
+
+    page = paginate(found, key=key, cursor=cursor,
+                    limit=page_limit(limit, default=settings.default_page_size, maximum=settings.max_page_size))
+    return {"items": list(page), "nextCursor": page.next_cursor}
+
+
+@router.get("/waivers", response_model=Page[WaiverPublic], summary="Waivers, pending and approved")
+async def list_waivers(identity: CurrentIdentity, cache: Cache, settings: Settings, limit: Limit = None,
+                       cursor: Cursor = None, state: Annotated[str | None, Query(max_length=16)] = None) -> Any:
+    found = [w for w in svc.list_waivers(identity=identity, cache=cache) if state is None or w["state"] == state]
+    page = paginate(found, key=lambda w: (w["policy"], w["id"]), cursor=cursor,
+                    limit=page_limit(limit, default=settings.default_page_size, maximum=settings.max_page_size))
+    return {"items": list(page), "nextCursor": page.next_cursor}
+
+
+@router.post("/waivers", response_model=WaiverPublic, status_code=201, summary="Request a waiver")
+async def request_waiver(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway,
+                         body: WaiverCreate) -> Any:
+    note(request, action="request-waiver", kind="CompliancePolicy", name=body.policy, rule=body.rule)
+    return await svc.request_waiver(identity=identity, cache=cache, writer=writer, body=body.model_dump())
+
+
+@router.post("/policies/{name}/waivers/{waiver_id}/approve", response_model=WaiverPublic,
+             summary="Approve a waiver (admin, not the requester)")
+async def approve_waiver(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway, name: Name,
+                         waiver_id: Annotated[str, Path(pattern=r"^w-[a-f0-9]{8}$")]) -> Any:
+    note(request, action="approve-waiver", kind="CompliancePolicy", name=name, waiver=waiver_id)
+    return await svc.approve_waiver(identity=identity, cache=cache, writer=writer, policy_name=name,
+                                    waiver_id=waiver_id)
+
+
+def _not_yet(what: str) -> Problem:
+    return Problem(501, f"{what} is not available from the API yet: the compliance engine does not offer it. "
+                   "Use the `finplane` command meanwhile.", slug="not-implemented", reason="NotImplemented")
+
+
+@router.get("/policies/{name}/preview", summary="What enforce mode would refuse (audit -> enforce preview)")
+async def preview(identity: CurrentIdentity, cache: Cache, name: Name) -> Any:
+    svc.get_policy(identity=identity, cache=cache, name=name)
+    raise _not_yet("The enforcement preview")
+
+
+@router.get("/evidence/export", summary="Point-in-time evidence bundle")
+async def evidence_export(identity: CurrentIdentity) -> Any:
+    require_role(identity, Role.AUDITOR, Role.ADMIN)
+    raise _not_yet("The evidence export")
+
+
+@router.get("/evidence/verify", summary="Result of the evidence chain verification")
+async def evidence_verify(identity: CurrentIdentity) -> Any:
+    require_role(identity, Role.AUDITOR, Role.ADMIN)
+    raise _not_yet("The evidence chain verification")

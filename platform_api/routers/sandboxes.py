@@ -1,0 +1,118 @@
+"""Routes of partner sandboxes: request, approve/reject, read (credential once), extend, rotate, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from platform_api.audit import note
+from platform_api.deps import Cache, CurrentIdentity, Gateway, Settings
+from platform_api.pagination import paginate
+from platform_api.routers.common import ERRORS, Cursor, Limit, page_limit, set_etag
+from platform_api.schemas import (
+    NAME_PATTERN,
+    ExtensionRequest,
+    Page,
+    SandboxCreate,
+    SandboxDecision,
+    SandboxPublic,
+)
+from platform_api.services import sandboxes as svc
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/sandboxes", tags=["sandboxes"], responses={**ERRORS, 409: ERRORS[400]})
+Name = Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]
+
+
+@router.get("", response_model=Page[SandboxPublic], summary="The sandboxes the caller may see")
+async def list_sandboxes(identity: CurrentIdentity, cache: Cache, settings: Settings, limit: Limit = None,
+                         cursor: Cursor = None, partner: Annotated[str | None, Query(max_length=63)] = None,
+                         approval: Annotated[str | None, Query(max_length=16)] = None,
+                         phase: Annotated[str | None, Query(max_length=32)] = None) -> Any:
+    items = [svc.public(o) for o in svc.list_visible(identity=identity, cache=cache)]
+    items = [i for i in items if (partner is None or i["partner"] == partner)
+             and (approval is None or i["approval"] == approval) and (phase is None or i["phase"] == phase)]
+    page = paginate(items, key=lambda i: ("", i["name"]), cursor=cursor,
+                    limit=page_limit(limit, default=settings.default_page_size, maximum=settings.max_page_size))
+    return {"items": list(page), "nextCursor": page.next_cursor}
+
+
+@router.post("", response_model=SandboxPublic, status_code=201, summary="Request a sandbox (provisioned after approval)")
+async def request_sandbox(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                          writer: Gateway, body: SandboxCreate) -> Any:
+    note(request, action="request", kind="TenantSandbox", name=body.name)
+    created = await svc.request(identity=identity, cache=cache, writer=writer, name=body.name, spec=body.spec,
+                                terms_accepted=body.termsAccepted)
+    set_etag(response, created)
+    response.headers["Location"] = f"{request.url.path}/{body.name}"
+    return svc.public(created)
+
+
+@router.get("/{name}", response_model=SandboxPublic,
+            summary="One sandbox; its owner receives the API credential in the first read after provisioning")
+async def get_sandbox(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                      writer: Gateway, name: Name) -> Any:
+    result = await svc.read_with_credential(identity=identity, cache=cache, writer=writer, name=name)
+    if result.get("credential") and result["credential"].get("value"):
+        # Handing out a key is an event worth auditing, though it is a read.
+        request.app.state.finplane.audit.record(request=request, status=200, identity=identity)
+        response.headers["Cache-Control"] = "no-store"
+    response.headers["ETag"] = f'"{result["resourceVersion"]}"'
+    return result
+
+
+async def _decide(request: Request, identity: Any, cache: Any, writer: Any, name: str, approved: bool,
+                  body: SandboxDecision | None) -> Any:
+    note(request, action="approve" if approved else "reject", kind="TenantSandbox", name=name)
+    obj = await svc.approve(identity=identity, cache=cache, writer=writer, name=name, approved=approved,
+                            comment=body.comment if body else None)
+    return svc.public(obj)
+
+
+@router.post("/{name}/approve", response_model=SandboxPublic, summary="Approve a request (admin, not the requester)")
+async def approve_sandbox(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway, name: Name,
+                          body: SandboxDecision | None = None) -> Any:
+    return await _decide(request, identity, cache, writer, name, True, body)
+
+
+@router.post("/{name}/reject", response_model=SandboxPublic, summary="Reject a request (admin, not the requester)")
+async def reject_sandbox(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway, name: Name,
+                         body: SandboxDecision | None = None) -> Any:
+    return await _decide(request, identity, cache, writer, name, False, body)
+
+
+@router.post("/{name}/extension", response_model=SandboxPublic, status_code=202, summary="Request a later expiry")
+async def request_extension(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway, name: Name,
+                            body: ExtensionRequest) -> Any:
+    note(request, action="request-extension", kind="TenantSandbox", name=name)
+    obj = await svc.extend(identity=identity, cache=cache, writer=writer, name=name, expires_at=body.expiresAt,
+                           reason=body.reason)
+    return svc.public(obj)
+
+
+@router.post("/{name}/extension/approve", response_model=SandboxPublic,
+             summary="Approve the pending extension (admin, not the requester)")
+async def approve_extension(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway,
+                            name: Name) -> Any:
+    note(request, action="approve-extension", kind="TenantSandbox", name=name)
+    obj = await svc.approve_extension(identity=identity, cache=cache, writer=writer, name=name)
+    return svc.public(obj)
+
+
+@router.post("/{name}/rotation", response_model=SandboxPublic, status_code=202,
+             summary="Rotate the API credential (the new one is shown once)")
+async def rotate_credential(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway,
+                            name: Name) -> Any:
+    note(request, action="rotate-credential", kind="TenantSandbox", name=name)
+    obj = await svc.rotate(identity=identity, cache=cache, writer=writer, name=name)
+    return svc.public(obj)
+
+
+@router.delete("/{name}", status_code=204, summary="Delete a sandbox (admin)")
+async def delete_sandbox(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway,
+                         name: Name) -> Response:
+    note(request, action="delete", kind="TenantSandbox", name=name)
+    await svc.delete(identity=identity, cache=cache, writer=writer, name=name)
+    return Response(status_code=204)

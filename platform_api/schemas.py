@@ -1,0 +1,176 @@
+"""Request and response bodies of the API (the OpenAPI document is generated from these).
+
+Named after the full-stack FastAPI template: ``XCreate`` (request), ``XUpdate``, ``XPublic``
+(response). Specs are passed through as the CRD's camelCase objects and validated against the
+kind's pydantic model by the services, so the API and the CRD never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CapabilityCreate", "CapabilityPublic", "CapabilityUpdate", "CatalogDetail", "CatalogEntry", "ChannelCreate",
+    "ChannelPublic", "ChannelUpdate", "CredentialPublic", "DependencyRef", "ExtensionRequest", "NAME_PATTERN",
+    "Page", "PolicyPublic", "ResultPublic", "SandboxCreate", "SandboxDecision", "SandboxPublic", "WaiverCreate",
+    "WaiverPublic",
+]
+
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+Name = Field(pattern=NAME_PATTERN, min_length=1, max_length=63, description="A DNS-1123 label.")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    nextCursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end.")
+
+
+class CapabilityCreate(_Body):
+    name: str = Name
+    spec: dict[str, Any] = Field(description="A BusinessCapability spec (camelCase, as in the CRD).")
+
+
+class CapabilityUpdate(_Body):
+    spec: dict[str, Any] = Field(description="The complete new spec.")
+
+
+class CapabilityPublic(BaseModel):
+    name: str
+    namespace: str
+    team: str | None
+    resourceVersion: str
+    spec: dict[str, Any]
+    status: dict[str, Any]
+    ready: bool | None
+
+
+class DependencyRef(BaseModel):
+    namespace: str
+    name: str
+    exists: bool
+    ready: bool | None
+
+
+class CatalogEntry(BaseModel):
+    name: str
+    namespace: str
+    team: str | None
+    domain: str | None
+    description: str | None
+    version: str | None
+    classification: str | None
+    ready: bool | None
+    compliant: bool | None
+    channels: list[str]
+
+
+class CatalogDetail(CatalogEntry):
+    dependsOn: list[DependencyRef]
+    dependedOnBy: list[DependencyRef]
+
+
+class ChannelCreate(_Body):
+    name: str = Name
+    spec: dict[str, Any] = Field(description="A Channel spec (camelCase, as in the CRD).")
+
+
+class ChannelUpdate(_Body):
+    spec: dict[str, Any]
+
+
+class ChannelPublic(BaseModel):
+    name: str
+    type: str | None
+    resourceVersion: str
+    spec: dict[str, Any]
+    status: dict[str, Any]
+
+
+class SandboxCreate(_Body):
+    name: str = Name
+    spec: dict[str, Any] = Field(description="A TenantSandbox spec; a partner's own name is filled in.")
+    termsAccepted: bool = Field(description="The partner accepts the sandbox terms; must be true.")
+
+
+class SandboxDecision(_Body):
+    comment: str | None = Field(default=None, max_length=1024)
+
+
+class ExtensionRequest(_Body):
+    expiresAt: str = Field(description="The new expiry (RFC 3339, with a time zone).", max_length=64)
+    reason: str = Field(min_length=1, max_length=1024)
+
+
+class CredentialPublic(BaseModel):
+    fingerprint: str | None
+    value: str | None = Field(default=None, description="The API key itself: present in exactly one response.")
+    shown: bool = Field(description="True once the key has been handed out.")
+
+
+class SandboxPublic(BaseModel):
+    name: str
+    partner: str | None
+    approval: Literal["pending", "approved", "rejected"]
+    requestedBy: str | None
+    decidedBy: str | None
+    phase: str | None
+    namespace: str | None
+    expiresAt: str | None
+    resourceVersion: str
+    spec: dict[str, Any]
+    conditions: list[dict[str, Any]]
+    credential: CredentialPublic | None
+    extensionRequest: dict[str, Any] | None
+
+
+class PolicyPublic(BaseModel):
+    name: str
+    mode: str | None
+    resourceVersion: str
+    spec: dict[str, Any]
+    status: dict[str, Any]
+
+
+class ResultPublic(BaseModel):
+    policy: str | None
+    rule: str | None
+    result: str | None
+    severity: str | None
+    category: str | None
+    message: str | None
+    namespace: str | None
+    resources: list[dict[str, Any]]
+    team: str | None
+    timestamp: Any = None
+    properties: dict[str, str] = Field(default_factory=dict)
+
+
+class WaiverCreate(_Body):
+    policy: str = Field(min_length=1, max_length=253)
+    rule: str = Field(min_length=1, max_length=128)
+    resources: list[dict[str, str]] = Field(min_length=1, max_length=100,
+                                            description="Objects covered: {kind, namespace, name}.")
+    justification: str = Field(min_length=1, max_length=2048)
+    risk: Literal["low", "medium", "high", "critical"]
+    ticket: str = Field(min_length=1, max_length=128)
+    expiresAt: str = Field(max_length=64, description="RFC 3339 with a time zone.")
+
+
+class WaiverPublic(BaseModel):
+    id: str
+    policy: str
+    state: Literal["pending", "approved", "rejected"]
+    rule: str
+    requestedBy: str
+    approver: str | None = None
+    expiresAt: str
+    details: dict[str, Any]

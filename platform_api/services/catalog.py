@@ -1,0 +1,83 @@
+"""The catalog: every capability's public summary, searchable, with its dependency graph.
+
+Readable by teams, auditors and admins (the point of a catalog is that teams find each other's
+services); the full spec and status stay behind the team's own capability routes. Partners see
+no catalog. Called by routers/catalog.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from platform_api.auth.identity import Identity, Role
+from platform_api.authz import not_found, require_role, team_of_capability
+from platform_api.cache import CAPABILITY, ReadCache
+from platform_api.services.common import is_true
+
+__all__ = ["detail", "entry", "search"]
+
+Obj = dict[str, Any]
+
+
+def _channels(obj: Obj) -> list[str]:
+    exposed = (obj.get("status") or {}).get("exposedOn") or []
+    names = {e.get("channel") for e in exposed if isinstance(e, dict) and e.get("channel")}
+    return sorted(str(n) for n in names)
+
+
+def entry(obj: Obj) -> Obj:
+    meta, spec = obj.get("metadata", {}), obj.get("spec") or {}
+    return {"name": meta.get("name"), "namespace": meta.get("namespace"), "team": team_of_capability(obj),
+            "domain": spec.get("domain"), "description": spec.get("description"), "version": spec.get("version"),
+            "classification": spec.get("dataClassification"), "ready": is_true(obj, "Ready"),
+            "compliant": is_true(obj, "Compliant"), "channels": _channels(obj)}
+
+
+def search(*, identity: Identity, cache: ReadCache, team: str | None = None, domain: str | None = None,
+           classification: str | None = None, ready: bool | None = None, channel: str | None = None,
+           q: str | None = None) -> list[Obj]:
+    require_role(identity, Role.TEAM, Role.AUDITOR, Role.ADMIN)
+    needle = q.lower() if q else None
+    out = []
+    for obj in cache.list(CAPABILITY):
+        e = entry(obj)
+        if team is not None and e["team"] != team:
+            continue
+        if domain is not None and e["domain"] != domain:
+            continue
+        if classification is not None and e["classification"] != classification:
+            continue
+        if ready is not None and bool(e["ready"]) != ready:
+            continue
+        if channel is not None and channel not in e["channels"]:
+            continue
+        if needle and not any(needle in str(e[f] or "").lower() for f in ("name", "domain", "description", "team")):
+            continue
+        out.append(obj)
+    return out
+
+
+def _dep_refs(obj: Obj) -> list[tuple[str, str]]:
+    ns = obj.get("metadata", {}).get("namespace") or ""
+    refs = []
+    for dep in (obj.get("spec") or {}).get("dependencies") or []:
+        if isinstance(dep, dict) and dep.get("name"):
+            refs.append((dep.get("namespace") or ns, str(dep["name"])))
+    return refs
+
+
+def detail(*, identity: Identity, cache: ReadCache, namespace: str, name: str) -> Obj:
+    require_role(identity, Role.TEAM, Role.AUDITOR, Role.ADMIN)
+    obj = cache.get(CAPABILITY, name, namespace)
+    if obj is None:
+        raise not_found("Capability", f"{namespace}/{name}")
+
+    def ref(ns: str, n: str) -> Obj:
+        other = cache.get(CAPABILITY, n, ns)
+        return {"namespace": ns, "name": n, "exists": other is not None,
+                "ready": is_true(other, "Ready") if other is not None else None}
+
+    depends_on = [ref(ns, n) for ns, n in _dep_refs(obj)]
+    by = sorted((o["metadata"].get("namespace") or "", o["metadata"]["name"]) for o in cache.list(CAPABILITY)
+                if (namespace, name) in _dep_refs(o))
+    return {**entry(obj), "dependsOn": depends_on, "dependedOnBy": [ref(ns, n) for ns, n in by]}

@@ -1,0 +1,57 @@
+"""Settings of the platform API, read from the environment (prefix ``FINPLANE_API_``).
+
+Called by :mod:`platform_api.main` at startup and by every dependency that needs a setting,
+always through the cached :func:`get_settings`, which tests override (FastAPI's
+``app.dependency_overrides``) or clear with ``get_settings.cache_clear()``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ApiSettings", "get_settings"]
+
+
+class ApiSettings(BaseSettings):
+    """Everything the API reads from its environment; defaults suit `finplane dev`."""
+
+    model_config = SettingsConfigDict(env_prefix="FINPLANE_API_", extra="ignore")
+
+    # Token verification (OIDC style). jwks is a file path or an https:// URL.
+    issuer: str = "https://idp.finplane.example"
+    audience: str = "finplane-api"
+    jwks: str | None = None
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    # Clock skew tolerated on exp/nbf/iat; bounded so a misconfiguration cannot disable expiry.
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    # The development key pair: trusted only when dev_mode is on (`finplane dev` sets it).
+    dev_mode: bool = False
+    dev_key_dir: Path = Field(default_factory=lambda: Path.home() / ".finplane")
+    dev_issuer: str = "https://finplane.local/dev"
+
+    # Where teams' capabilities live: the namespace of team T is this template formatted.
+    team_namespace_template: str = "{team}"
+
+    # Per-identity rate limit: a token bucket refilled at rate_limit_per_second up to burst.
+    rate_limit_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+
+    # Audit log of every change (JSON lines); None writes to the `finplane.audit` logger only.
+    audit_log: Path | None = None
+
+    default_page_size: int = Field(default=50, ge=1, le=1000)
+    max_page_size: int = Field(default=500, ge=1, le=5000)
+
+    # Informers: seconds a watch stays open before it is renewed (the server may close earlier).
+    watch_timeout_seconds: int = Field(default=300, ge=5)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> ApiSettings:
+    """The process-wide settings, read once."""
+    return ApiSettings()
