@@ -130,8 +130,9 @@ class TenantSandboxSpec(SpecModel):
                                     description="Lifetime counted from creation; exclusive with expiresAt.")
     expires_at: AwareDatetime | None = Field(default=None,
                                              description="Expiry time (RFC 3339); exclusive with ttlSeconds.")
-    expiry_warning_seconds: int = Field(default=86400, ge=0, le=MAX_TTL_SECONDS,
-                                        description="How long before expiry the sandbox turns Expiring.")
+    expiry_warning_seconds: int | None = Field(
+        default=None, ge=0, le=MAX_TTL_SECONDS,
+        description="How long before expiry the sandbox turns Expiring; defaults to the platform's setting.")
     credential_rotation: int = Field(default=0, ge=0, le=1000000,
                                      description="Increase to replace the partner API credential.")
     aws_role_arn: str | None = Field(default=None, pattern=AWS_ROLE_ARN, max_length=2048,
