@@ -24,12 +24,12 @@ from platform_api.metrics import ApiMetrics
 from platform_api.problems import Problem, install_handlers, problem_response
 from platform_api.ratelimit import RateLimiter
 from platform_api.routers import capabilities, catalog, channels, compliance, sandboxes
+from platform_api.routers.common import API_PREFIX
 from platform_api.settings import ApiSettings, get_settings
 from platform_api.state import AppState, Writer
 
 __all__ = ["API_PREFIX", "create_app"]
 
-API_PREFIX = "/api/v1"
 _READS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -109,7 +109,7 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
     app.middleware("http")(metrics.middleware)
 
     for router in (catalog.router, capabilities.router, channels.router, sandboxes.router, compliance.router):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from platform_api.audit import note
 from platform_api.deps import Cache, CurrentIdentity, Gateway, Settings
 from platform_api.pagination import obj_key, paginate
-from platform_api.routers.common import ERRORS, Cursor, IfMatch, Limit, page_limit, set_etag
+from platform_api.routers.common import API_PREFIX, ERRORS, Cursor, IfMatch, Limit, page_limit, set_etag
 from platform_api.schemas import NAME_PATTERN, CapabilityCreate, CapabilityPublic, CapabilityUpdate, Page
 from platform_api.services import capabilities as svc
 from platform_api.services.common import is_true
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/teams/{team}/capabilities", tags=["capabilities"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX + "/teams/{team}/capabilities", tags=["capabilities"], responses=ERRORS)
 Team = Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]
 Name = Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]
 

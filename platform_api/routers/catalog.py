@@ -8,13 +8,13 @@ from fastapi import APIRouter, Path, Query
 
 from platform_api.deps import Cache, CurrentIdentity, Settings
 from platform_api.pagination import obj_key, paginate
-from platform_api.routers.common import ERRORS, Cursor, Limit, page_limit
+from platform_api.routers.common import API_PREFIX, ERRORS, Cursor, Limit, page_limit
 from platform_api.schemas import NAME_PATTERN, CatalogDetail, CatalogEntry, Page
 from platform_api.services import catalog
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/catalog", tags=["catalog"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX + "/catalog", tags=["catalog"], responses=ERRORS)
 Label = Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]
 
 

@@ -10,13 +10,13 @@ from platform_api.audit import note
 from platform_api.cache import CHANNEL
 from platform_api.deps import Cache, CurrentIdentity, Gateway, Settings
 from platform_api.pagination import obj_key, paginate
-from platform_api.routers.common import ERRORS, Cursor, IfMatch, Limit, page_limit, set_etag
+from platform_api.routers.common import API_PREFIX, ERRORS, Cursor, IfMatch, Limit, page_limit, set_etag
 from platform_api.schemas import ChannelCreate, ChannelPublic, ChannelUpdate, Page
 from platform_api.services import channels as svc
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/channels", tags=["channels"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX + "/channels", tags=["channels"], responses=ERRORS)
 Name = Annotated[str, Path(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
 
 

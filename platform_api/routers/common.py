@@ -8,7 +8,10 @@ from fastapi import Header, Query, Response
 
 from platform_api.problems import ProblemBody
 
-__all__ = ["Cursor", "ERRORS", "IfMatch", "Limit", "page_limit", "set_etag"]
+__all__ = ["API_PREFIX", "Cursor", "ERRORS", "IfMatch", "Limit", "page_limit", "set_etag"]
+
+#: Routers carry the full prefix so that route templates (metrics, audit) read as callers see them.
+API_PREFIX = "/api/v1"
 
 Limit = Annotated[int | None, Query(ge=1, le=5000, description="Page size (capped by the server).")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="Opaque cursor from `nextCursor`.")]

@@ -16,13 +16,13 @@ from platform_api.authz import require_role
 from platform_api.deps import Cache, CurrentIdentity, Gateway, Settings
 from platform_api.pagination import obj_key, paginate
 from platform_api.problems import Problem
-from platform_api.routers.common import ERRORS, Cursor, Limit, page_limit, set_etag
+from platform_api.routers.common import API_PREFIX, ERRORS, Cursor, Limit, page_limit, set_etag
 from platform_api.schemas import Page, PolicyPublic, ResultPublic, WaiverCreate, WaiverPublic
 from platform_api.services import compliance as svc
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/compliance", tags=["compliance"], responses={**ERRORS, 501: ERRORS[400]})
+router = APIRouter(prefix=API_PREFIX + "/compliance", tags=["compliance"], responses={**ERRORS, 501: ERRORS[400]})
 Name = Annotated[str, Path(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
 Q = Annotated[str | None, Query(max_length=128)]
 

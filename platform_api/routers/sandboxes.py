@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from platform_api.audit import note
 from platform_api.deps import Cache, CurrentIdentity, Gateway, Settings
 from platform_api.pagination import paginate
-from platform_api.routers.common import ERRORS, Cursor, Limit, page_limit, set_etag
+from platform_api.routers.common import API_PREFIX, ERRORS, Cursor, Limit, page_limit, set_etag
 from platform_api.schemas import (
     NAME_PATTERN,
     ExtensionRequest,
@@ -22,7 +22,7 @@ from platform_api.services import sandboxes as svc
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/sandboxes", tags=["sandboxes"], responses={**ERRORS, 409: ERRORS[400]})
+router = APIRouter(prefix=API_PREFIX + "/sandboxes", tags=["sandboxes"], responses={**ERRORS, 409: ERRORS[400]})
 Name = Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]
 
 

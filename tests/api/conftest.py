@@ -1,0 +1,170 @@
+"""Fixtures of the platform API tests: settings with a throw-away dev key, token minting, an app
+wired to in-memory doubles at the API's own seam (a fake writer and the MemoryCache)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from finplane.kube import errors as kerr
+from platform_api.app import create_app
+from platform_api.auth import devkey
+from platform_api.cache import MemoryCache
+from platform_api.settings import ApiSettings
+
+Obj = dict[str, Any]
+
+
+class FakeWriter:
+    """An in-memory stand-in for finplane.kube.client.Kube: versions, 409s, and an instant 'watch'."""
+
+    def __init__(self, cache: MemoryCache) -> None:
+        self.cache = cache
+        self.objects: dict[tuple[str, str, str, str], Obj] = {}
+        self._rv = itertools.count(100)
+        self.writes: list[tuple[str, Obj]] = []
+
+    @staticmethod
+    def _key(api_version: str, kind: str, name: str, namespace: str | None) -> tuple[str, str, str, str]:
+        return (api_version, kind, namespace or "", name)
+
+    def _of(self, body: Obj) -> tuple[str, str, str, str]:
+        meta = body["metadata"]
+        return self._key(body["apiVersion"], body["kind"], meta["name"], meta.get("namespace"))
+
+    def seed(self, obj: Obj) -> Obj:
+        obj = copy.deepcopy(obj)
+        obj.setdefault("metadata", {})["resourceVersion"] = str(next(self._rv))
+        self.objects[self._of(obj)] = obj
+        if obj["kind"] != "Secret":
+            self.cache.observe(copy.deepcopy(obj))
+        return obj
+
+    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj:
+        try:
+            return copy.deepcopy(self.objects[self._key(api_version, kind, name, namespace)])
+        except KeyError:
+            raise kerr.NotFound("not found", status=404) from None
+
+    async def create(self, body: Obj) -> Obj:
+        if self._of(body) in self.objects:
+            raise kerr.AlreadyExists("exists", status=409, reason="AlreadyExists")
+        self.writes.append(("create", body))
+        return copy.deepcopy(self.seed(body))
+
+    async def replace(self, body: Obj) -> Obj:
+        current = self.objects.get(self._of(body))
+        if current is None:
+            raise kerr.NotFound("not found", status=404)
+        if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            raise kerr.Conflict("stale", status=409, reason="Conflict")
+        body = copy.deepcopy(body)
+        body["status"] = copy.deepcopy(current.get("status", {}))
+        self.writes.append(("replace", body))
+        return copy.deepcopy(self.seed(body))
+
+    async def patch_merge(self, api_version: str, kind: str, name: str, patch: Obj,
+                          namespace: str | None = None) -> Obj:
+        raise AssertionError("the API writes with replace (guarded by resourceVersion), not merge patches")
+
+    async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
+        obj = self.objects.pop(self._key(api_version, kind, name, namespace), None)
+        if obj is None:
+            raise kerr.NotFound("not found", status=404)
+        self.writes.append(("delete", obj))
+        self.cache.forget(obj)
+
+    def set_status(self, api_version: str, kind: str, name: str, status: Obj, namespace: str | None = None) -> Obj:
+        """What the operator does: write status (a new resourceVersion)."""
+        obj = copy.deepcopy(self.objects[self._key(api_version, kind, name, namespace)])
+        obj["status"] = status
+        return self.seed(obj)
+
+
+def capability(name: str, team: str, *, domain: str = "payments", ready: bool | None = True,
+               deps: list[Obj] | None = None, classification: str = "internal", channels: list[str] = ()) -> Obj:
+    conditions = [] if ready is None else [{"type": "Ready", "status": "True" if ready else "False",
+                                            "reason": "Ready" if ready else "Progressing", "message": "",
+                                            "lastTransitionTime": "2024-01-01T00:00:00Z"}]
+    return {"apiVersion": "finplane.io/v1alpha1", "kind": "BusinessCapability",
+            "metadata": {"name": name, "namespace": team, "labels": {"finplane.io/team": team}},
+            "spec": {"owner": {"team": team, "contact": f"{team}@bank.example"}, "domain": domain,
+                     "image": "registry.bank.example/x:1.0", "description": f"{name} of {team}",
+                     "dataClassification": classification, "dependencies": deps or []},
+            "status": {"conditions": conditions,
+                       "exposedOn": [{"channel": c, "route": "r"} for c in channels]}}
+
+
+def sandbox_spec(partner: str) -> Obj:
+    return {"partner": {"name": partner, "organisation": f"{partner} Ltd", "contact": f"ops@{partner}.example"},
+            "tier": "small", "ttlSeconds": 86400}
+
+
+@pytest.fixture
+def make_capability() -> Callable[..., Obj]:
+    return capability
+
+
+@pytest.fixture
+def make_sandbox_spec() -> Callable[[str], Obj]:
+    return sandbox_spec
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> ApiSettings:
+    return ApiSettings(dev_mode=True, dev_key_dir=tmp_path / "keys", audit_log=tmp_path / "audit.jsonl",
+                       rate_limit_per_second=1000, rate_limit_burst=1000)
+
+
+@pytest.fixture
+def mint(settings: ApiSettings) -> Callable[..., str]:
+    def _mint(role: str, team: str | None = None, partner: str | None = None, subject: str | None = None,
+              ttl: int = 600, **kw: Any) -> str:
+        return devkey.mint(role=role, team=team, partner=partner, subject=subject, ttl=ttl, settings=settings, **kw)
+    return _mint
+
+
+@pytest.fixture
+def cache() -> MemoryCache:
+    return MemoryCache()
+
+
+@pytest.fixture
+def writer(cache: MemoryCache) -> FakeWriter:
+    return FakeWriter(cache)
+
+
+@pytest.fixture
+def client(settings: ApiSettings, cache: MemoryCache, writer: FakeWriter) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, cache=cache, writer=writer), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def as_(client: TestClient, mint: Callable[..., str]) -> Callable[..., dict[str, str]]:
+    """Headers for a caller: as_("team", team="payments")."""
+    def _headers(role: str, **kw: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint(role, **kw)}"}
+    return _headers
+
+
+@pytest.fixture
+def provision(writer: FakeWriter) -> Callable[..., str]:
+    """Play the operator: give sandbox NAME a namespace, a credential Secret and its fingerprint."""
+    def _provision(name: str, *, key: str = "fpk_first_key", rotation: int = 0) -> str:
+        ns = f"sbx-{name}"
+        writer.seed({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "partner-credential", "namespace": ns},
+                     "data": {"api-key": base64.b64encode(key.encode()).decode()}})
+        writer.set_status("finplane.io/v1alpha1", "TenantSandbox", name, {
+            "phase": "Active", "namespace": ns,
+            "credentialSecretRef": {"name": "partner-credential", "namespace": ns, "key": "api-key"},
+            "credentialFingerprint": key[-6:], "credentialRotation": rotation})
+        return key
+    return _provision
