@@ -21,6 +21,8 @@ CHILD_KINDS = [
     ("apps", "v1", "deployments"), ("", "v1", "services"), ("", "v1", "serviceaccounts"),
     ("networking.k8s.io", "v1", "networkpolicies"), ("policy", "v1", "poddisruptionbudgets"),
     ("autoscaling", "v2", "horizontalpodautoscalers"),
+    ("", "v1", "namespaces"), ("", "v1", "resourcequotas"), ("", "v1", "limitranges"),
+    ("rbac.authorization.k8s.io", "v1", "roles"), ("rbac.authorization.k8s.io", "v1", "rolebindings"),
 ]
 OWNER_KINDS = {"BusinessCapability": True, "Channel": False, "TenantSandbox": False, "ImageRegistry": False,
                "CompliancePolicy": False}  # kind -> namespaced

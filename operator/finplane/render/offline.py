@@ -33,7 +33,14 @@ def _capability(doc: Obj, settings: Settings) -> list[Obj]:
     return render_capability(name=name, namespace=ns, spec=spec, settings=settings)
 
 
-RENDERERS: dict[str, Callable[[Obj, Settings], list[Obj]]] = {"BusinessCapability": _capability}
+def _sandbox(doc: Obj, settings: Settings) -> list[Obj]:
+    from finplane.render.sandbox_offline import render_sandbox_doc  # the credential Secret is never rendered
+
+    return render_sandbox_doc(doc, settings)
+
+
+RENDERERS: dict[str, Callable[[Obj, Settings], list[Obj]]] = {"BusinessCapability": _capability,
+                                                               "TenantSandbox": _sandbox}
 
 
 def render_documents(docs: list[Obj], *, settings: Settings | None = None) -> list[Obj]:
