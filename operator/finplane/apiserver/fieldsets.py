@@ -59,7 +59,7 @@ def collect(value: Any, node: Node | ListRule | None, *, prefix: Path = (), out:
             if prefix:
                 out.add(prefix)
             return out
-        if maps and len(prefix) > 1:
+        if maps and prefix and prefix != ("f:metadata",):
             out.add(prefix)
         for key, sub in value.items():
             if top and key in _IGNORED_TOP:
