@@ -212,7 +212,9 @@ def test_the_helm_test_pod_checks_the_api_readiness_through_its_service(rendered
 
 def test_network_policies_isolate_finplanes_own_pods(rendered: dict[str, list[dict[str, Any]]]) -> None:
     policies = {p["metadata"]["name"]: p["spec"] for p in find(rendered["bank"], "NetworkPolicy")}
-    assert set(policies) == {"finplane-operator", "finplane-api"}
+    assert set(policies) == {"finplane-operator", "finplane-api", "finplane-test"}
+    test_egress = policies.pop("finplane-test")["egress"]
+    assert test_egress[1]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
     for spec in policies.values():
         assert spec["policyTypes"] == ["Ingress", "Egress"]
         dns = spec["egress"][0]

@@ -111,3 +111,7 @@ app.kubernetes.io/component: {{ .component }}
       {{- include "finplane.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 6 }}
 {{- end }}
 {{- end }}
+
+{{- define "finplane.imagePullPolicy" -}}
+{{- if .Values.image.pullPolicy }}{{ .Values.image.pullPolicy }}{{ else if .Values.image.digest }}IfNotPresent{{ else }}Always{{ end }}
+{{- end }}
