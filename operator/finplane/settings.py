@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     dns_pod_label: str = Field("k8s-app=kube-dns", description="Label of the cluster DNS pods.")
     channel_gateway_namespace: str = Field(
         "ingress-nginx", description="Namespace of the default ingress controller / gateway.")
+    channel_jwt_verifier_url: str = Field(
+        "http://jwt-verifier.finplane-system.svc.cluster.local:8080/verify",
+        description="External JWT verifier that ingress-nginx asks (auth-url) on channels with JWT authentication.")
     sandbox_max_ttl_seconds: int = Field(90 * 24 * 3600, gt=0, description="Longest sandbox lifetime.")
     sandbox_expiry_warning_seconds: int = Field(
         3 * 24 * 3600, ge=0, description="Default warning window before a sandbox expires.")
@@ -69,6 +72,9 @@ class Settings(BaseSettings):
         3600, ge=60, description="Refresh a registry token at once when less than this remains.")
     registry_min_refresh_seconds: int = Field(
         60, ge=1, description="Never refresh one registry more often than this, whatever its token says.")
+    registry_prune_grace_seconds: float = Field(
+        10.0, ge=0, description="After start-up, wait this long before removing pull Secrets (until the "
+                                "watches have listed every capability, sandbox and namespace).")
     aws_region: str | None = Field(None, description="Default AWS region for ECR and S3.")
     aws_endpoint_url: str | None = Field(None, description="AWS endpoint override (tests: moto server).")
     evidence_dir: str = Field(".finplane/evidence", description="Local folder of the evidence log.")

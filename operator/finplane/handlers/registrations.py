@@ -23,6 +23,7 @@ CHILD_KINDS = [
     ("autoscaling", "v2", "horizontalpodautoscalers"),
     ("", "v1", "namespaces"), ("", "v1", "resourcequotas"), ("", "v1", "limitranges"),
     ("rbac.authorization.k8s.io", "v1", "roles"), ("rbac.authorization.k8s.io", "v1", "rolebindings"),
+    ("networking.k8s.io", "v1", "ingresses"), ("gateway.networking.k8s.io", "v1", "httproutes"),
 ]
 OWNER_KINDS = {"BusinessCapability": True, "Channel": False, "TenantSandbox": False, "ImageRegistry": False,
                "CompliancePolicy": False}  # kind -> namespaced
@@ -78,3 +79,5 @@ def _child_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: A
 
 for _group, _version, _plural in CHILD_KINDS:
     kopf.on.event(_group, _version, _plural, labels=MANAGED)(_child_event)
+
+from finplane.handlers import registry_watch  # noqa: E402,F401  (Namespace and Secret watches of ImageRegistry)

@@ -91,7 +91,7 @@ class ImageRegistrySpec(SpecModel):
     )
     secret_name: DnsSubdomain | None = Field(default=None,
                                              description="Name of the pull secrets; defaults to "
-                                                         "finplane-registry-<registry name>.")
+                                                         "<registry name>-pull (the name capabilities and sandboxes reference).")
 
     @model_validator(mode="after")
     def _source_matches_kind(self) -> ImageRegistrySpec:

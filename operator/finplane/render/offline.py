@@ -39,8 +39,15 @@ def _sandbox(doc: Obj, settings: Settings) -> list[Obj]:
     return render_sandbox_doc(doc, settings)
 
 
+def _registry(doc: Obj, settings: Settings) -> list[Obj]:
+    from finplane.render.registry import render_registry_doc  # credentials are shown as REDACTED
+
+    return render_registry_doc(doc)
+
+
 RENDERERS: dict[str, Callable[[Obj, Settings], list[Obj]]] = {"BusinessCapability": _capability,
-                                                               "TenantSandbox": _sandbox}
+                                                               "TenantSandbox": _sandbox,
+                                                               "ImageRegistry": _registry}
 
 
 def render_documents(docs: list[Obj], *, settings: Settings | None = None) -> list[Obj]:
