@@ -82,7 +82,12 @@ async def create(*, identity: Identity, cache: ReadCache, writer: Writer, settin
                          "labels": {"finplane.io/team": team},
                          "annotations": {"finplane.io/created-by": identity.subject}},
             "spec": _checked_spec(team, spec)}
-    created = await writer.create(body)
+    try:
+        created = await writer.create(body)
+    except kerr.NotFound:
+        # The namespace is missing: the team has not been onboarded on this cluster.
+        raise Problem(404, f"Team {team!r} has no namespace on this cluster; ask the platform team to onboard it.",
+                      slug="not-found", reason="TeamNotOnboarded") from None
     cache.observe(created)
     return created
 

@@ -168,3 +168,79 @@ def provision(writer: FakeWriter) -> Callable[..., str]:
             "credentialFingerprint": key[-6:], "credentialRotation": rotation})
         return key
     return _provision
+
+
+class ApiStack:
+    """The embedded API server with the CRDs, and the real `finplane api` process against it."""
+
+    def __init__(self, tmp: Path) -> None:
+        import os
+        import subprocess
+        import sys
+        import threading
+
+        from finplane.apiserver.testing import start_apiserver
+
+        self.tmp = tmp
+        self.apiserver = start_apiserver(tmp / "apiserver")
+        self.kubeconfig = Path(self.apiserver.kubeconfig)
+        self.settings = ApiSettings(dev_mode=True, dev_key_dir=tmp / "keys")
+        self.audit_log = tmp / "audit.jsonl"
+        self.kubectl("apply", "--server-side", "-f", str(Path(__file__).resolve().parents[2] / "crds"))
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "FINPLANE_API_DEV_MODE": "true",
+               "FINPLANE_API_DEV_KEY_DIR": str(tmp / "keys"), "FINPLANE_API_AUDIT_LOG": str(self.audit_log),
+               "FINPLANE_API_RATE_LIMIT_PER_SECOND": "1000", "FINPLANE_API_RATE_LIMIT_BURST": "5000"}
+        self.log = open(tmp / "api.log", "w")  # noqa: SIM115 - the child's stderr for its lifetime
+        self.process = subprocess.Popen([sys.executable, "-m", "finplane", "api", "--port", "0"], env=env,
+                                        stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.process.stdout.readline() if self.process.stdout else ""
+        if "listening on" not in line:
+            self.stop()
+            raise RuntimeError(f"the API did not start: {line}{(tmp / 'api.log').read_text()}")
+        self.url = line.rsplit(" ", 1)[-1].strip()
+        threading.Thread(target=lambda: [None for _ in self.process.stdout or ()], daemon=True).start()
+        import httpx
+
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+        for _ in range(150):
+            if self.http.get("/readyz").status_code == 200:
+                break
+            import time
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the API never became ready")
+
+    def kubectl(self, *args: str, input: str | None = None) -> str:
+        import subprocess
+        out = subprocess.run(["kubectl", "--kubeconfig", str(self.kubeconfig), *args], input=input,
+                             capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {out.stderr}")
+        return out.stdout
+
+    def apply(self, obj: Obj) -> None:
+        import json
+        self.kubectl("apply", "-f", "-", input=json.dumps(obj))
+
+    def headers(self, role: str, **kw: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {devkey.mint(role=role, settings=self.settings, **kw)}"}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        self.apiserver.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiStack]:
+    s = ApiStack(tmp_path_factory.mktemp("stack"))
+    try:
+        yield s
+    finally:
+        s.stop()
