@@ -83,7 +83,7 @@ def run(*, namespaces: list[str], liveness_port: int, metrics_port: int, peering
         os.environ["FINPLANE_PEERING_NAME"] = peering
     kopf.run(
         clusterwide=not namespaces,
-        namespaces=namespaces or None,
+        namespaces=namespaces or (),  # kopf iterates it: None crashes its namespace observer
         standalone=standalone or not peering,
         peering_name=peering,
         liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
