@@ -45,7 +45,17 @@ def _registry(doc: Obj, settings: Settings) -> list[Obj]:
     return render_registry_doc(doc)
 
 
-RENDERERS: dict[str, Callable[[Obj, Settings], list[Obj]]] = {"BusinessCapability": _capability,
+def _channel(doc: Obj, settings: Settings) -> list[Obj]:
+    # Offline there is no capability store: every routed capability is taken to listen on 8080.
+    from finplane.models.channel import ChannelSpec
+    from finplane.render.channel import render_channel
+
+    spec = ChannelSpec.model_validate(doc.get("spec") or {})
+    return render_channel(channel=(doc.get("metadata") or {}).get("name", ""), spec=spec, ports={},
+                          settings=settings)
+
+
+RENDERERS: dict[str, Callable[[Obj, Settings], list[Obj]]] = {"Channel": _channel, "BusinessCapability": _capability,
                                                                "TenantSandbox": _sandbox,
                                                                "ImageRegistry": _registry}
 
