@@ -66,12 +66,17 @@ _background: set[asyncio.Task[None]] = set()
 def register(rt: Runtime) -> None:
     """Give TenantSandbox its queue, and wire deletion reports and registry changes."""
     rt.register(KIND, reconcile_sandbox)
+    # kopf runs sync event handlers in a worker thread, so observers must hop back onto the loop.
+    loop = asyncio.get_running_loop()
+
+    def spawn(body: Obj) -> None:
+        task = loop.create_task(_report_deletion(rt, body))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
 
     def sandbox_changed(event: str, new: Obj, old: Obj | None) -> None:
         if event == "DELETED":
-            task = asyncio.get_running_loop().create_task(_report_deletion(rt, new))
-            _background.add(task)
-            task.add_done_callback(_background.discard)
+            loop.call_soon_threadsafe(spawn, new)
 
     def registry_changed(event: str, new: Obj, old: Obj | None) -> None:
         for key, body in rt.stores.get(KIND, {}).items():
