@@ -109,3 +109,14 @@ def test_match_expressions_select_like_kubernetes() -> None:
     namespaces = dict([_ns("x", {"tier": "gold"}), _ns("y", {"tier": "gold", "legacy": "1"}), _ns("z", {"tier": "x"})])
     assert set(target_namespaces(registry="ecr", selector=spec.namespace_selector, namespaces=namespaces,
                                  capabilities={}, sandboxes={}, settings=Settings())) == {"x"}
+
+
+def test_an_image_from_another_host_than_the_ecr_accounts_is_refused_pull_access() -> None:
+    from finplane.reconcile.registry_access import image_allowed
+
+    registry = {"metadata": {"name": "ecr"}, "spec": {"kind": "ecr", "allowedRepositories": ["payments/*"],
+                                                      "ecr": {"region": "eu-west-1", "accountId": "123456789012"}}}
+    host = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+    assert image_allowed(registry, f"{host}/payments/api:1.0")[:2] == (True, "PullSecretWired")
+    assert image_allowed(registry, "docker.io/library/nginx:1.27")[1] == "RegistryMismatch"
+    assert image_allowed(registry, f"{host}/cards/api:1.0")[1] == "RepositoryNotAllowed"

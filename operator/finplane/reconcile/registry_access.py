@@ -22,7 +22,10 @@ def image_allowed(registry: dict[str, Any], image: str) -> tuple[bool, str, str]
         ref = parse_image(image)
     except ValueError as exc:
         return False, "InvalidImage", str(exc)
-    server = str(spec.get("server", "")).removeprefix("https://").removeprefix("http://").rstrip("/")
+    server = str(spec.get("server") or "").removeprefix("https://").removeprefix("http://").rstrip("/")
+    ecr = spec.get("ecr") or {}
+    if not server and ecr.get("accountId") and ecr.get("region"):  # ECR's host is derived, as the Secret's is
+        server = f"{ecr['accountId']}.dkr.ecr.{ecr['region']}.amazonaws.com"
     if server and ref.registry != server:
         return False, "RegistryMismatch", (f"image registry {ref.registry} is not served by ImageRegistry {name} "
                                            f"({server}); use an image from {server} or another registryRef")
