@@ -108,7 +108,7 @@ async def reconcile_channel(rt: Runtime, key: Key) -> None:
     live = await _live_children(rt, uid)
     last_good = _LAST_GOOD.setdefault(uid, {})
     if not last_good:
-        last_good.update(recover_last_good(live))
+        last_good.update(recover_last_good(live, scheme="https" if parsed.spec.tls else "http"))
     seen_before = bool((body.get("status") or {}).get("observedGeneration"))
     capabilities = rt.stores.get(CAPABILITY, {})
     ports = {k: int((b.get("spec") or {}).get("port") or 8080) for k, b in capabilities.items()}

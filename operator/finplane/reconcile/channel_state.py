@@ -91,8 +91,31 @@ def _as_desired(live: Obj) -> Obj:
     return {"apiVersion": live["apiVersion"], "kind": live["kind"], "metadata": kept, "spec": live.get("spec") or {}}
 
 
-def recover_last_good(live_children: list[Obj]) -> dict[str, LastGood]:
-    """Rebuild the last good rendering of each route from the channel's live children (after a restart)."""
+def _urls_of(children: list[Obj], scheme: str) -> tuple[str, ...]:
+    """The public URLs a route's live Ingress or HTTPRoute serves (host names times path prefix)."""
+    urls: list[str] = []
+    for c in children:
+        spec = c.get("spec") or {}
+        if c["kind"] == "Ingress":
+            pairs = [(r.get("host", ""), p.get("path", "/")) for r in spec.get("rules") or []
+                     for p in (r.get("http") or {}).get("paths") or []]
+        elif c["kind"] == "HTTPRoute":
+            paths = [m.get("path", {}).get("value", "/") for rule in spec.get("rules") or []
+                     for m in rule.get("matches") or []]
+            pairs = [(h, paths[-1] if paths else "/") for h in spec.get("hostnames") or []]
+        else:
+            continue
+        for host, path in pairs:
+            if f"{scheme}://{host}{path}" not in urls:
+                urls.append(f"{scheme}://{host}{path}")
+    return tuple(urls)
+
+
+def recover_last_good(live_children: list[Obj], *, scheme: str = "https") -> dict[str, LastGood]:
+    """Rebuild the last good rendering of each route from the channel's live children (after a restart).
+
+    `scheme` comes from the current spec (an HTTPRoute does not say whether its listener has TLS).
+    """
     by_route: dict[str, list[Obj]] = {}
     for obj in sorted(live_children, key=child_id):
         route = ((obj.get("metadata") or {}).get("labels") or {}).get(ROUTE_LABEL)
@@ -108,5 +131,5 @@ def recover_last_good(live_children: list[Obj]) -> dict[str, LastGood]:
                 backends.add((ns, cap))
             for expr in ((c.get("spec") or {}).get("podSelector") or {}).get("matchExpressions") or []:
                 backends.update((ns, v) for v in expr.get("values") or [])
-        out[route] = LastGood(children, frozenset(backends))
+        out[route] = LastGood(children, frozenset(backends), _urls_of(children, scheme))
     return out
