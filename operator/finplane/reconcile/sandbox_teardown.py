@@ -44,6 +44,9 @@ async def _inventory(rt: Runtime, namespace: str) -> list[str]:
 
 async def expire(rt: Runtime, body: Obj, *, namespace: str, expires_at: str) -> None:
     """Delete the namespace if it is still ours, record the teardown report once, mark the sandbox Expired."""
+    # The watch-fed body may predate our own last status write (a namespace event can re-enqueue us
+    # first): read the CR fresh so the teardown report is written once, never overwritten.
+    body = await rt.kube.get_or_none(body["apiVersion"], body["kind"], body["metadata"]["name"]) or body
     meta = body["metadata"]
     status = body.get("status") or {}
     live = await rt.kube.get_or_none("v1", "Namespace", namespace)
