@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from finplane.kube.events import post_event
 from finplane.metrics import DRIFT, WRITES
 from finplane.models.business_capability import BusinessCapabilitySpec
+from finplane.policy.enforce import enforced_violations
+from finplane.policy.subject import Context
 from finplane.reconcile.children import stamp, sync_children
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.status_write import write_status
@@ -81,6 +83,11 @@ async def reconcile_capability(rt: Runtime, key: Key) -> None:
     desired = [stamp(c, body) for c in render_capability(
         name=name, namespace=ns, spec=spec, settings=rt.settings,
         ctx=CapabilityContext(dependents=dependents, dependency_ports=ports))]
+    violations = enforced_violations(rt.stores.get("CompliancePolicy", {}).values(), KIND, body, desired,
+                                     ctx=Context(capabilities=dict(store), channels=dict(rt.stores.get("Channel", {}))))
+    if violations:  # an enforce-mode CompliancePolicy refuses this rendering (finplane.policy.enforce)
+        await _refuse(rt, body, "PolicyViolation", "; ".join(f"rule {rid}: {msg}" for rid, msg in violations[:5]))
+        return
     result = await sync_children(rt.kube, desired, owner_uid=body["metadata"]["uid"],
                                  seen_before=bool((body.get("status") or {}).get("observedGeneration")),
                                  prune_kinds=PRUNE, prune_namespaces=(ns,))

@@ -1,0 +1,209 @@
+"""Reconcile CompliancePolicies: evaluate the selected objects, record evidence, write PolicyReports,
+the rolled-up `Compliant` conditions and the policy's status; in enforce mode, render native enforcement.
+
+Registered by `handlers.registrations` (auto-imported, `register(rt)`). A policy is re-evaluated
+when it changes, when a selected Finplane object changes its spec or labels, and at the next
+waiver expiry (an expired waiver stops applying at once, with an event and an evidence entry).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import Gauge
+from pydantic import ValidationError
+
+from finplane.kube.errors import KubeError
+from finplane.kube.events import post_event
+from finplane.models.compliance_policy import CompliancePolicySpec, Mode
+from finplane.policy.admission import psa_labels, render_admission_policy
+from finplane.policy.engine import Result, evaluate, object_key
+from finplane.policy.evidence import EvidenceLog
+from finplane.policy.evidence_cli import LOG_NAME
+from finplane.policy.report import render_reports
+from finplane.reconcile.children import stamp, sync_children
+from finplane.reconcile.compliance_context import gather
+from finplane.reconcile.compliance_evidence import record_changes, since_map
+from finplane.reconcile.compliance_rollup import ROLLUP_KINDS, compliant_condition, write_compliant
+from finplane.reconcile.runtime import Key, Runtime
+from finplane.reconcile.status_write import write_status
+from finplane.status.conditions import Cond, now_iso
+
+__all__ = ["KIND", "reconcile_policy", "register"]
+
+log = logging.getLogger("finplane.compliance")
+KIND = "CompliancePolicy"
+Obj = dict[str, Any]
+PRUNE = (("wgpolicyk8s.io/v1alpha2", "PolicyReport"), ("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport"),
+         ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"),
+         ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"))
+VIOLATIONS = Gauge("finplane_compliance_violations", "Failing results by policy, rule, severity and team.",
+                   ["policy", "rule", "severity", "team"])
+WAIVER_EXPIRY = Gauge("finplane_compliance_waiver_expiry_timestamp_seconds",
+                      "Expiry of each active waiver (Unix time).", ["policy", "waiver", "rule"])
+
+
+class ComplianceState:
+    """What the compliance controller remembers between passes (per operator process)."""
+
+    def __init__(self, evidence_dir: str) -> None:
+        self.evidence = EvidenceLog(Path(evidence_dir) / LOG_NAME)
+        self.results: dict[str, list[Result]] = {}  # policy -> results
+        self.desired: dict[str, Cond] = {}  # object key -> Compliant condition last written
+
+
+def _state(rt: Runtime) -> ComplianceState:
+    state = getattr(rt, "compliance_state", None)
+    if state is None:
+        state = ComplianceState(rt.settings.evidence_dir)
+        rt.compliance_state = state  # type: ignore[attr-defined]
+    return state
+
+
+def register(rt: Runtime) -> None:
+    rt.register(KIND, reconcile_policy)
+    state = _state(rt)
+
+    def changed(event: str, new: Obj, old: Obj | None) -> None:
+        meta, old_meta = new.get("metadata", {}), (old or {}).get("metadata", {})
+        want = state.desired.get(object_key(new.get("kind", ""), meta.get("namespace") or "", meta.get("name", "")))
+        have = next((c for c in (new.get("status") or {}).get("conditions") or [] if c.get("type") == "Compliant"),
+                    None)
+        relevant = event in ("ADDED", "DELETED", "LISTED") or old is None or \
+            meta.get("generation") != old_meta.get("generation") or meta.get("labels") != old_meta.get("labels") or \
+            (new.get("status") or {}).get("namespace") != ((old or {}).get("status") or {}).get("namespace") or \
+            (want is not None and event != "DELETED" and
+             (have is None or (have.get("status"), have.get("message")) != (want.status, want.message)))
+        if relevant:
+            for key in list(rt.stores.get(KIND, {})):
+                rt.enqueue(KIND, key)
+    for kind in ROLLUP_KINDS:
+        rt.on_change(kind, changed)
+
+    def policy_gone(event: str, new: Obj, old: Obj | None) -> None:
+        if event == "DELETED":
+            state.results.pop(new["metadata"]["name"], None)
+            for key in list(rt.stores.get(KIND, {})):
+                rt.enqueue(KIND, key)  # the others roll the Compliant conditions up again
+    rt.on_change(KIND, policy_gone)
+
+
+async def reconcile_policy(rt: Runtime, key: Key) -> None:
+    body = rt.get(KIND, key)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return
+    name = key[1]
+    try:
+        spec = CompliancePolicySpec.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        msg = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        await write_status(rt.kube, body, conditions=[Cond("Ready", "False", "InvalidSpec", msg)], fields={})
+        return
+    state = _state(rt)
+    now = datetime.now(UTC)
+    subjects, ctx = await gather(rt.kube, rt.settings, spec, rt.stores)
+    results = evaluate(spec, name, subjects, ctx, now=now)
+    state.results[name] = results
+    for event, waiver in record_changes(state.evidence, name, spec, results, now=now):
+        expired = event == "WaiverExpired"
+        await post_event(rt.kube, body, type_="Warning" if expired else "Normal", reason=event,
+                         message=f"waiver {waiver} {'expired: its results count as failures again' if expired else 'applies'}")
+    _metrics(name, spec, results, now)
+
+    conds = [Cond("Ready", "True", "Evaluated", f"{len(subjects)} objects considered, {len(results)} results")]
+    children = render_reports(name, results, mode=str(spec.mode), since=since_map(state.evidence, results))
+    if spec.mode == Mode.ENFORCE:
+        children += render_admission_policy(name, spec, now=now)
+    try:
+        await sync_children(rt.kube, [stamp(c, body) for c in children], owner_uid=body["metadata"]["uid"],
+                            seen_before=False, prune_kinds=PRUNE)
+        conds.append(Cond("ReportsWritten", "True", "ReportsWritten", f"{len(children)} reports and policies"))
+    except KubeError as exc:  # e.g. the PolicyReport CRD is not installed
+        conds.append(Cond("ReportsWritten", "False", "ReportWriteFailed", exc.message[:512]))
+    if spec.mode == Mode.ENFORCE:
+        await _label_namespaces(rt, spec, results)
+    await _rollup(rt, state)
+    await write_status(rt.kube, body, conditions=conds, fields=_status_fields(body, results, state, now))
+    _wake_at_next_expiry(rt, key, spec, now)
+
+
+def _metrics(name: str, spec: CompliancePolicySpec, results: list[Result], now: datetime) -> None:
+    counts: dict[tuple[str, str, str], int] = {}
+    for r in results:
+        if r.result == "fail":
+            k = (r.rule, r.severity, r.team or "-")
+            counts[k] = counts.get(k, 0) + 1
+    for labels in [tuple(s.labels.values()) for m in VIOLATIONS.collect() for s in m.samples]:
+        if labels[0] == name and labels[1:] not in counts:
+            VIOLATIONS.labels(*labels).set(0)
+    for (rule, severity, team), n in counts.items():
+        VIOLATIONS.labels(name, rule, severity, team).set(n)
+    for w in spec.waivers:
+        if w.active(now=now):
+            WAIVER_EXPIRY.labels(name, w.name, str(w.rule_id)).set(w.expires_at.timestamp())
+        else:
+            try:
+                WAIVER_EXPIRY.remove(name, w.name, str(w.rule_id))
+            except KeyError:
+                pass
+
+
+async def _label_namespaces(rt: Runtime, spec: CompliancePolicySpec, results: list[Result]) -> None:
+    """Pod Security Admission labels on the namespaces of selected workloads (enforce mode only)."""
+    labels = psa_labels(spec)
+    namespaces = {r.namespace for r in results if r.namespace and r.kind in ("BusinessCapability", "Deployment", "Pod")}
+    for ns in sorted(namespaces):
+        live = await rt.kube.get_or_none("v1", "Namespace", ns)
+        have = (live or {}).get("metadata", {}).get("labels") or {}
+        if live is not None and any(have.get(k) != v for k, v in labels.items()):
+            await rt.kube.patch_merge("v1", "Namespace", ns, {"metadata": {"labels": labels}})
+            log.info("Labelled namespace %s for Pod Security Admission (restricted)", ns)
+
+
+async def _rollup(rt: Runtime, state: ComplianceState) -> None:
+    by_object: dict[str, list[Result]] = {}
+    for results in state.results.values():
+        for r in results:
+            by_object.setdefault(r.object, []).append(r)
+    for kind in ROLLUP_KINDS:
+        for (ns, n), body in list(rt.stores.get(kind, {}).items()):
+            okey = object_key(kind, ns, n)
+            if okey not in by_object and okey not in state.desired:
+                continue  # never selected: leave the object alone
+            want = compliant_condition(by_object.get(okey, []))
+            state.desired[okey] = want
+            await write_compliant(rt.kube, body, want)
+
+
+def _status_fields(body: Obj, results: list[Result], state: ComplianceState, now: datetime) -> Obj:
+    per_object: dict[str, set[str]] = {}
+    rules: dict[str, dict[str, Any]] = {}
+    for r in results:
+        per_object.setdefault(r.object, set()).add(r.result)
+        row = rules.setdefault(r.rule, {"id": r.rule, "pass": 0, "fail": 0, "skip": 0})
+        if r.result in ("pass", "skip"):
+            row[r.result] += 1
+        else:
+            row["fail"] += 1
+    fields: Obj = {
+        "violating": sum(1 for s in per_object.values() if s & {"fail", "error"}),
+        "waived": sum(1 for s in per_object.values() if "skip" in s and not s & {"fail", "error"}),
+        "compliant": sum(1 for s in per_object.values() if s <= {"pass"}),
+        "rules": [rules[k] for k in sorted(rules)],
+        "evidence": {"headHash": state.evidence.head, "queued": 0},
+    }
+    old = body.get("status") or {}
+    same = all(old.get(k) == v for k, v in fields.items() if k != "evidence") and \
+        (old.get("evidence") or {}).get("headHash") == state.evidence.head
+    fields["lastEvaluationTime"] = old.get("lastEvaluationTime") if same and old.get("lastEvaluationTime") \
+        else now_iso()
+    return fields
+
+
+def _wake_at_next_expiry(rt: Runtime, key: Key, spec: CompliancePolicySpec, now: datetime) -> None:
+    upcoming = [(w.expires_at - now).total_seconds() for w in spec.waivers if w.active(now=now)]
+    if upcoming:
+        rt.enqueue(KIND, key, delay=min(upcoming) + 0.05)
