@@ -120,3 +120,9 @@ def widgets(api: Api) -> str:
 def kubectl_env(server: ApiServerHandle, tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "KUBECONFIG": str(server.kubeconfig), "KUBECACHEDIR": str(tmp_path / "kcache"),
             "HOME": str(tmp_path)}
+
+
+@pytest.fixture
+def widget_crd() -> dict[str, Any]:
+    """The Widget CRD manifest (as a dict), for tests that install it through a client."""
+    return json.loads(json.dumps(WIDGET_CRD))
