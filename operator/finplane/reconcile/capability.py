@@ -149,8 +149,9 @@ def _observe(rt: Runtime, body: Obj, spec: BusinessCapabilitySpec, dep: Obj) -> 
     pull = _pull_access(rt, spec)
     ready_cond = summarize_ready([Cond("Valid", "True", "Valid"), available_cond, pull],
                                  gates=("Valid", "Available", "ImagePullAccess"))
+    from finplane.render.channel import exposures_for  # the channel module owns the exposure rules
     fields: Obj = {"replicas": want, "readyReplicas": ready, "image": spec.image,
-                   "endpoint": f"http://{name}.{ns}.svc:{spec.port}"}
+                   "endpoint": f"http://{name}.{ns}.svc:{spec.port}", "exposedOn": exposures_for(rt.stores, ns, name)}
     return [ready_cond, progressing, deps, pull], fields
 
 
