@@ -1,0 +1,99 @@
+"""Raw speed of the embedded API server: the physical limit the operator benchmarks are compared with.
+
+Starts the server as a subprocess (like the tests do), then prints:
+- the raw create rate (ConfigMaps/s) with C concurrent aiohttp clients;
+- GET and selector-LIST requests/s once N objects exist;
+- the cost per request in successive batches, which must stay flat as requests served grows
+  (the property kmock's emulator lacks).
+
+Run: .venv/bin/python bench/apiserver_raw.py [--objects 10000] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+
+import aiohttp
+
+from finplane.apiserver.testing import start_apiserver
+
+
+async def _run(url: str, objects: int, concurrency: int) -> None:
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(url, connector=conn, headers={"User-Agent": "bench/1"}) as session:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(objects):
+            queue.put_nowait(i)
+        batch_times: list[float] = []
+        batch = max(1, objects // 10)
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                body = {"metadata": {"name": f"cm-{i:06d}", "labels": {"shard": str(i % 100)}}, "data": {"i": str(i)}}
+                async with session.post("/api/v1/namespaces/default/configmaps", json=body) as resp:
+                    assert resp.status == 201, await resp.text()
+                    await resp.read()
+
+        started = time.perf_counter()
+        for _ in range(10):
+            t0 = time.perf_counter()
+            # Run in tenths so each tenth's cost can be compared with the first.
+            pending = min(batch, queue.qsize())
+            if pending == 0:
+                break
+            sub: asyncio.Queue[int] = asyncio.Queue()
+            for _ in range(pending):
+                sub.put_nowait(queue.get_nowait())
+            queue, saved = sub, queue
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            queue = saved
+            batch_times.append((time.perf_counter() - t0) / pending * 1000)
+        total = time.perf_counter() - started
+        print(f"created {objects} ConfigMaps in {total:.2f}s: {objects / total:.0f} writes/s "
+              f"(concurrency {concurrency})")
+        print("ms per create, by tenth of the run: " + " ".join(f"{t:.2f}" for t in batch_times))
+        print(f"  first tenth {batch_times[0]:.2f} ms, last tenth {batch_times[-1]:.2f} ms, "
+              f"median {statistics.median(batch_times):.2f} ms")
+
+        async def reads(n: int) -> float:
+            t0 = time.perf_counter()
+
+            async def one(k: int) -> None:
+                async with session.get(f"/api/v1/namespaces/default/configmaps/cm-{k % objects:06d}") as resp:
+                    await resp.read()
+
+            for start in range(0, n, concurrency):
+                await asyncio.gather(*(one(k) for k in range(start, min(n, start + concurrency))))
+            return n / (time.perf_counter() - t0)
+
+        print(f"GET: {await reads(5000):.0f} requests/s")
+        t0 = time.perf_counter()
+        for k in range(20):
+            async with session.get("/api/v1/namespaces/default/configmaps",
+                                   params={"labelSelector": f"shard={k}"}) as resp:
+                await resp.read()
+        print(f"LIST with a label selector over {objects} objects: {(time.perf_counter() - t0) / 20 * 1000:.1f} ms each")
+        t0 = time.perf_counter()
+        async with session.get("/api/v1/namespaces/default/configmaps") as resp:
+            await resp.read()
+        print(f"full LIST of {objects} objects: {(time.perf_counter() - t0) * 1000:.0f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, start_apiserver(tmp) as handle:
+        asyncio.run(_run(handle.url, args.objects, args.concurrency))
+        stats = handle.stats()
+        print(f"server counted {stats['total']} requests, {stats['writes']} writes, {stats['objects']} objects")
+
+
+if __name__ == "__main__":
+    main()
