@@ -232,7 +232,8 @@ class RouteStatus(StatusModel):
     name: str = Field(description="Route name.", max_length=63)
     ready: ConditionStatus = Field(description="True when the route is rendered and its capability is Ready.")
     reason: str = Field(default="", max_length=1024,
-                        description="CamelCase reason, e.g. CapabilityNotFound or ExposureRefused.")
+                        description="CamelCase reason: RouteReady, CapabilityMissing, CapabilityNotReady, "
+                                                   "ExposureRefused, CanaryWeightInvalid, InvalidRoute or NameConflict.")
     message: str = Field(default="", max_length=4096, description="Human-readable details.")
     url: str | None = Field(default=None, max_length=2048, description="Public URL of the route.")
     canary_weight: int | None = Field(default=None, ge=0, le=100, description="Percent sent to the canary.")
