@@ -83,12 +83,15 @@ def register(rt: Runtime) -> None:
     for kind in ROLLUP_KINDS:
         rt.on_change(kind, changed)
 
-    def policy_gone(event: str, new: Obj, old: Obj | None) -> None:
+    def policy_changed(event: str, new: Obj, old: Obj | None) -> None:
+        gen = new.get("metadata", {}).get("generation")
+        if old is None or event in ("ADDED", "DELETED") or gen != old.get("metadata", {}).get("generation"):
+            _recheck_capabilities(rt)  # the enforcement hook in their reconcile reads the policies
         if event == "DELETED":
             state.results.pop(new["metadata"]["name"], None)
             for key in list(rt.stores.get(KIND, {})):
                 rt.enqueue(KIND, key)  # the others roll the Compliant conditions up again
-    rt.on_change(KIND, policy_gone)
+    rt.on_change(KIND, policy_changed)
 
 
 async def reconcile_policy(rt: Runtime, key: Key) -> None:
@@ -109,6 +112,8 @@ async def reconcile_policy(rt: Runtime, key: Key) -> None:
     state.results[name] = results
     for event, waiver in record_changes(state.evidence, name, spec, results, now=now):
         expired = event == "WaiverExpired"
+        if expired and spec.mode == Mode.ENFORCE:
+            _recheck_capabilities(rt)
         await post_event(rt.kube, body, type_="Warning" if expired else "Normal", reason=event,
                          message=f"waiver {waiver} {'expired: its results count as failures again' if expired else 'applies'}")
     _metrics(name, spec, results, now)
@@ -128,6 +133,11 @@ async def reconcile_policy(rt: Runtime, key: Key) -> None:
     await _rollup(rt, state)
     await write_status(rt.kube, body, conditions=conds, fields=_status_fields(body, results, state, now))
     _wake_at_next_expiry(rt, key, spec, now)
+
+
+def _recheck_capabilities(rt: Runtime) -> None:
+    for key in list(rt.stores.get("BusinessCapability", {})):
+        rt.enqueue("BusinessCapability", key)
 
 
 def _metrics(name: str, spec: CompliancePolicySpec, results: list[Result], now: datetime) -> None:
