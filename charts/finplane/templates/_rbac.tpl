@@ -10,17 +10,18 @@ the requests the operator really makes.
 {{- define "finplane.operator.clusterRules" -}}
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
-  verbs: [get, list, watch]
+  verbs: [list, watch]
+{{- /* Finplane only watches its CRs (no finalizers, no kopf annotations) and writes their /status. */}}
 - apiGroups: [finplane.io]
   resources: [channels, tenantsandboxes, imageregistries, compliancepolicies]
-  verbs: [get, list, watch, patch]
+  verbs: [get, list, watch]
 - apiGroups: [finplane.io]
   resources: [channels/status, tenantsandboxes/status, imageregistries/status, compliancepolicies/status]
-  verbs: [get, patch]
+  verbs: [patch]
 {{- if not .Values.watchNamespaces }}
 - apiGroups: [kopf.dev]
   resources: [clusterkopfpeerings]
-  verbs: [get, list, watch, patch]
+  verbs: [list, watch, patch]
 {{- end }}
 - apiGroups: [""]
   resources: [namespaces]
@@ -67,14 +68,14 @@ the requests the operator really makes.
 {{- define "finplane.operator.namespacedRules" -}}
 - apiGroups: [finplane.io]
   resources: [businesscapabilities]
-  verbs: [get, list, watch, patch]
+  verbs: [get, list, watch]
 - apiGroups: [finplane.io]
   resources: [businesscapabilities/status]
-  verbs: [get, patch]
+  verbs: [patch]
 {{- if .Values.watchNamespaces }}
 - apiGroups: [kopf.dev]
   resources: [kopfpeerings]
-  verbs: [get, list, watch, patch]
+  verbs: [list, watch, patch]
 {{- end }}
 - apiGroups: [""]
   resources: [services]
