@@ -8,6 +8,7 @@ waiver expiry (an expired waiver stops applying at once, with an event and an ev
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +54,9 @@ class ComplianceState:
         self.evidence = EvidenceLog(Path(evidence_dir) / LOG_NAME)
         self.results: dict[str, list[Result]] = {}  # policy -> results
         self.desired: dict[str, Cond] = {}  # object key -> Compliant condition last written
+        self.shippers: dict[str, Any] = {}  # bucket -> S3EvidenceShipper
+        self.queued = 0
+        self.last_shipped: str | None = None
 
 
 def _state(rt: Runtime) -> ComplianceState:
@@ -119,6 +123,9 @@ async def reconcile_policy(rt: Runtime, key: Key) -> None:
     _metrics(name, spec, results, now)
 
     conds = [Cond("Ready", "True", "Evaluated", f"{len(subjects)} objects considered, {len(results)} results")]
+    shipped = await _ship(rt, state, spec)
+    if shipped is not None:
+        conds.append(shipped)
     children = render_reports(name, results, mode=str(spec.mode), since=since_map(state.evidence, results))
     if spec.mode == Mode.ENFORCE:
         children += render_admission_policy(name, spec, now=now)
@@ -133,6 +140,34 @@ async def reconcile_policy(rt: Runtime, key: Key) -> None:
     await _rollup(rt, state)
     await write_status(rt.kube, body, conditions=conds, fields=_status_fields(body, results, state, now))
     _wake_at_next_expiry(rt, key, spec, now)
+    if state.queued:
+        rt.enqueue(KIND, key, delay=30.0)  # try the evidence store again; entries wait in the local log
+
+
+async def _ship(rt: Runtime, state: ComplianceState, spec: CompliancePolicySpec) -> Cond | None:
+    """Ship new evidence entries to S3 (Object Lock) when configured; the local log queues them meanwhile."""
+    s3 = spec.evidence.s3 if spec.evidence else None
+    bucket = s3.bucket if s3 else rt.settings.evidence_s3_bucket
+    if not bucket:
+        return None
+    shipper = state.shippers.get(bucket)
+    if shipper is None:
+        from finplane.external.s3_evidence import S3EvidenceShipper  # boto3 only when shipping is configured
+
+        shipper = S3EvidenceShipper(bucket=bucket, prefix=s3.prefix if s3 else "finplane/evidence/",
+                                    region=(s3.region if s3 else None) or rt.settings.aws_region or "us-east-1",
+                                    retention_days=s3.retention_days if s3 else 2557,
+                                    endpoint_url=rt.settings.aws_endpoint_url,
+                                    state_dir=Path(rt.settings.evidence_dir))
+        state.shippers[bucket] = shipper
+    result = await asyncio.to_thread(shipper.ship, state.evidence.path)
+    state.queued = result.queued
+    if result.shipped:
+        state.last_shipped = now_iso()
+    if result.error:
+        return Cond("EvidenceShipped", "False", "EvidenceStoreUnreachable",
+                    f"{result.queued} entries queued locally, none dropped; {result.error}")
+    return Cond("EvidenceShipped", "True", "Shipped", f"evidence shipped to s3://{bucket}")
 
 
 def _recheck_capabilities(rt: Runtime) -> None:
@@ -203,11 +238,13 @@ def _status_fields(body: Obj, results: list[Result], state: ComplianceState, now
         "waived": sum(1 for s in per_object.values() if "skip" in s and not s & {"fail", "error"}),
         "compliant": sum(1 for s in per_object.values() if s <= {"pass"}),
         "rules": [rules[k] for k in sorted(rules)],
-        "evidence": {"headHash": state.evidence.head, "queued": 0},
+        "evidence": {"headHash": state.evidence.head, "queued": state.queued,
+                     **({"lastShippedTime": state.last_shipped} if state.last_shipped else {})},
     }
     old = body.get("status") or {}
     same = all(old.get(k) == v for k, v in fields.items() if k != "evidence") and \
-        (old.get("evidence") or {}).get("headHash") == state.evidence.head
+        (old.get("evidence") or {}).get("headHash") == state.evidence.head and \
+        (old.get("evidence") or {}).get("queued", 0) == state.queued
     fields["lastEvaluationTime"] = old.get("lastEvaluationTime") if same and old.get("lastEvaluationTime") \
         else now_iso()
     return fields
