@@ -6,7 +6,8 @@ iot, but not on branch or call-center) and CanaryWeightInvalid (canary equal to 
 capability, in another namespace, or a weight outside 0..100 reaching the operator); an invalid route
 does not invalidate the others while a channel-wide error refuses the whole spec; `exposures_for`
 lists the routes (and canaries) sending traffic to a capability, never refused ones; the last good
-rendering of each route, with its capabilities and URLs, is rebuilt from live children.
+rendering of each route, with its capabilities and URLs, is rebuilt from live children; `finplane
+render` shows the example channels' Ingresses, canary and allowances offline.
 """
 
 from typing import Any
@@ -145,3 +146,14 @@ def test_the_last_good_rendering_is_rebuilt_from_live_children() -> None:
     assert good.urls == ("https://m.bank.example/pay",)
     assert all("uid" not in c["metadata"] and "status" not in c for c in good.children)
     assert sorted(c["metadata"]["name"] for c in good.children) == sorted(c["metadata"]["name"] for c in rendered)
+
+
+def test_finplane_render_shows_a_channels_routes_without_a_cluster() -> None:
+    from pathlib import Path
+
+    from finplane.render.offline import render_file
+
+    out = render_file(Path(__file__).resolve().parents[2] / "examples" / "30-channels.yaml")
+    assert "name: open-api-payments.canary" in out
+    assert "nginx.ingress.kubernetes.io/canary-weight: '10'" in out
+    assert "name: mobile-onboarding.from-gateway" in out
