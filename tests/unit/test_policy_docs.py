@@ -1,0 +1,25 @@
+"""The compliance docs describe every rule of the library with its parameters and an example."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from finplane.policy.library import RULES
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "compliance.md").read_text()
+
+
+def test_every_rule_has_a_section_with_an_example_using_its_id() -> None:
+    for rule_id in RULES:
+        section = DOC.split(f"### {rule_id}\n", 1)
+        assert len(section) == 2, f"no section for {rule_id}"
+        body = section[1].split("\n### ", 1)[0]
+        assert f"- id: {rule_id}" in body and "```yaml" in body
+
+
+def test_every_parameter_named_in_the_library_is_documented_in_its_rule_section() -> None:
+    for rule_id, info in RULES.items():
+        body = DOC.split(f"### {rule_id}\n", 1)[1].split("\n### ", 1)[0]
+        for name in re.findall(r"(\w+) \(", info.parameters):
+            assert f"`{name}`" in body, f"{rule_id}: parameter {name} undocumented"
