@@ -6,13 +6,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEBS := docker-registry apache2-utils
 
-.PHONY: dev test deps debs venv crds lint bench clean
+.PHONY: dev test deps debs venv schemas crds lint bench clean
 
 dev: venv
 	$(BIN)/finplane dev
 
-test: venv debs
-	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup $(PYTEST_ARGS)
+test: venv debs schemas
+	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile $(PYTEST_ARGS)
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,13 @@ debs:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+
+# JSON schemas the tests validate against, from the npm registry (pinned by the lock file).
+schemas: tests/schemas/node_modules/.installed
+
+tests/schemas/node_modules/.installed: tests/schemas/package.json tests/schemas/package-lock.json
+	npm ci --prefix tests/schemas --no-audit --no-fund --loglevel=error
+	touch $@
 
 crds: venv
 	$(BIN)/finplane crds

@@ -23,9 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 REAL = os.environ.get("FINPLANE_TEST_KUBE") == "real"
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """A fresh embedded API server with Finplane's CRDs installed (or the real cluster in KUBECONFIG)."""
+def _start_cluster(tmp_path: Path) -> Cluster:
     if REAL:
         c = Cluster(kubeconfig=Path(os.environ["KUBECONFIG"]), url="", handle=None)
     else:
@@ -34,23 +32,48 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         handle = start_apiserver(tmp_path / "apiserver")
         c = Cluster(kubeconfig=Path(handle.kubeconfig), url=handle.url, handle=handle)
     c.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-    try:
-        yield c
-    finally:
-        if c.handle is not None:
-            c.handle.stop()
+    return c
+
+
+def _start_operator(cluster: Cluster, tmp_path: Path) -> OperatorProcess:
+    proc = OperatorProcess(cluster=cluster, log_path=tmp_path / "operator.log",
+                           liveness_port=free_port(), metrics_port=free_port())
+    proc.start()
+    return proc
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A fresh embedded API server with Finplane's CRDs installed (or the real cluster in KUBECONFIG)."""
+    c = _start_cluster(tmp_path)
+    yield c
+    if c.handle is not None:
+        c.handle.stop()
 
 
 @pytest.fixture
 def operator(cluster: Cluster, tmp_path: Path) -> Iterator[OperatorProcess]:
     """The real operator process (`finplane operator`) against `cluster`."""
-    proc = OperatorProcess(cluster=cluster, log_path=tmp_path / "operator.log",
-                           liveness_port=free_port(), metrics_port=free_port())
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+    proc = _start_operator(cluster, tmp_path)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def module_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One embedded API server for a whole test module (tests there must use distinct object names)."""
+    c = _start_cluster(tmp_path_factory.mktemp("cluster"))
+    yield c
+    if c.handle is not None:
+        c.handle.stop()
+
+
+@pytest.fixture(scope="module")
+def module_operator(module_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """One operator process for a whole test module, against `module_cluster`."""
+    proc = _start_operator(module_cluster, tmp_path_factory.mktemp("operator"))
+    yield proc
+    proc.stop()
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,9 @@ class Cluster:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        # kubectl caches discovery per host:port; ports are reused between servers, so one cache per cluster.
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig),
+                "KUBECACHEDIR": str(self.kubeconfig.parent / ".kube-cache")}
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         cp = subprocess.run(["kubectl", *args], capture_output=True, text=True, env=self.env, input=input,
@@ -88,7 +90,7 @@ class Cluster:
         """Write requests (create, update, patch, delete) sent by clients whose user agent starts so."""
         return sum(int(r["count"]) for r in self.stats().get("by", [])
                    if str(r.get("userAgent", "")).startswith(agent_prefix)
-                   and r.get("verb") in ("create", "update", "patch", "delete", "deletecollection"))
+                   and r.get("verb") in ("create", "update", "patch", "apply", "delete", "deletecollection"))
 
 
 def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:

@@ -161,6 +161,10 @@ def write_crds(out_dir: Path, *, reference: Path | None = None) -> list[Path]:
     targets = {out_dir / crd_filename(info): render_crd(info) for info in KINDS}
     ref = reference if reference is not None else out_dir.resolve().parent / "docs" / "crd-reference.md"
     targets[ref] = reference_markdown()
+    chart_crds = out_dir.resolve().parent / "charts" / "finplane" / "crds"
+    if chart_crds.is_dir():  # the Helm chart ships identical copies (a test keeps them equal)
+        targets.update({chart_crds / crd_filename(info): text for info in KINDS
+                        for text in [targets[out_dir / crd_filename(info)]]})
     for path, text in targets.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text(encoding="utf-8") != text:

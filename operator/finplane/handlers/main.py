@@ -72,16 +72,34 @@ async def _cleanup(memo: kopf.Memo, **_: Any) -> None:
         await rt.kube.close()
 
 
+def _peering_priority() -> int:
+    """A priority unique per replica: FINPLANE_PEERING_PRIORITY, else derived from the pod IP or host+pid."""
+    import hashlib
+    import ipaddress
+    import socket
+
+    if explicit := os.environ.get("FINPLANE_PEERING_PRIORITY"):
+        return int(explicit)
+    if ip := os.environ.get("FINPLANE_POD_IP"):
+        return int(ipaddress.ip_address(ip)) % 2**31
+    seed = f"{socket.gethostname()}:{os.getpid()}".encode()
+    return int.from_bytes(hashlib.sha256(seed).digest()[:4], "big") % 2**31
+
+
 def run(*, namespaces: list[str], liveness_port: int, metrics_port: int, peering: str | None, standalone: bool) -> None:
     logging.basicConfig(level=os.environ.get("FINPLANE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # kopf logs "Handler succeeded" for every watch event at INFO: noise that hides Finplane's own lines.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     get_settings()  # fail fast with a clear message on a bad FINPLANE_* value
     if metrics_port:
         start_http_server(metrics_port, addr=os.environ.get("FINPLANE_METRICS_ADDR", "0.0.0.0"))
     if peering:
         os.environ["FINPLANE_PEERING_NAME"] = peering
+    # kopf pauses every peer when two share the highest priority (a freeze): each replica needs its own.
     kopf.run(
+        priority=_peering_priority(),
         clusterwide=not namespaces,
         namespaces=namespaces or (),  # kopf iterates it: None crashes its namespace observer
         standalone=standalone or not peering,

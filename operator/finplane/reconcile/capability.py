@@ -59,6 +59,15 @@ def wire_capabilities(rt: Runtime) -> None:
             rt.enqueue(KIND, dep)
     rt.on_change(KIND, changed)
 
+    def registry_changed(event: str, new: Obj, old: Obj | None) -> None:
+        if old is not None and event not in ("DELETED",) and new.get("spec") == old.get("spec"):
+            return  # only a status change of the registry: the capabilities' pull access is unaffected
+        name = new["metadata"]["name"]
+        for other_key, other in rt.stores.get(KIND, {}).items():
+            if (other.get("spec") or {}).get("registryRef") == name:
+                rt.enqueue(KIND, other_key)
+    rt.on_change("ImageRegistry", registry_changed)
+
 
 async def reconcile_capability(rt: Runtime, key: Key) -> None:
     body = rt.get(KIND, key)

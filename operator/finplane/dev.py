@@ -1,0 +1,166 @@
+"""`finplane dev`: the whole product on a laptop, with no cluster.
+
+Starts the embedded API server, installs the CRDs, starts the operator and the platform API as
+real processes, applies `examples/`, waits until the operator has reconciled them, prints a
+summary table with the URLs and a ready-to-use KUBECONFIG, and keeps running until Ctrl-C, then
+stops everything cleanly. Called by the `finplane dev` command (the README's first command).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from finplane.kube.client import Kube
+from finplane.kube.errors import KubeError
+
+__all__ = ["run"]
+
+console = Console()
+FINPLANE_KINDS = ("BusinessCapability", "Channel", "TenantSandbox", "ImageRegistry", "CompliancePolicy")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(*, port: int, api_port: int, examples: Path, once: bool) -> int:
+    state = Path(".finplane/dev").resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    kubeconfig = state / "kubeconfig"
+    logs = {name: open(state / f"{name}.log", "wb") for name in ("apiserver", "operator", "api")}  # noqa: SIM115
+    procs: list[subprocess.Popen[bytes]] = []
+    py = [sys.executable, "-m", "finplane"]
+    try:
+        port = port or _free_port()
+        console.print(f"[bold]Starting the embedded API server[/] on 127.0.0.1:{port} …")
+        procs.append(subprocess.Popen([*py, "apiserver", "--port", str(port), "--kubeconfig-out", str(kubeconfig)],
+                                      stdout=logs["apiserver"], stderr=subprocess.STDOUT))
+        _wait_file(kubeconfig, procs[0], 30)
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1"}
+        asyncio.run(_install_crds(kubeconfig, Path("crds")))
+        console.print("[bold]Starting the operator[/] …")
+        liveness = _free_port()
+        procs.append(subprocess.Popen([*py, "operator", "--standalone", "--liveness-port", str(liveness),
+                                       "--metrics-port", str(_free_port())],
+                                      env=env, stdout=logs["operator"], stderr=subprocess.STDOUT))
+        api_port = api_port or _free_port()
+        console.print(f"[bold]Starting the platform API[/] on 127.0.0.1:{api_port} …")
+        procs.append(subprocess.Popen([*py, "api", "--port", str(api_port)],
+                                      env={**env, "FINPLANE_API_DEV_MODE": "true"},
+                                      stdout=logs["api"], stderr=subprocess.STDOUT))
+        console.print(f"[bold]Applying[/] {examples}/ …")
+        rows, all_ready = asyncio.run(_apply_and_wait(kubeconfig, examples, timeout=120))
+        _summary(rows, kubeconfig=kubeconfig, api_port=api_port, port=port, state=state)
+        for p in procs:
+            if p.poll() is not None:
+                console.print(f"[red]A process exited early ({p.args}); see {state}/*.log[/]")
+                return 1
+        if once:
+            return 0 if all_ready else 1
+        console.print("Running; press [bold]Ctrl-C[/] to stop.")
+        signal.sigwait({signal.SIGINT, signal.SIGTERM}) if hasattr(signal, "sigwait") else time.sleep(1e9)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for f in logs.values():
+            f.close()
+        console.print("Stopped.")
+
+
+def _wait_file(path: Path, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists() or path.stat().st_size == 0:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the embedded API server did not start; see {path.parent}/apiserver.log")
+        time.sleep(0.1)
+
+
+def _load(folder: Path) -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for f in sorted(folder.glob("*.yaml")):
+        docs.extend(d for d in yaml.safe_load_all(f.read_text()) if d)
+    return docs
+
+
+async def _install_crds(kubeconfig: Path, folder: Path) -> None:
+    kube = await Kube.from_config(kubeconfig=str(kubeconfig), field_manager="finplane-dev")
+    try:
+        for doc in _load(folder):
+            await kube.apply(doc)
+        await asyncio.sleep(0.3)
+    finally:
+        await kube.close()
+
+
+async def _apply_and_wait(kubeconfig: Path, folder: Path, *, timeout: float) -> tuple[list[list[str]], bool]:
+    kube = await Kube.from_config(kubeconfig=str(kubeconfig), field_manager="finplane-dev")
+    try:
+        objs: list[tuple[str, str, str | None, str]] = []
+        for doc in _load(folder):
+            meta = doc.get("metadata") or {}
+            try:
+                await kube.apply(doc)
+            except KubeError as exc:
+                console.print(f"[red]Refused {doc.get('kind')} {meta.get('name')}:[/] {exc.message}")
+                continue
+            if doc.get("kind") in FINPLANE_KINDS:
+                objs.append((doc["apiVersion"], doc["kind"], meta.get("namespace"), meta["name"]))
+        deadline = time.monotonic() + timeout
+        rows: list[list[str]] = []
+        while True:
+            rows, settled, ready = [], True, True
+            for api_version, kind, ns, name in objs:
+                obj = await kube.get_or_none(api_version, kind, name, ns) or {}
+                st = obj.get("status") or {}
+                cond = next((c for c in st.get("conditions", []) if c.get("type") == "Ready"), None)
+                status = cond.get("status") if cond else "Unknown"
+                fresh = st.get("observedGeneration") == obj.get("metadata", {}).get("generation")
+                settled &= bool(cond) and fresh and status != "Unknown"
+                ready &= status == "True"
+                rows.append([kind, f"{ns}/{name}" if ns else name, status,
+                             (cond or {}).get("reason", "-"), ((cond or {}).get("message") or "")[:70],
+                             str(st.get("phase", ""))])
+            if (settled and ready) or time.monotonic() > deadline:
+                return rows, ready
+            await asyncio.sleep(0.5)
+    finally:
+        await kube.close()
+
+
+def _summary(rows: list[list[str]], *, kubeconfig: Path, api_port: int, port: int, state: Path) -> None:
+    table = Table(title="Finplane examples, as the operator reports them")
+    for col in ("Kind", "Name", "Ready", "Reason", "Message", "Phase"):
+        table.add_column(col)
+    for r in rows:
+        colour = {"True": "green", "False": "red"}.get(r[2], "yellow")
+        table.add_row(r[0], r[1], f"[{colour}]{r[2]}[/]", *r[3:])
+    console.print(table)
+    console.print(f"Embedded API server: http://127.0.0.1:{port} (simulated Deployments; no kubelet)")
+    console.print(f"Platform API:        http://127.0.0.1:{api_port}/api/v1/docs")
+    console.print(f"KUBECONFIG:          export KUBECONFIG={kubeconfig}   then: kubectl get finplane -A")
+    console.print("A token:             finplane token --role admin --subject you")
+    console.print(f"Logs:                {state}/{{apiserver,operator,api}}.log")
