@@ -91,7 +91,7 @@ def test_ecr_logins_reach_selected_and_sandbox_namespaces_and_survive_an_aws_out
     cluster.apply({"apiVersion": "finplane.io/v1alpha1", "kind": "ImageRegistry", "metadata": {"name": "ecr"},
                    "spec": {"kind": "ecr", "ecr": {"region": "eu-west-1", "accountId": ACCOUNT},
                             "namespaceSelector": {"matchLabels": {"pulls": "ecr"}}}})
-    login = wait_for(lambda: login_in(cluster, "payments"), what="ECR pull Secret in payments")
+    login = wait_for(lambda: login_in(cluster, "payments"), timeout=60, what="ECR pull Secret in payments")
     assert login == ("AWS", f"{ACCOUNT}-auth-token")  # moto's token, decoded from base64("AWS:<password>")
 
     status = wait_for(lambda: (r := cluster.get("imageregistry", "ecr")) and condition(r, "Ready") and
