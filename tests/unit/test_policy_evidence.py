@@ -93,3 +93,12 @@ def test_an_export_for_a_past_date_shows_what_was_true_then_for_one_team(tmp_pat
     assert export(path, "2026-03-01", "2026-03-06", "payments", tmp_path / "later") == 0
     later = json.loads((tmp_path / "later" / "bundle.json").read_text())
     assert [e["result"] for e in later["stateAtTo"]] == ["pass"]
+
+
+def test_two_writers_on_one_file_extend_a_single_chain(tmp_path: Path) -> None:
+    first, second = EvidenceLog(tmp_path / "e.jsonl"), EvidenceLog(tmp_path / "e.jsonl")
+    first.append(result("BusinessCapability/a/x", "fail"), now=day(1))
+    second.append(result("BusinessCapability/a/y", "fail"), now=day(1))
+    first.append(result("BusinessCapability/a/x", "pass"), now=day(2))
+    v = verify_log(tmp_path / "e.jsonl")
+    assert v.ok and v.entries == 3

@@ -10,6 +10,7 @@ Local file I/O only; shipping to S3 lives in `finplane.external.s3_evidence`.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -113,9 +114,11 @@ class EvidenceLog:
         self._load()
 
     def _load(self) -> None:
+        self.head, self.seq, self.results, self.waivers, self.modes = GENESIS, 0, {}, {}, {}
         for _, e in read_entries(self.path):
             self.head, self.seq = e.get("hash", self.head), int(e.get("seq", self.seq))
             self._remember(e)
+        self._size = self.path.stat().st_size if self.path.exists() else 0
 
     def _remember(self, e: Entry) -> None:
         kind = e.get("type")
@@ -131,13 +134,19 @@ class EvidenceLog:
 
     def append(self, event: Entry, *, now: datetime | None = None) -> Entry:
         """Chain `event` after the head and write it durably; returns the full entry."""
-        entry: Entry = {"seq": self.seq + 1, "time": _iso(now or datetime.now(UTC)), **event, "prev": self.head}
-        entry["hash"] = entry_hash(entry)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as fh:
+            # An exclusive lock, and a reload if the file grew behind our back (another process on the
+            # same folder), so that two writers extend one chain instead of forking it.
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            if os.fstat(fh.fileno()).st_size != self._size:
+                self._load()
+            entry: Entry = {"seq": self.seq + 1, "time": _iso(now or datetime.now(UTC)), **event, "prev": self.head}
+            entry["hash"] = entry_hash(entry)
             fh.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+            self._size = os.fstat(fh.fileno()).st_size
         self.head, self.seq = entry["hash"], entry["seq"]
         self._remember(entry)
         return entry
