@@ -3,7 +3,7 @@
 Covers: in audit mode every rule reports a compliant and a violating object (capabilities, plain
 Deployments, channels, sandboxes) in wgpolicyk8s.io PolicyReports that match the v1alpha2 schema;
 the `Compliant` condition names the failing rule ids; the policy's status counts objects; the
-evidence log verifies and editing one line fails at that line. `finplane compliance preview` lists
+evidence log verifies and editing one line fails at that line; a settled policy writes nothing more. `finplane compliance preview` lists
 exactly the capabilities that enforce then refuses with PolicyViolation and the rule id, while
 enforce renders a schema-valid ValidatingAdmissionPolicy and Pod Security labels. A waiver turns
 fail into skip (waived=true) and its expiry turns it back, with a WaiverExpired event.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,14 @@ def test_audit_reports_a_compliant_and_a_violating_object_for_every_rule(
     status = wait_for(lambda: (p := cluster.get("compliancepolicy", "workloads")) and
                       p.get("status", {}).get("violating") == 3 and p["status"], timeout=20, what="policy counts")
     assert status["compliant"] == 3 and status["lastEvaluationTime"]
+
+    if cluster.handle is not None:  # request counters exist only on the embedded API server
+        time.sleep(1.0)  # let the last status write's own watch event come back and be reconciled
+        before = cluster.writes_by("finplane-operator")
+        lines_before = (evidence_dir / "evidence.jsonl").read_text().count("\n")
+        time.sleep(3.0)
+        assert cluster.writes_by("finplane-operator") == before, "a settled policy keeps writing"
+        assert (evidence_dir / "evidence.jsonl").read_text().count("\n") == lines_before
 
     log = evidence_dir / "evidence.jsonl"
     verify = [sys.executable, "-m", "finplane", "evidence", "verify", "--path", str(log)]
