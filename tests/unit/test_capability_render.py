@@ -98,3 +98,12 @@ def test_every_child_carries_the_selection_labels(label: str) -> None:
 
 def test_rendering_is_deterministic() -> None:
     assert render() == render()
+
+
+def test_partner_sandboxes_allowed_to_call_the_capability_are_admitted_on_its_port_only() -> None:
+    spec = BusinessCapabilitySpec.model_validate(BASE)
+    out = render_capability(name="payments-api", namespace="payments", spec=spec, settings=Settings(),
+                            ctx=CapabilityContext(sandbox_namespaces=("sbx-acmepay",)))
+    allow = next(o for o in out if o["metadata"]["name"] == "payments-api-allow")["spec"]["ingress"]
+    assert allow == [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "sbx-acmepay"}}}],
+                      "ports": [{"protocol": "TCP", "port": 8080}]}]

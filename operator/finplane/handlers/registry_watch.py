@@ -17,14 +17,14 @@ __all__: list[str] = []
 
 
 @kopf.on.event("", "v1", "namespaces")
-def namespace_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def namespace_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     rt = memo.get("rt")
     if rt is not None:
         rt.observe("Namespace", event.get("type"), body)
 
 
 @kopf.on.event("", "v1", "secrets")
-def secret_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def secret_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     rt = memo.get("rt")
     if rt is not None:
         registry.secret_event(rt, dict(body))

@@ -68,6 +68,35 @@ def wire_capabilities(rt: Runtime) -> None:
                 rt.enqueue(KIND, other_key)
     rt.on_change("ImageRegistry", registry_changed)
 
+    def sandbox_changed(event: str, new: Obj, old: Obj | None) -> None:
+        listed = set(_allowed_by(new)) | set(_allowed_by(old))
+        if old is not None and event != "DELETED" and _allowed_by(new) == _allowed_by(old) and \
+                _sandbox_live(new) == _sandbox_live(old):
+            return
+        for key in listed:
+            rt.enqueue(KIND, key)
+    rt.on_change("TenantSandbox", sandbox_changed)
+
+
+def _allowed_by(sandbox: Obj | None) -> list[Key]:
+    caps = ((sandbox or {}).get("spec") or {}).get("allowedCapabilities") or []
+    return [(c.get("namespace", ""), c.get("name", "")) for c in caps]
+
+
+def _sandbox_live(sandbox: Obj) -> bool:
+    """A sandbox whose namespace exists and is not torn down (its callers may be admitted)."""
+    return (sandbox.get("status") or {}).get("phase") not in ("Expired", "Failed")
+
+
+def sandbox_callers(rt: Runtime, key: Key) -> tuple[str, ...]:
+    """Namespaces of live sandboxes that list this capability in spec.allowedCapabilities."""
+    from finplane.render.sandbox import sandbox_namespace
+
+    return tuple(sorted(
+        (b.get("status") or {}).get("namespace") or sandbox_namespace(b["metadata"]["name"], rt.settings)
+        for b in rt.stores.get("TenantSandbox", {}).values()
+        if key in _allowed_by(b) and _sandbox_live(b) and not b["metadata"].get("deletionTimestamp")))
+
 
 async def reconcile_capability(rt: Runtime, key: Key) -> None:
     body = rt.get(KIND, key)
@@ -91,7 +120,8 @@ async def reconcile_capability(rt: Runtime, key: Key) -> None:
     ports = {k: int((store[k].get("spec") or {}).get("port") or 8080) for k in deps_of(body) if k in store}
     desired = [stamp(c, body) for c in render_capability(
         name=name, namespace=ns, spec=spec, settings=rt.settings,
-        ctx=CapabilityContext(dependents=dependents, dependency_ports=ports))]
+        ctx=CapabilityContext(dependents=dependents, dependency_ports=ports,
+                              sandbox_namespaces=sandbox_callers(rt, key)))]
     violations = enforced_violations(rt.stores.get("CompliancePolicy", {}).values(), KIND, body, desired,
                                      ctx=Context(capabilities=dict(store), channels=dict(rt.stores.get("Channel", {}))))
     if violations:  # an enforce-mode CompliancePolicy refuses this rendering (finplane.policy.enforce)

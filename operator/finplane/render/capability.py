@@ -31,6 +31,7 @@ class CapabilityContext:
 
     dependents: tuple[tuple[str, str], ...] = ()  # (namespace, name) of capabilities depending on this one
     dependency_ports: dict[tuple[str, str], int] = field(default_factory=dict)
+    sandbox_namespaces: tuple[str, ...] = ()  # namespaces of partner sandboxes allowed to call this capability
 
 
 def version_of(spec: BusinessCapabilitySpec) -> str | None:
@@ -170,6 +171,10 @@ def _network_policies(meta: Any, name: str, namespace: str, spec: BusinessCapabi
     ingress: list[Obj] = []
     if ctx.dependents:
         ingress.append({"from": [_peer(ns, n) for ns, n in sorted(ctx.dependents)],
+                        "ports": [{"protocol": "TCP", "port": spec.port}]})
+    if ctx.sandbox_namespaces:  # partner sandboxes whose spec lists this capability (any pod of theirs)
+        ingress.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": sns}}}
+                                 for sns in sorted(ctx.sandbox_namespaces)],
                         "ports": [{"protocol": "TCP", "port": spec.port}]})
     allow = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta(f"{name}-allow"),
              "spec": {"podSelector": pods, "policyTypes": ["Ingress", "Egress"], "ingress": ingress,
