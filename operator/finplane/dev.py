@@ -26,7 +26,8 @@ from finplane.kube.errors import KubeError
 
 __all__ = ["run"]
 
-console = Console()
+# Wide enough for the summary even when stdout is not a terminal (CI logs default to 80 columns).
+console = Console(width=max(140, __import__("shutil").get_terminal_size().columns))
 FINPLANE_KINDS = ("BusinessCapability", "Channel", "TenantSandbox", "ImageRegistry", "CompliancePolicy")
 
 
@@ -42,6 +43,7 @@ def run(*, port: int, api_port: int, examples: Path, once: bool) -> int:
     state = Path(".finplane/dev").resolve()
     state.mkdir(parents=True, exist_ok=True)
     kubeconfig = state / "kubeconfig"
+    kubeconfig.unlink(missing_ok=True)  # a stale one from an earlier run would point at a dead port
     logs = {name: open(state / f"{name}.log", "wb") for name in ("apiserver", "operator", "api")}  # noqa: SIM115
     procs: list[subprocess.Popen[bytes]] = []
     py = [sys.executable, "-m", "finplane"]
@@ -153,8 +155,10 @@ async def _apply_and_wait(kubeconfig: Path, folder: Path, *, timeout: float) -> 
 
 def _summary(rows: list[list[str]], *, kubeconfig: Path, api_port: int, port: int, state: Path) -> None:
     table = Table(title="Finplane examples, as the operator reports them")
-    for col in ("Kind", "Name", "Ready", "Reason", "Message", "Phase"):
-        table.add_column(col)
+    for col in ("Kind", "Name", "Ready", "Reason"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("Message", ratio=1)
+    table.add_column("Phase", no_wrap=True)
     for r in rows:
         colour = {"True": "green", "False": "red"}.get(r[2], "yellow")
         table.add_row(r[0], r[1], f"[{colour}]{r[2]}[/]", *r[3:])

@@ -19,6 +19,7 @@ from finplane.models.business_capability import BusinessCapabilitySpec
 from finplane.policy.enforce import enforced_violations
 from finplane.policy.subject import Context
 from finplane.reconcile.children import stamp, sync_children
+from finplane.reconcile.registry_access import pull_secret_for
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.status_write import write_status
 from finplane.render.capability import CapabilityContext, render_capability
@@ -121,7 +122,8 @@ async def reconcile_capability(rt: Runtime, key: Key) -> None:
     desired = [stamp(c, body) for c in render_capability(
         name=name, namespace=ns, spec=spec, settings=rt.settings,
         ctx=CapabilityContext(dependents=dependents, dependency_ports=ports,
-                              sandbox_namespaces=sandbox_callers(rt, key)))]
+                              sandbox_namespaces=sandbox_callers(rt, key),
+                              pull_secret=pull_secret_for(rt.stores, spec.registry_ref) if spec.registry_ref else None))]
     violations = enforced_violations(rt.stores.get("CompliancePolicy", {}).values(), KIND, body, desired,
                                      ctx=Context(capabilities=dict(store), channels=dict(rt.stores.get("Channel", {}))))
     if violations:  # an enforce-mode CompliancePolicy refuses this rendering (finplane.policy.enforce)

@@ -11,7 +11,7 @@ from typing import Any
 
 from finplane.render.image import parse_image
 
-__all__ = ["image_allowed"]
+__all__ = ["image_allowed", "pull_secret_for"]
 
 
 def image_allowed(registry: dict[str, Any], image: str) -> tuple[bool, str, str]:
@@ -34,3 +34,11 @@ def image_allowed(registry: dict[str, Any], image: str) -> tuple[bool, str, str]
         return False, "RepositoryNotAllowed", (f"repository {ref.repository} is outside ImageRegistry {name}'s "
                                                f"allowedRepositories {patterns}")
     return True, "PullSecretWired", f"pods pull with the {name} pull secret"
+
+
+def pull_secret_for(stores: dict[str, dict[Any, dict[str, Any]]], registry: str) -> str:
+    """Name of the pull Secret ImageRegistry `registry` writes (its spec.secretName, else the default)."""
+    from finplane.render.capability import pull_secret_name
+
+    body = stores.get("ImageRegistry", {}).get(("", registry))
+    return str(((body or {}).get("spec") or {}).get("secretName") or pull_secret_name(registry))

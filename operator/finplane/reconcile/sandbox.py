@@ -27,6 +27,7 @@ from finplane.kube.events import post_event
 from finplane.models.tenant_sandbox import TenantSandboxSpec
 from finplane.reconcile.children import stamp, sync_children
 from finplane.reconcile.queue import Retry
+from finplane.reconcile.registry_access import pull_secret_for
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.sandbox_teardown import expire
 from finplane.reconcile.status_write import write_status
@@ -37,7 +38,6 @@ from finplane.render.sandbox import (
     credential_secret,
     fingerprint,
     namespace_problem,
-    pull_secret,
     render_sandbox,
     sandbox_labels,
     sandbox_namespace,
@@ -225,9 +225,9 @@ async def _ensure_credential(rt: Runtime, body: Obj, spec: TenantSandboxSpec, ns
 
 async def _pull_access(rt: Runtime, body: Obj, spec: TenantSandboxSpec, ns: str) -> Cond | None:
     """Reference the registry's pull Secret from the namespace's default ServiceAccount (we never write the Secret)."""
-    secret_name = pull_secret(spec)
-    if secret_name is None:
+    if not spec.registry_ref:
         return None
+    secret_name = pull_secret_for(rt.stores, spec.registry_ref)
     sa = await rt.kube.get_or_none("v1", "ServiceAccount", "default", ns)
     refs = [r for r in (sa or {}).get("imagePullSecrets") or [] if r.get("name")]
     if not any(r["name"] == secret_name for r in refs):

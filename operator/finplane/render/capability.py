@@ -32,6 +32,7 @@ class CapabilityContext:
     dependents: tuple[tuple[str, str], ...] = ()  # (namespace, name) of capabilities depending on this one
     dependency_ports: dict[tuple[str, str], int] = field(default_factory=dict)
     sandbox_namespaces: tuple[str, ...] = ()  # namespaces of partner sandboxes allowed to call this capability
+    pull_secret: str | None = None  # the registry's spec.secretName, when it names one
 
 
 def version_of(spec: BusinessCapabilitySpec) -> str | None:
@@ -54,7 +55,8 @@ def render_capability(*, name: str, namespace: str, spec: BusinessCapabilitySpec
     def meta(obj_name: str = name) -> Obj:
         return {"name": obj_name, "namespace": namespace, "labels": dict(labels)}
 
-    children: list[Obj] = [_service_account(meta(), spec), _deployment(meta(), name, spec, settings, labels),
+    secret = (ctx.pull_secret or pull_secret_name(spec.registry_ref)) if spec.registry_ref else None
+    children: list[Obj] = [_service_account(meta(), secret), _deployment(meta(), name, spec, settings, labels, secret),
                            _service(meta(), name, spec)]
     min_replicas = spec.autoscaling.min_replicas if spec.autoscaling else spec.replicas
     if min_replicas > 1:
@@ -77,11 +79,11 @@ def render_capability(*, name: str, namespace: str, spec: BusinessCapabilitySpec
     return children
 
 
-def _service_account(metadata: Obj, spec: BusinessCapabilitySpec) -> Obj:
+def _service_account(metadata: Obj, pull_secret: str | None) -> Obj:
     sa: Obj = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata,
                "automountServiceAccountToken": False}
-    if spec.registry_ref:
-        sa["imagePullSecrets"] = [{"name": pull_secret_name(spec.registry_ref)}]
+    if pull_secret:
+        sa["imagePullSecrets"] = [{"name": pull_secret}]
     return sa
 
 
@@ -98,7 +100,7 @@ def _resources(spec: BusinessCapabilitySpec, settings: Settings) -> Obj:
 
 
 def _deployment(metadata: Obj, name: str, spec: BusinessCapabilitySpec, settings: Settings,
-                labels: dict[str, str]) -> Obj:
+                labels: dict[str, str], pull_secret: str | None) -> Obj:
     probe = {"httpGet": {"path": spec.health_path, "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 2}
     env = [{"name": c.name, "value": c.value} for c in spec.config] + [
         {"name": s.name, "valueFrom": {"secretKeyRef": {"name": s.secret_ref.name, "key": s.secret_ref.key}}}
@@ -130,8 +132,8 @@ def _deployment(metadata: Obj, name: str, spec: BusinessCapabilitySpec, settings
                                        "whenUnsatisfiable": "ScheduleAnyway",
                                        "labelSelector": {"matchLabels": selector_labels(name)}}],
     }
-    if spec.registry_ref:
-        pod_spec["imagePullSecrets"] = [{"name": pull_secret_name(spec.registry_ref)}]
+    if pull_secret:
+        pod_spec["imagePullSecrets"] = [{"name": pull_secret}]
     dep_spec: Obj = {
         "selector": {"matchLabels": selector_labels(name)},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
