@@ -86,6 +86,20 @@ def crds(
 
 
 @app.command()
+def docs(
+    readme: Annotated[Path, typer.Option(help="The README to update.")] = Path("README.md"),
+    check: Annotated[bool, typer.Option(help="Only check; exit 1 when a generated section is stale.")] = False,
+) -> None:
+    """Regenerate the README's reference sections (CRD fields, API routes) from the code."""
+    from finplane.docsgen import sync_readme
+
+    stale = sync_readme(readme, check=check)
+    for name in stale:
+        typer.echo(f"{'stale' if check else 'updated'}: {name}")
+    raise typer.Exit(1 if check and stale else 0)
+
+
+@app.command()
 def render(
     file: Annotated[Path, typer.Option("-f", "--file", help="A YAML file with one or more Finplane CRs.")],
 ) -> None:
