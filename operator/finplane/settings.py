@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     sandbox_expiry_warning_seconds: int = Field(
         3 * 24 * 3600, ge=0, description="Default warning window before a sandbox expires.")
     sandbox_namespace_prefix: str = Field("sbx-", max_length=10, pattern=r"^[a-z0-9-]*$")
+    sandbox_member_cluster_role: str | None = Field(
+        None, min_length=1, pattern=r"^[a-z0-9]([-a-z0-9.:]*[a-z0-9])?$",
+        description="ClusterRole (shipped by the Helm chart) that a sandbox's members are bound to in their "
+                    "namespace; unset renders a Role per sandbox instead (embedded API server, `finplane dev`). "
+                    "A real API server refuses a Role granting what the operator itself does not hold, so on a "
+                    "cluster the operator may only `bind` this one ClusterRole.")
     tiers: dict[str, TierPreset] = Field(default_factory=_default_tiers)
     registry_refresh_margin_seconds: int = Field(
         3600, ge=60, description="Refresh a registry token at once when less than this remains.")
@@ -81,6 +87,12 @@ class Settings(BaseSettings):
     evidence_s3_bucket: str | None = Field(None, description="S3 bucket (Object Lock) to ship evidence to.")
     backoff_seconds: float = Field(5.0, gt=0, description="First retry delay after a temporary error.")
     backoff_max_seconds: float = Field(300.0, gt=0, description="Longest retry delay.")
+    forbidden_report_after: int = Field(
+        3, ge=1, description="After this many attempts refused with 403, report Ready=False/Forbidden (retries go on).")
+    watch_inactivity_seconds: float = Field(
+        70.0, gt=0, description="A watch stream silent this long (no event, no bookmark) is re-established.")
+    watch_liveness_seconds: float = Field(
+        150.0, gt=0, description="/healthz fails while no watch stream delivered anything for this long.")
 
 
 @lru_cache(maxsize=1)

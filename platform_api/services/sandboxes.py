@@ -21,7 +21,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from finplane import API_VERSION
+from finplane import API_VERSION, SANDBOX_CREDENTIAL_KEY, SANDBOX_CREDENTIAL_SECRET
 from finplane.kube import errors as kerr
 from platform_api.auth.identity import Identity, Role
 from platform_api.authz import may_see_sandbox, not_found, require_role
@@ -168,13 +168,15 @@ async def read_with_credential(*, identity: Identity, cache: ReadCache, writer: 
 
 
 async def _read_key(*, writer: Writer, obj: Obj) -> str:
+    # Only the status' namespace is taken from the object: the Secret's name and key are the contract with the
+    # operator (the chart's RBAC lets the API read Secrets of this one name, nothing else).
     ref = (obj.get("status") or {}).get("credentialSecretRef") or {}
     try:
-        secret = await writer.get("v1", "Secret", str(ref.get("name", "")), ref.get("namespace"))
+        secret = await writer.get("v1", "Secret", SANDBOX_CREDENTIAL_SECRET, ref.get("namespace"))
     except kerr.NotFound:
         raise Problem(503, "The sandbox's credential is not available yet; retry shortly.", slug="not-ready",
                       reason="CredentialNotReady", headers={"Retry-After": "2"}) from None
-    data = (secret.get("data") or {}).get(ref.get("key") or "api-key") or ""
+    data = (secret.get("data") or {}).get(SANDBOX_CREDENTIAL_KEY) or ""
     try:
         return base64.b64decode(data, validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):

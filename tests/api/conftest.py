@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from finplane import SANDBOX_CREDENTIAL_SECRET
 from finplane.kube import errors as kerr
 from platform_api.app import create_app
 from platform_api.auth import devkey
@@ -160,11 +161,11 @@ def provision(writer: FakeWriter) -> Callable[..., str]:
     """Play the operator: give sandbox NAME a namespace, a credential Secret and its fingerprint."""
     def _provision(name: str, *, key: str = "fpk_first_key", rotation: int = 0) -> str:
         ns = f"sbx-{name}"
-        writer.seed({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "partner-credential", "namespace": ns},
+        writer.seed({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": SANDBOX_CREDENTIAL_SECRET, "namespace": ns},
                      "data": {"api-key": base64.b64encode(key.encode()).decode()}})
         writer.set_status("finplane.io/v1alpha1", "TenantSandbox", name, {
             "phase": "Active", "namespace": ns,
-            "credentialSecretRef": {"name": "partner-credential", "namespace": ns, "key": "api-key"},
+            "credentialSecretRef": {"name": SANDBOX_CREDENTIAL_SECRET, "namespace": ns, "key": "api-key"},
             "credentialFingerprint": key[-6:], "credentialRotation": rotation})
         return key
     return _provision

@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from finplane import SANDBOX_CREDENTIAL_SECRET
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("api-e2e")]
 
 API = "finplane.io/v1alpha1"
@@ -101,11 +103,12 @@ def test_a_sandbox_is_approved_by_a_second_person_and_its_credential_shown_once(
     # The operator's part: a namespace, the credential Secret and the status pointing at it.
     key = "fpk_" + "s3cr3t" * 4
     stack.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "sbx-acme-e2e"}})
-    stack.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cred", "namespace": "sbx-acme-e2e"},
+    stack.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": SANDBOX_CREDENTIAL_SECRET, "namespace": "sbx-acme-e2e"},
                  "data": {"api-key": base64.b64encode(key.encode()).decode()}})
     stack.kubectl("patch", "tenantsandbox", "acme-e2e", "--subresource=status", "--type=merge", "-p", json.dumps(
         {"status": {"phase": "Active", "namespace": "sbx-acme-e2e", "credentialFingerprint": "s3cr3t",
-                    "credentialSecretRef": {"name": "cred", "namespace": "sbx-acme-e2e", "key": "api-key"}}}))
+                    "credentialSecretRef": {"name": SANDBOX_CREDENTIAL_SECRET, "namespace": "sbx-acme-e2e",
+                                            "key": "api-key"}}}))
     wait_for(lambda: stack.http.get("/api/v1/sandboxes/acme-e2e", headers=stack.headers(role="auditor", subject="a"))
              .json()["credential"])
     first = stack.http.get("/api/v1/sandboxes/acme-e2e", headers=acme).json()["credential"]

@@ -4,6 +4,11 @@ Run after `finplane crds` (or `make crds`): `python charts/finplane/hack/sync_cr
 Helm installs `crds/` verbatim and cannot template or follow files outside the chart once it is packaged,
 so the chart carries copies; `tests/chart/test_chart_crds.py` fails when they drift. Files in the chart's
 `crds/` that come from elsewhere (kopf's peering CRDs, `kopf.dev_*.yaml`) are left alone.
+
+The optional third-party CRDs Finplane writes to (the repository's `crds/extra/*.yaml`, the wgpolicyk8s.io
+PolicyReport API) go to the chart's `files/crds/` instead: a template installs them only when
+`features.policyReportCRDs` is true, since clusters running Kyverno or Policy Reporter already have them.
+The sandbox members' rules (`files/sandbox-member-rules.yaml`) are written by hack/sandbox_member_rules.py.
 """
 
 from __future__ import annotations
@@ -33,7 +38,24 @@ def sync(source: Path = REPO / "crds", target: Path = CHART / "crds") -> list[st
     return changes
 
 
+def sync_extra(source: Path = REPO / "crds" / "extra", target: Path = CHART / "files" / "crds") -> list[str]:
+    """Make target's *.yaml exactly source's (every file there is a copy); return what changed."""
+    changes: list[str] = []
+    target.mkdir(parents=True, exist_ok=True)
+    wanted = {p.name: p for p in sorted(source.glob("*.yaml"))}
+    for stale in sorted(target.glob("*.yaml")):
+        if stale.name not in wanted:
+            stale.unlink()
+            changes.append(f"removed files/crds/{stale.name}")
+    for name, path in wanted.items():
+        dest = target / name
+        if not dest.exists() or dest.read_bytes() != path.read_bytes():
+            shutil.copyfile(path, dest)
+            changes.append(f"copied files/crds/{name}")
+    return changes
+
+
 if __name__ == "__main__":
-    for line in sync():
+    for line in sync() + sync_extra():
         print(line)
     sys.exit(0)

@@ -67,6 +67,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (include "finplane.fullname" .) .Values.operator.peering.name }}
 {{- end }}
 
+{{/* The partner credential Secret of every sandbox: a fixed name, finplane.SANDBOX_CREDENTIAL_SECRET in the code
+     (the operator writes it, the API reads it); tests/chart/test_chart_sandbox_rbac.py keeps the two equal. */}}
+{{- define "finplane.sandboxCredentialSecretName" -}}
+partner-api-credential
+{{- end }}
+
 {{- define "finplane.sandboxMemberRoleName" -}}
 {{- printf "%s-sandbox-member" (include "finplane.fullname" .) }}
 {{- end }}

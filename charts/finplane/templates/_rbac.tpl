@@ -126,6 +126,6 @@ the requests the operator really makes.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
-  resourceNames: [{{ .Values.api.sandboxCredentialSecretName }}]
+  resourceNames: [{{ include "finplane.sandboxCredentialSecretName" . }}]
 {{- end }}
 {{- end }}

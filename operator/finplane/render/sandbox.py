@@ -4,9 +4,17 @@ Pure: (name, spec, settings) -> complete manifests, no I/O. Called by the sandbo
 `finplane render`. The partner credential Secret is NOT rendered here: its value is generated once
 by the reconciler (`credential_secret`) and never appears in any rendering or log.
 
-Members get a Role that manages workloads only. RBAC has no deny rule, so the Role simply never
-names secrets, resourcequotas, limitranges, networkpolicies, roles or rolebindings: whatever is not
+Members may manage workloads only (`MEMBER_RULES`). RBAC has no deny rule, so the rules simply never
+name secrets, resourcequotas, limitranges, networkpolicies, roles or rolebindings: whatever is not
 granted is refused, and the credential Secret stays out of the members' reach through the API.
+
+Where the rules live depends on `settings.sandbox_member_cluster_role`. Unset (the embedded API server,
+`finplane dev`): a Role `sandbox-member` per sandbox namespace, bound by the RoleBinding. Set (the Helm
+chart): only the RoleBinding, to that ClusterRole. A real API server refuses to let the operator write a
+Role granting permissions the operator does not hold itself (RBAC escalation prevention); with the
+ClusterRole the operator needs only `bind` on that one name. The chart's ClusterRole is generated from
+`MEMBER_RULES` (`member_rules_yaml`, written by charts/finplane/hack/sandbox_member_rules.py), so both
+modes grant exactly the same rules.
 """
 
 from __future__ import annotations
@@ -15,17 +23,23 @@ import base64
 import hashlib
 from typing import Any
 
+import yaml
+
+from finplane import SANDBOX_CREDENTIAL_KEY, SANDBOX_CREDENTIAL_SECRET
 from finplane.models.tenant_sandbox import TenantSandboxSpec
 from finplane.render.capability import pull_secret_name
 from finplane.render.labels import MANAGED_BY
 from finplane.settings import Settings, TierPreset
 
-__all__ = ["CREDENTIAL_KEY", "CREDENTIAL_SECRET", "MEMBER_RULES", "RESERVED_NAMESPACES", "ROTATION_ANNOTATION",
-           "credential_secret", "fingerprint", "namespace_problem", "pull_secret", "render_sandbox", "sandbox_labels", "sandbox_namespace"]
+__all__ = ["CREDENTIAL_KEY", "CREDENTIAL_SECRET", "MEMBER_ROLE", "MEMBER_ROLE_BINDING", "MEMBER_RULES",
+           "RESERVED_NAMESPACES", "ROTATION_ANNOTATION", "credential_secret", "fingerprint", "member_rules_yaml",
+           "namespace_problem", "pull_secret", "render_sandbox", "sandbox_labels", "sandbox_namespace"]
 
 Obj = dict[str, Any]
-CREDENTIAL_SECRET = "partner-api-credential"
-CREDENTIAL_KEY = "api-key"
+CREDENTIAL_SECRET = SANDBOX_CREDENTIAL_SECRET
+CREDENTIAL_KEY = SANDBOX_CREDENTIAL_KEY
+MEMBER_ROLE = "sandbox-member"
+MEMBER_ROLE_BINDING = "sandbox-members"
 ROTATION_ANNOTATION = "finplane.io/credential-rotation"
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -122,17 +136,33 @@ def render_sandbox(*, name: str, spec: TenantSandboxSpec, settings: Settings) ->
             "max": {"cpu": hard["limits.cpu"], "memory": hard["limits.memory"]},
         }]}},
         *_network_policies(meta, spec, settings),
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta("sandbox-member"),
-         "rules": [dict(r) for r in MEMBER_RULES]},
     ]
+    cluster_role = settings.sandbox_member_cluster_role
+    if not cluster_role:
+        children.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(MEMBER_ROLE),
+                         "rules": _member_rules()})
     if spec.members:
+        role_ref = ({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role}
+                    if cluster_role else {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": MEMBER_ROLE})
         children.append({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta("sandbox-members"),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "sandbox-member"},
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(MEMBER_ROLE_BINDING),
+            "roleRef": role_ref,
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": str(m.kind), "name": m.name}
                          for m in spec.members],
         })
     return children
+
+
+def _member_rules() -> list[Obj]:
+    """A deep copy of MEMBER_RULES, so no rendering shares lists with the constant (or with another rendering)."""
+    return [{key: list(value) for key, value in rule.items()} for rule in MEMBER_RULES]
+
+
+def member_rules_yaml() -> str:
+    """MEMBER_RULES as the YAML list the chart's sandbox-member ClusterRole includes (one source of truth)."""
+    header = ("# Generated from finplane.render.sandbox.MEMBER_RULES by charts/finplane/hack/sandbox_member_rules.py:\n"
+              "# do not edit; tests/chart/test_chart_sandbox_rbac.py checks it. The rules of a sandbox member.\n")
+    return header + yaml.safe_dump(_member_rules(), sort_keys=False, default_flow_style=None, width=120)
 
 
 def _network_policies(meta: Any, spec: TenantSandboxSpec, settings: Settings) -> list[Obj]:
