@@ -41,6 +41,10 @@ tests/schemas/node_modules/.installed: tests/schemas/package.json tests/schemas/
 crds: venv
 	$(BIN)/finplane crds
 
+# Every benchmark of bench/ (tens of minutes; `BENCH_ARGS=--quick` for a few), figures into bench/RESULTS.md.
+bench: venv
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
 lint: venv
 	$(BIN)/ruff check operator platform_api tests bench
 

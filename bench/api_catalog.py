@@ -1,0 +1,138 @@
+"""Platform API: latency and throughput of listing the catalog with N capabilities, against a constant endpoint.
+
+The app is the real one, `platform_api.app.create_app(...)`, with its read cache (the same
+`MemoryCache` an informer relist builds) holding N capabilities spread over 50 teams, so what is
+measured is the route, auth (an ES256 dev-mode token verified on every request), pagination and
+serialisation, not the API server. A bench-only route `GET /bench/constant` that returns a constant
+is added to the same app (the app has no hook for it, so it is mounted here), and both are served by
+uvicorn in a separate process on 127.0.0.1. 50 concurrent httpx clients call each endpoint for a
+fixed time; the figure is the catalog / constant ratio of p50, p99 and throughput.
+
+Run: .venv/bin/python bench/api_catalog.py [--capabilities 10000] [--clients 50] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _common import emit, free_port, log
+
+TEAMS = 50
+
+
+def _capability(i: int) -> dict[str, Any]:
+    team = f"team-{i % TEAMS:02d}"
+    return {"apiVersion": "finplane.io/v1alpha1", "kind": "BusinessCapability",
+            "metadata": {"name": f"cap-{i:05d}", "namespace": team, "labels": {"finplane.io/team": team},
+                         "uid": f"uid-{i}", "resourceVersion": str(i + 1), "generation": 1},
+            "spec": {"owner": {"team": team, "contact": f"{team}@bank.example"}, "domain": "payments",
+                     "description": f"benchmark capability {i}", "image": "registry.bank.example/x:1.0",
+                     "dataClassification": "internal"},
+            "status": {"observedGeneration": 1, "conditions": [
+                {"type": "Ready", "status": "True", "reason": "Ready", "message": "",
+                 "lastTransitionTime": "2026-01-01T00:00:00Z"}], "exposedOn": []}}
+
+
+def _serve(port: int, key_dir: str, n: int) -> None:
+    """The server process: the real app, a filled cache, one constant route, uvicorn."""
+    import uvicorn
+
+    from platform_api.app import create_app
+    from platform_api.cache import MemoryCache
+    from platform_api.settings import ApiSettings
+
+    settings = ApiSettings(dev_mode=True, dev_key_dir=Path(key_dir), rate_limit_per_second=1e6,
+                           rate_limit_burst=1_000_000)
+    app = create_app(settings, cache=MemoryCache([_capability(i) for i in range(n)]), writer=object())  # type: ignore[arg-type]
+
+    @app.get("/bench/constant", include_in_schema=False)
+    async def constant() -> dict[str, str]:
+        return {"status": "constant"}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+async def _load(url: str, path: str, token: str, clients: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30,
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        deadline = time.perf_counter() + seconds
+
+        async def client() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                resp = await http.get(path)
+                latencies.append(time.perf_counter() - t0)
+                if resp.status_code != 200:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+    return {"requests": len(latencies), "errors": errors, "rps": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(q[49] * 1000, 2), "p99_ms": round(q[98] * 1000, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--capabilities", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--limit", type=int, default=50, help="page size of the catalog request (the default page)")
+    args = parser.parse_args()
+    from platform_api.auth import devkey
+    from platform_api.settings import ApiSettings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = ApiSettings(dev_mode=True, dev_key_dir=Path(tmp))
+        token = devkey.mint(role="admin", ttl=3600, settings=settings)
+        port = free_port()
+        server = multiprocessing.get_context("spawn").Process(target=_serve, args=(port, tmp, args.capabilities),
+                                                              daemon=True)
+        server.start()
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(url + "/healthz", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or not server.is_alive():
+                        raise SystemExit("the API did not start") from None
+                    time.sleep(0.2)
+            catalog_path = f"/api/v1/catalog?limit={args.limit}"
+            first = httpx.get(url + catalog_path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            assert first.status_code == 200 and len(first.json()["items"]) == min(args.limit, args.capabilities), \
+                first.text[:300]
+            log(f"API up with {args.capabilities} capabilities; {args.clients} clients, {args.seconds:.0f}s each")
+            asyncio.run(_load(url, "/bench/constant", token, args.clients, 1.0))  # warm-up
+            constant = asyncio.run(_load(url, "/bench/constant", token, args.clients, args.seconds))
+            catalog = asyncio.run(_load(url, catalog_path, token, args.clients, args.seconds))
+        finally:
+            server.terminate()
+            server.join(10)
+    ratio = {k: round(catalog[k] / constant[k], 2) if constant[k] else None for k in ("p50_ms", "p99_ms", "rps")}
+    for name, r in (("constant", constant), ("catalog", catalog)):
+        print(f"{name:>8}: {r['rps']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms "
+              f"({r['requests']} requests, {r['errors']} errors)")
+    print(f"catalog/constant: p50 x{ratio['p50_ms']}, p99 x{ratio['p99_ms']}, throughput x{ratio['rps']}")
+    emit({"capabilities": args.capabilities, "clients": args.clients, "seconds": args.seconds, "limit": args.limit,
+          "constant": constant, "catalog": catalog, "ratio": ratio})
+
+
+if __name__ == "__main__":
+    main()

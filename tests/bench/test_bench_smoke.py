@@ -1,0 +1,52 @@
+"""Smoke test of the benchmark scripts: each one runs at a tiny size and prints its RESULT line.
+
+Covers: bench/write_amplification.py, convergence.py, memory.py, api_catalog.py and render.py run to
+the end as the commands a person types, and run_all.py turns results into RESULTS.md text. No times
+are asserted (benchmarks are not tests); this only proves the scripts still work.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+SMALL = {
+    "write_amplification": ["--capabilities", "5", "--quiet", "2"],
+    "convergence": ["--capabilities", "5"],
+    "memory": ["--sizes", "5", "--budget", "30", "--idle-seconds", "0.5"],
+    "api_catalog": ["--capabilities", "200", "--clients", "5", "--seconds", "0.5"],
+    "render": ["--capabilities", "50"],
+}
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_benchmark_script_runs_at_a_tiny_size_and_prints_its_figures(name: str) -> None:
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / f"{name}.py"), *SMALL[name]], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = [json.loads(line[len("RESULT "):]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert len(results) == 1 and results[0], proc.stdout
+
+
+def test_run_all_writes_the_machine_the_command_and_keeps_the_notes(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import run_all
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Benchmark results\n\n<!-- BEGIN GENERATED -->old<!-- END GENERATED -->\n\n## Tuning\nkept\n")
+    result = run_all.run_one("render", SMALL["render"])
+    import datetime as dt
+
+    run_all.write_results(out, run_all.render_markdown([result], dt.datetime.now(dt.UTC), quick=True))
+    text = out.read_text()
+    assert "old" not in text and "## Tuning\nkept" in text
+    assert "cores" in text and "Python" in text and "bench/render.py --capabilities 50" in text
+    assert "manifests/s" in text
