@@ -1,9 +1,11 @@
 """End-to-end: TenantSandbox isolation, quotas, the credential's secrecy, approval and conflicts.
 
 Covers, with the real operator against the embedded API server: two sandboxes get their own
-namespaces whose Roles let each sandbox's members act in their own namespace only and never on
+namespaces whose RBAC lets each sandbox's members act in their own namespace only and never on
 Secrets, quotas, network policies or RBAC (checked by evaluating the live RBAC objects, since the
-embedded server does not enforce RBAC); sandbox A's NetworkPolicies select and admit nothing of B;
+embedded server does not enforce RBAC), both with the per-namespace Role the operator renders on its
+own and with the RoleBinding to the Helm chart's sandbox-member ClusterRole
+(FINPLANE_SANDBOX_MEMBER_CLUSTER_ROLE, no Role rendered); sandbox A's NetworkPolicies select and admit nothing of B;
 quotas carry the tier's numbers; the partner credential is in its Secret but never in status,
 events, operator logs or `finplane render` output, and its hash in status matches it; rotation
 replaces it; a sandbox awaiting four-eyes approval is not provisioned until approved; a namespace
@@ -21,8 +23,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
-from helpers import condition, is_ready, wait_for
+from helpers import OperatorProcess, condition, free_port, is_ready, wait_for
+
+from finplane.render.sandbox import MEMBER_RULES
 
 Obj = dict[str, Any]
 
@@ -40,11 +45,13 @@ def sandbox(name: str, *, tier: str = "small", members: list[Obj] | None = None,
 
 def allowed(rbac: list[Obj], *, user: str, verb: str, group: str, resource: str, namespace: str) -> bool:
     """A tiny RBAC evaluator: does any RoleBinding in `namespace` give `user` a rule allowing the request?"""
-    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in rbac if r["kind"] == "Role"}
+    roles = {(r["metadata"].get("namespace"), r["kind"], r["metadata"]["name"]): r
+             for r in rbac if r["kind"] in ("Role", "ClusterRole")}
     for rb in (o for o in rbac if o["kind"] == "RoleBinding" and o["metadata"]["namespace"] == namespace):
         if not any(s["kind"] == "User" and s["name"] == user for s in rb.get("subjects") or []):
             continue
-        role = roles.get((namespace, rb["roleRef"]["name"]))
+        ref = rb["roleRef"]
+        role = roles.get((namespace if ref["kind"] == "Role" else None, ref["kind"], ref["name"]))
         for rule in (role or {}).get("rules") or []:
             if (group in rule.get("apiGroups", []) or "*" in rule.get("apiGroups", [])) and \
                     (resource in rule.get("resources", []) or "*" in rule.get("resources", [])) and \
@@ -76,11 +83,36 @@ def policy_reaches(policy: Obj, *, ns_labels: dict[str, str], pod_labels: dict[s
 
 
 def rbac_of(cluster: Any, ns: str) -> list[Obj]:
-    return [{**o, "kind": k} for k, plural in (("Role", "roles"), ("RoleBinding", "rolebindings"))
-            for o in cluster.list(plural, namespace=ns)]
+    """The namespace's Roles and RoleBindings, and every ClusterRole one of them binds."""
+    out = [{**o, "kind": k} for k, plural in (("Role", "roles"), ("RoleBinding", "rolebindings"))
+           for o in cluster.list(plural, namespace=ns)]
+    for ref in {rb["roleRef"]["name"] for rb in out if rb["kind"] == "RoleBinding" and
+                rb["roleRef"]["kind"] == "ClusterRole"}:
+        out.append({**cluster.get("clusterrole", ref), "kind": "ClusterRole"})
+    return out
 
 
-def test_two_sandboxes_are_isolated_from_each_other_and_get_their_tier_quota(cluster: Any, operator: Any) -> None:
+MEMBER_CLUSTER_ROLE = "finplane-sandbox-member"
+
+
+@pytest.fixture(params=["role-per-sandbox", "chart-cluster-role"])
+def member_mode(request: pytest.FixtureRequest, cluster: Any, tmp_path: Path) -> Any:
+    """The operator as run without the chart (it renders a Role per sandbox), or as the chart runs it: with
+    FINPLANE_SANDBOX_MEMBER_CLUSTER_ROLE naming a ClusterRole of MEMBER_RULES (the chart's, see
+    tests/chart/test_chart_sandbox_rbac.py), which the operator only binds."""
+    env: dict[str, str] = {}
+    if request.param == "chart-cluster-role":
+        cluster.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                       "metadata": {"name": MEMBER_CLUSTER_ROLE}, "rules": MEMBER_RULES})
+        env["FINPLANE_SANDBOX_MEMBER_CLUSTER_ROLE"] = MEMBER_CLUSTER_ROLE
+    proc = OperatorProcess(cluster=cluster, log_path=tmp_path / "operator.log", liveness_port=free_port(),
+                           metrics_port=free_port(), extra_env=env)
+    proc.start()
+    yield request.param
+    proc.stop()
+
+
+def test_two_sandboxes_are_isolated_from_each_other_and_get_their_tier_quota(cluster: Any, member_mode: str) -> None:
     cluster.apply([sandbox("alpha", tier="small"), sandbox("beta", tier="medium")])
     for name in ("alpha", "beta"):
         wait_for(lambda n=name: is_ready(cluster.get("tenantsandbox", n)), what=f"sandbox {name} Ready")
@@ -92,6 +124,11 @@ def test_two_sandboxes_are_isolated_from_each_other_and_get_their_tier_quota(clu
     assert ns_a["metadata"]["ownerReferences"][0]["uid"] == a["metadata"]["uid"]
 
     rbac = rbac_of(cluster, "sbx-alpha") + rbac_of(cluster, "sbx-beta")
+    roles = sorted((o["kind"], o["metadata"]["name"]) for o in rbac if o["kind"] in ("Role", "ClusterRole"))
+    if member_mode == "chart-cluster-role":
+        assert roles == [("ClusterRole", MEMBER_CLUSTER_ROLE)] * 2  # no Role: the operator grants nothing itself
+    else:
+        assert roles == [("Role", "sandbox-member")] * 2
     alice, bob = "dev@alpha.example", "dev@beta.example"
     assert allowed(rbac, user=alice, verb="create", group="apps", resource="deployments", namespace="sbx-alpha")
     assert not allowed(rbac, user=alice, verb="get", group="apps", resource="deployments", namespace="sbx-beta")

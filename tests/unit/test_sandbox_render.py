@@ -4,7 +4,9 @@ Covers: the namespace name is a DNS-1123 label of at most 63 characters, distinc
 and reserved names are refused; the namespace enforces the restricted Pod Security profile; the
 quota takes the tier's numbers, explicit values override them, and LoadBalancer/NodePort services
 are forbidden; the members' Role never grants Secrets, quotas, limit ranges, network policies or
-RBAC; egress is allowed to DNS and the permitted capabilities only; the timeline gives Active,
+RBAC; with FINPLANE_SANDBOX_MEMBER_CLUSTER_ROLE set (the Helm chart) the members are bound to that
+ClusterRole and no Role is rendered, without it the Role holds exactly MEMBER_RULES (the rules the chart's
+ClusterRole is generated from), and renderings never share lists with MEMBER_RULES; egress is allowed to DNS and the permitted capabilities only; the timeline gives Active,
 Expiring and Expired at the right instants and the next wake-up; a lifetime above the maximum is
 refused; four-eyes approval blocks provisioning until approved; the display phase follows the
 conditions; the credential fingerprint is a hash, never the key.
@@ -17,7 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from finplane.models.tenant_sandbox import TenantSandboxSpec
-from finplane.render.sandbox import fingerprint, namespace_problem, render_sandbox, sandbox_namespace
+from finplane.render.sandbox import (
+    MEMBER_RULES,
+    fingerprint,
+    namespace_problem,
+    render_sandbox,
+    sandbox_namespace,
+)
 from finplane.render.sandbox_lifecycle import Stage, approval, lifetime_problem, phase_of, timeline
 from finplane.settings import Settings
 
@@ -68,6 +76,31 @@ def test_members_are_never_granted_guard_rails_or_secrets() -> None:
     assert not granted & {"secrets", "resourcequotas", "limitranges", "networkpolicies", "roles", "rolebindings",
                           "serviceaccounts/token", "*"}
     assert "deployments" in granted
+
+
+def test_without_the_chart_members_get_a_role_of_exactly_the_member_rules() -> None:
+    children = render_sandbox(name="acme", spec=spec(), settings=SETTINGS)
+    assert by_kind(children, "Role")[0]["rules"] == MEMBER_RULES
+    binding = by_kind(children, "RoleBinding")[0]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "sandbox-member"}
+
+
+def test_with_the_charts_cluster_role_members_are_bound_to_it_and_no_role_is_rendered() -> None:
+    settings = Settings(sandbox_member_cluster_role="finplane-sandbox-member")
+    children = render_sandbox(name="acme", spec=spec(), settings=settings)
+    assert by_kind(children, "Role") == []
+    binding = by_kind(children, "RoleBinding")[0]
+    assert binding["metadata"]["namespace"] == "sbx-acme"
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                  "name": "finplane-sandbox-member"}
+    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "jane"}]
+
+
+def test_changing_a_rendered_role_never_changes_the_member_rules() -> None:
+    before = [dict(rule) for rule in MEMBER_RULES]
+    role = by_kind(render_sandbox(name="acme", spec=spec(), settings=SETTINGS), "Role")[0]
+    role["rules"][0]["verbs"].append("escalate")
+    assert MEMBER_RULES == before
 
 
 def test_egress_goes_only_to_dns_and_the_allowed_capabilities() -> None:
