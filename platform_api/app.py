@@ -7,7 +7,9 @@ in-memory cache and writer, the doubles at this seam).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -31,6 +33,7 @@ from platform_api.state import AppState, Writer
 __all__ = ["API_PREFIX", "create_app"]
 
 _READS = {"GET", "HEAD", "OPTIONS"}
+log = logging.getLogger("finplane.api")
 
 
 def _kube_problem(exc: kerr.KubeError) -> Problem:
@@ -61,7 +64,7 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
     metrics = ApiMetrics()
     state = AppState(settings=cfg, verifier=TokenVerifier(cfg),
                      limiter=RateLimiter(rate=cfg.rate_limit_per_second, burst=cfg.rate_limit_burst),
-                     audit=AuditLog(cfg.audit_log), cache=cache, writer=writer)
+                     audit=AuditLog(cfg.audit_log, evidence_dir=cfg.evidence_dir), cache=cache, writer=writer)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -104,7 +107,13 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
             status = response.status_code
             return response
         finally:
-            state.audit.record(request=request, status=status, identity=request.scope.get("finplane.identity"))
+            entry = state.audit.record(request=request, status=status,
+                                       identity=request.scope.get("finplane.identity"))
+            try:
+                await asyncio.to_thread(state.audit.chain, entry)
+            except (OSError, ValueError):
+                # The change is made and in the audit log; a failing evidence disk must not turn it into a 500.
+                log.exception("could not append the change to the evidence chain")
 
     app.middleware("http")(metrics.middleware)
 

@@ -3,6 +3,11 @@
 Written by the audit middleware in :mod:`platform_api.app` for every non-read request, denied
 and failed ones included. Services add what they changed (kind, namespace, name, action) through
 :func:`note`. Lines never contain a token, a credential or a request body.
+
+Every attempt by an authenticated caller is also appended to the compliance engine's hash-chained
+evidence log (``finplane.policy.evidence.EvidenceLog``, the operator's own file, locked on append so
+the API and the operator extend one chain) as an ``api-change`` entry; unauthenticated attempts
+stay in the audit log only, so that nobody without a token can grow the evidence.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from typing import Any
 
 from starlette.requests import Request
 
-__all__ = ["AuditLog", "note"]
+from finplane.policy.evidence import EvidenceLog
+from finplane.policy.evidence_cli import LOG_NAME
+
+__all__ = ["AuditLog", "evidence_event", "note"]
 
 log = logging.getLogger("finplane.audit")
 
@@ -27,14 +35,48 @@ def note(request: Request, **fields: Any) -> None:
     entry.update(fields)
 
 
-class AuditLog:
-    """Appends entries to a JSON-lines file (and the ``finplane.audit`` logger)."""
+def evidence_event(entry: dict[str, Any]) -> dict[str, Any]:
+    """The evidence-chain form of an audit entry: flat fields the export's CSV columns can show."""
+    actor = entry.get("actor") or {}
+    kind, name = entry.get("kind"), entry.get("name")
+    scope = entry.get("namespace") or (entry.get("team") if kind == "BusinessCapability" else None)
+    obj = "/".join(str(p) for p in (kind, scope, name) if p) or None
+    who = f"{actor.get('role')}:{actor.get('subject')}"
+    source = (entry.get("source") or {}).get("ip")
+    event: dict[str, Any] = {
+        "type": "api-change", "action": entry.get("action") or entry.get("method"), "object": obj,
+        "team": entry.get("team") or actor.get("team"), "actor": actor.get("subject"), "role": actor.get("role"),
+        "partner": actor.get("partner"), "method": entry.get("method"), "path": entry.get("path"),
+        "source": source, "status": entry.get("status"), "result": entry.get("result"),
+        "message": f"{entry.get('action') or entry.get('method')} {obj or entry.get('path')} by {who} "
+                   f"from {source}: {entry.get('status')} {entry.get('result')}",
+    }
+    for extra in ("rule", "waiver", "policy"):
+        if entry.get(extra) is not None:
+            event[extra] = entry[extra]
+    return event
 
-    def __init__(self, path: Path | None) -> None:
+
+class AuditLog:
+    """Appends entries to a JSON-lines file (and the ``finplane.audit`` logger), and to the evidence chain."""
+
+    def __init__(self, path: Path | None, *, evidence_dir: Path | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+        self._evidence_path = evidence_dir / LOG_NAME if evidence_dir is not None else None
+        self._evidence: EvidenceLog | None = None  # opened on the first change: reading the chain costs
+        self._evidence_lock = threading.Lock()
+
+    def chain(self, entry: dict[str, Any]) -> dict[str, Any] | None:
+        """Append an authenticated attempt to the evidence chain (blocking: file lock and fsync)."""
+        if self._evidence_path is None or entry.get("actor") is None:
+            return None
+        with self._evidence_lock:  # EvidenceLog keeps head and seq in memory: one appender at a time
+            if self._evidence is None:
+                self._evidence = EvidenceLog(self._evidence_path)
+            return self._evidence.append(evidence_event(entry))
 
     def record(self, *, request: Request, status: int, identity: Any = None) -> dict[str, Any]:
         route = request.scope.get("route")

@@ -11,11 +11,13 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from finplane.models.compliance_policy import RiskRating, RuleId, SelectableKind
+
 __all__ = [
     "CapabilityCreate", "CapabilityPublic", "CapabilityUpdate", "CatalogDetail", "CatalogEntry", "ChannelCreate",
-    "ChannelPublic", "ChannelUpdate", "CredentialPublic", "DependencyRef", "ExtensionRequest", "NAME_PATTERN",
-    "Page", "PolicyPublic", "ResultPublic", "SandboxCreate", "SandboxDecision", "SandboxPublic", "WaiverCreate",
-    "WaiverPublic",
+    "ChannelPublic", "ChannelUpdate", "CredentialPublic", "DependencyRef", "EvidenceBundle", "EvidenceVerification",
+    "ExtensionRequest", "NAME_PATTERN", "Page", "PolicyPublic", "PreviewPublic", "RefusedObject", "ResultPublic",
+    "SandboxCreate", "SandboxDecision", "SandboxPublic", "WaiverCreate", "WaiverObject", "WaiverPublic",
 ]
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -154,14 +156,24 @@ class ResultPublic(BaseModel):
     properties: dict[str, str] = Field(default_factory=dict)
 
 
+class WaiverObject(_Body):
+    """Objects a waiver covers (the CompliancePolicy's ``ObjectRef``): a kind, optionally a namespace and a name."""
+
+    kind: SelectableKind
+    namespace: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=63)
+    name: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)
+
+
 class WaiverCreate(_Body):
+    """A waiver request; on approval it becomes an entry of the policy's ``spec.waivers`` (the CRD's shape)."""
+
     policy: str = Field(min_length=1, max_length=253)
-    rule: str = Field(min_length=1, max_length=128)
-    resources: list[dict[str, str]] = Field(min_length=1, max_length=100,
-                                            description="Objects covered: {kind, namespace, name}.")
-    justification: str = Field(min_length=1, max_length=2048)
-    risk: Literal["low", "medium", "high", "critical"]
-    ticket: str = Field(min_length=1, max_length=128)
+    rule: RuleId = Field(description="The waived rule's id (the CRD's ruleId).")
+    resources: list[WaiverObject] = Field(min_length=1, max_length=32,
+                                          description="Objects covered (the CRD's objects).")
+    justification: str = Field(min_length=10, max_length=2048)
+    risk: RiskRating = Field(description="Residual risk accepted (the CRD's riskRating).")
+    ticket: str = Field(min_length=1, max_length=256)
     expiresAt: str = Field(max_length=64, description="RFC 3339 with a time zone.")
 
 
@@ -174,3 +186,51 @@ class WaiverPublic(BaseModel):
     approver: str | None = None
     expiresAt: str
     details: dict[str, Any]
+
+
+class RefusedObject(BaseModel):
+    kind: str
+    namespace: str
+    name: str
+    team: str | None
+    channels: list[str] = Field(description="Channels routing to it (they would lose the route).")
+    violations: list[dict[str, str]] = Field(description="{rule, message} of every enforced rule it breaks.")
+
+
+class PreviewPublic(BaseModel):
+    """What switching the policy to enforce would refuse (``finplane compliance preview``)."""
+
+    policy: str
+    mode: str
+    evaluated: int = Field(description="Capabilities evaluated.")
+    refused: list[RefusedObject]
+    teams: list[str]
+    channels: list[str]
+
+
+class EvidenceVerification(BaseModel):
+    """The evidence chain's verification (``finplane evidence verify``)."""
+
+    present: bool = Field(description="False when no evidence has been recorded yet.")
+    ok: bool
+    entries: int = Field(description="Entries verified (before the broken line, if any).")
+    head: str = Field(description="Hash of the last verified entry (64 zeros for an empty chain).")
+    badLine: int | None = Field(description="The first line that fails verification.")
+    reason: str
+
+
+class EvidenceBundle(BaseModel):
+    """The point-in-time bundle (``finplane evidence export``'s bundle.json)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    generatedAt: str
+    from_: str = Field(alias="from")
+    to: str
+    team: str | None
+    chainVerified: bool
+    chainHead: str
+    chainHeadAtTo: str | None = Field(description="Head of the chain as it stood at `to`.")
+    brokenAtLine: int | None
+    stateAtTo: list[dict[str, Any]] = Field(description="The last result of every object and rule at `to`.")
+    entries: list[dict[str, Any]] = Field(description="Entries recorded between `from` and `to`.")

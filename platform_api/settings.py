@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ApiSettings", "get_settings"]
@@ -43,6 +43,11 @@ class ApiSettings(BaseSettings):
 
     # Audit log of every change (JSON lines); None writes to the `finplane.audit` logger only.
     audit_log: Path | None = None
+    # The compliance engine's evidence folder, the operator's own FINPLANE_EVIDENCE_DIR: the API reads
+    # its hash chain (export, verify) and appends every authenticated change to it (one chain, locked
+    # on append). None turns both off (export and verify answer 503).
+    evidence_dir: Path | None = Field(default=Path(".finplane/evidence"),
+                                      validation_alias=AliasChoices("FINPLANE_EVIDENCE_DIR", "evidence_dir"))
 
     default_page_size: int = Field(default=50, ge=1, le=1000)
     max_page_size: int = Field(default=500, ge=1, le=5000)

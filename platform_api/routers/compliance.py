@@ -1,28 +1,38 @@
 """Routes of compliance: policies, results, waivers (request, four-eyes approval), preview, evidence.
 
-Preview and evidence export/verify answer 501 with a problem until the compliance engine
-(finplane.policy) offers them to the API.
+Preview, evidence export and chain verification are for auditors and admins and are computed by
+the compliance engine's own functions (services/evidence.py), as the `finplane` command does.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from platform_api.audit import note
 from platform_api.auth.identity import Role
 from platform_api.authz import require_role
 from platform_api.deps import Cache, CurrentIdentity, Gateway, Settings
 from platform_api.pagination import obj_key, paginate
-from platform_api.problems import Problem
 from platform_api.routers.common import API_PREFIX, ERRORS, Cursor, Limit, page_limit, set_etag
-from platform_api.schemas import Page, PolicyPublic, ResultPublic, WaiverCreate, WaiverPublic
+from platform_api.schemas import (
+    EvidenceBundle,
+    EvidenceVerification,
+    Page,
+    PolicyPublic,
+    PreviewPublic,
+    ResultPublic,
+    WaiverCreate,
+    WaiverPublic,
+)
 from platform_api.services import compliance as svc
+from platform_api.services import evidence as ev
 
 __all__ = ["router"]
 
-router = APIRouter(prefix=API_PREFIX + "/compliance", tags=["compliance"], responses={**ERRORS, 501: ERRORS[400]})
+router = APIRouter(prefix=API_PREFIX + "/compliance", tags=["compliance"], responses=ERRORS)
 Name = Annotated[str, Path(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
 Q = Annotated[str | None, Query(max_length=128)]
 
@@ -71,8 +81,8 @@ async def list_waivers(identity: CurrentIdentity, cache: Cache, settings: Settin
 @router.post("/waivers", response_model=WaiverPublic, status_code=201, summary="Request a waiver")
 async def request_waiver(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway,
                          body: WaiverCreate) -> Any:
-    note(request, action="request-waiver", kind="CompliancePolicy", name=body.policy, rule=body.rule)
-    return await svc.request_waiver(identity=identity, cache=cache, writer=writer, body=body.model_dump())
+    note(request, action="request-waiver", kind="CompliancePolicy", name=body.policy, rule=body.rule.value)
+    return await svc.request_waiver(identity=identity, cache=cache, writer=writer, body=body.model_dump(mode="json", exclude_none=True))
 
 
 @router.post("/policies/{name}/waivers/{waiver_id}/approve", response_model=WaiverPublic,
@@ -84,24 +94,44 @@ async def approve_waiver(request: Request, identity: CurrentIdentity, cache: Cac
                                     waiver_id=waiver_id)
 
 
-def _not_yet(what: str) -> Problem:
-    return Problem(501, f"{what} is not available from the API yet: the compliance engine does not offer it. "
-                   "Use the `finplane` command meanwhile.", slug="not-implemented", reason="NotImplemented")
+async def _auditor_or_admin(identity: CurrentIdentity) -> None:
+    """Checked before the query is validated, so other roles get 403 whatever they send."""
+    require_role(identity, Role.AUDITOR, Role.ADMIN)
 
 
-@router.get("/policies/{name}/preview", summary="What enforce mode would refuse (audit -> enforce preview)")
+AUDITORS = [Depends(_auditor_or_admin)]
+
+
+@router.get("/policies/{name}/preview", response_model=PreviewPublic, dependencies=AUDITORS,
+            summary="What enforce mode would refuse (audit -> enforce preview)")
 async def preview(identity: CurrentIdentity, cache: Cache, name: Name) -> Any:
-    svc.get_policy(identity=identity, cache=cache, name=name)
-    raise _not_yet("The enforcement preview")
+    return ev.preview(identity=identity, cache=cache, name=name)
 
 
-@router.get("/evidence/export", summary="Point-in-time evidence bundle")
-async def evidence_export(identity: CurrentIdentity) -> Any:
-    require_role(identity, Role.AUDITOR, Role.ADMIN)
-    raise _not_yet("The evidence export")
+_CSV = {200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+              "description": "The bundle as JSON, or one of its CSV parts (first line: the chain head)."}}
 
 
-@router.get("/evidence/verify", summary="Result of the evidence chain verification")
-async def evidence_verify(identity: CurrentIdentity) -> Any:
-    require_role(identity, Role.AUDITOR, Role.ADMIN)
-    raise _not_yet("The evidence chain verification")
+@router.get("/evidence/export", response_model=EvidenceBundle, responses=_CSV, dependencies=AUDITORS,
+            summary="Point-in-time evidence bundle")
+async def evidence_export(identity: CurrentIdentity, settings: Settings,
+                          from_: Annotated[str, Query(alias="from", min_length=1, max_length=64,
+                                                      description="Start, ISO 8601 (a date is its midnight UTC).")],
+                          to: Annotated[str, Query(min_length=1, max_length=64,
+                                                   description="End, ISO 8601: the state reported is the state then.")],
+                          team: Q = None, format: Annotated[Literal["json", "csv"], Query()] = "json",
+                          part: Annotated[Literal["entries", "state"], Query(
+                              description="For CSV: the entries in the range, or the state at `to`.")] = "entries",
+                          ) -> Any:
+    bundle = await ev.export(identity=identity, evidence_dir=settings.evidence_dir, from_=from_, to=to, team=team)
+    if format == "csv":
+        return PlainTextResponse(ev.export_csv(bundle, part=part), media_type="text/csv",
+                                 headers={"X-Finplane-Chain-Head": bundle["chainHead"],
+                                          "Content-Disposition": f'attachment; filename="evidence-{part}.csv"'})
+    return JSONResponse(bundle, headers={"X-Finplane-Chain-Head": bundle["chainHead"]})
+
+
+@router.get("/evidence/verify", response_model=EvidenceVerification, dependencies=AUDITORS,
+            summary="Result of the evidence chain verification")
+async def evidence_verify(identity: CurrentIdentity, settings: Settings) -> Any:
+    return await ev.verify(identity=identity, evidence_dir=settings.evidence_dir)

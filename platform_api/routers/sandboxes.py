@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -56,8 +57,10 @@ async def get_sandbox(request: Request, response: Response, identity: CurrentIde
                       writer: Gateway, name: Name) -> Any:
     result = await svc.read_with_credential(identity=identity, cache=cache, writer=writer, name=name)
     if result.get("credential") and result["credential"].get("value"):
-        # Handing out a key is an event worth auditing, though it is a read.
-        request.app.state.finplane.audit.record(request=request, status=200, identity=identity)
+        # Handing out a key is an event worth auditing, though it is a read: audit log and evidence chain.
+        note(request, action="receive-credential", kind="TenantSandbox", name=name)
+        audit = request.app.state.finplane.audit
+        await asyncio.to_thread(audit.chain, audit.record(request=request, status=200, identity=identity))
         response.headers["Cache-Control"] = "no-store"
     response.headers["ETag"] = f'"{result["resourceVersion"]}"'
     return result

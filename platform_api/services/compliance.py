@@ -4,7 +4,9 @@ Called by routers/compliance.py. Results come from the standard ``wgpolicyk8s.io
 PolicyReport / ClusterPolicyReport objects the compliance engine writes (read from the cache).
 A waiver request is kept as an annotation ``waivers.finplane.io/<id>`` (JSON) on its
 CompliancePolicy; an admin who is not the requester approves it, which moves it into the
-policy's ``spec.exceptions`` with the approver's name (and removes the annotation).
+policy's ``spec.waivers`` in the CRD's own shape (``finplane.models.compliance_policy.Waiver``:
+name, ruleId, objects, justification, riskRating, requestedBy, approvedBy, ticket, expiresAt),
+checked against that model before it is written, and removes the annotation.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from finplane.kube import errors as kerr
+from finplane.models.compliance_policy import Waiver
 from platform_api.auth.identity import Identity, Role
 from platform_api.authz import not_found, require_role
 from platform_api.cache import CLUSTER_POLICY_REPORT, POLICY, POLICY_REPORT, ReadCache
@@ -24,7 +29,7 @@ from platform_api.services.common import replace_annotations
 from platform_api.state import Writer
 
 __all__ = ["WAIVER_PREFIX", "approve_waiver", "get_policy", "list_policies", "list_waivers", "policy_public",
-           "request_waiver", "results"]
+           "request_waiver", "results", "to_waiver"]
 
 Obj = dict[str, Any]
 WAIVER_PREFIX = "waivers.finplane.io/"
@@ -90,11 +95,11 @@ def _waivers_of(obj: Obj) -> list[Obj]:
             out.append({"id": key[len(WAIVER_PREFIX):], "policy": name, "state": "pending", "rule": w.get("rule", ""),
                         "requestedBy": w.get("requestedBy", ""), "approver": None,
                         "expiresAt": w.get("expiresAt", ""), "details": w})
-    for w in (obj.get("spec") or {}).get("exceptions") or []:
+    for w in (obj.get("spec") or {}).get("waivers") or []:
         if isinstance(w, dict):
-            out.append({"id": str(w.get("name", "")), "policy": name, "state": "approved", "rule": str(w.get("rule", "")),
-                        "requestedBy": str(w.get("requestedBy", "")), "approver": w.get("approver"),
-                        "expiresAt": str(w.get("expiresAt", "")), "details": w})
+            out.append({"id": str(w.get("name", "")), "policy": name, "state": "approved",
+                        "rule": str(w.get("ruleId", "")), "requestedBy": str(w.get("requestedBy", "")),
+                        "approver": w.get("approvedBy"), "expiresAt": str(w.get("expiresAt", "")), "details": w})
     return out
 
 
@@ -102,7 +107,10 @@ def list_waivers(*, identity: Identity, cache: ReadCache) -> list[Obj]:
     require_role(identity, Role.TEAM, Role.AUDITOR, Role.ADMIN)
     waivers = [w for p in cache.list(POLICY) for w in _waivers_of(p)]
     if identity.role is Role.TEAM:
-        waivers = [w for w in waivers if w["details"].get("team") == identity.team]
+        # Pending requests carry the requesting team; approved ones are the team's when they cover its objects.
+        waivers = [w for w in waivers if w["details"].get("team") == identity.team
+                   or any(isinstance(o, dict) and o.get("namespace") == identity.team
+                          for o in w["details"].get("objects") or [])]
     return waivers
 
 
@@ -128,6 +136,24 @@ async def request_waiver(*, identity: Identity, cache: ReadCache, writer: Writer
     return next(w for w in _waivers_of(written) if w["id"] == waiver_id)
 
 
+def to_waiver(record: Obj, *, name: str, approver: str) -> Obj:
+    """A pending request as an entry of ``spec.waivers``, validated by the CRD's Waiver model (422 if not)."""
+    waiver = {"name": name, "ruleId": record.get("rule"), "objects": record.get("resources"),
+              "justification": record.get("justification"), "riskRating": record.get("risk"),
+              "requestedBy": record.get("requestedBy"), "approvedBy": approver, "ticket": record.get("ticket"),
+              "expiresAt": record.get("expiresAt")}
+    try:
+        checked = Waiver.model_validate(waiver)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        raise Problem(422, "The waiver request does not make a valid policy waiver.", slug="validation",
+                      reason="ValidationFailed", errors=errors) from None
+    if not checked.active(now=datetime.now(UTC)):
+        raise Problem(422, "The waiver request has expired; request it again with a later expiresAt.",
+                      slug="validation", reason="Expired", errors=[{"field": "expiresAt", "message": "expired"}])
+    return waiver
+
+
 async def approve_waiver(*, identity: Identity, cache: ReadCache, writer: Writer, policy_name: str,
                          waiver_id: str) -> Obj:
     """Four-eyes: an admin other than the requester turns a pending waiver into a policy exception."""
@@ -143,11 +169,8 @@ async def approve_waiver(*, identity: Identity, cache: ReadCache, writer: Writer
                       reason="SelfApproval")
     body = copy.deepcopy(policy)
     body.pop("status", None)
-    exception = {"name": waiver_id, "rule": record.get("rule"), "resources": record.get("resources"),
-                 "justification": record.get("justification"), "risk": record.get("risk"),
-                 "ticket": record.get("ticket"), "expiresAt": record.get("expiresAt"),
-                 "requestedBy": record.get("requestedBy"), "approver": identity.subject}
-    body.setdefault("spec", {}).setdefault("exceptions", []).append(exception)
+    waiver = to_waiver(record, name=waiver_id, approver=identity.subject)
+    body.setdefault("spec", {}).setdefault("waivers", []).append(waiver)
     body["metadata"]["annotations"].pop(key, None)
     try:
         written = await writer.replace(body)

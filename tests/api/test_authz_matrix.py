@@ -55,7 +55,7 @@ MATRIX = [
     ("auditor", "GET", "/api/v1/compliance/results", None, 200),
     ("auditor", "POST", "/api/v1/compliance/waivers",
      {"policy": "baseline", "rule": "no-latest-tag", "resources": [{"kind": "BusinessCapability", "name": "pay"}],
-      "justification": "x", "risk": "low", "ticket": "T-1", "expiresAt": "2099-01-01T00:00:00Z"}, 403),
+      "justification": "vendor ships only latest", "risk": "low", "ticket": "T-1", "expiresAt": "2099-01-01T00:00:00Z"}, 403),
     ("team-payments", "GET", "/api/v1/compliance/evidence/export", None, 403),
 ]
 

@@ -3,26 +3,23 @@
 verify walks the hash chain and names the first tampered line (exit 1). export writes a
 point-in-time bundle: the state of every result at `--to` ("what was true on date X"), the
 entries between `--from` and `--to`, optionally for one team, as JSON and CSV, with the chain's
-head hash and whether the chain verified.
+head hash and whether the chain verified (built by `finplane.policy.evidence_bundle`).
 """
 
 from __future__ import annotations
 
-import csv
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
-from finplane.policy.evidence import parse_time, read_entries, state_at, verify_log
+from finplane.policy.evidence import parse_time, verify_log
+from finplane.policy.evidence_bundle import COLUMNS, bundle_csv, load_bundle
 from finplane.settings import get_settings
 
-__all__ = ["LOG_NAME", "default_log", "export", "verify"]
+__all__ = ["COLUMNS", "LOG_NAME", "default_log", "export", "verify"]
 
 LOG_NAME = "evidence.jsonl"
-COLUMNS = ["seq", "time", "type", "policy", "rule", "object", "team", "result", "previous", "message",
-           "waiver", "hash"]
 
 
 def default_log(path: Path | None) -> Path:
@@ -42,15 +39,6 @@ def verify(path: Path | None) -> int:
     return 1
 
 
-def _write_csv(path: Path, rows: list[dict[str, object]], head: str) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        fh.write(f"# chain head {head}\n")
-        w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in COLUMNS})
-
-
 def export(path: Path | None, from_: str, to: str, team: str | None, out: Path) -> int:
     log = default_log(path)
     try:
@@ -58,33 +46,13 @@ def export(path: Path | None, from_: str, to: str, team: str | None, out: Path) 
     except ValueError as exc:
         typer.echo(f"bad --from/--to: {exc}", err=True)
         return 2
-    v = verify_log(log)
-    entries = [e for _, e in read_entries(log)] if v.ok or v.bad_line is None else \
-        [e for n, e in _readable(log) if n < v.bad_line]
-    head_at_to = next((e["hash"] for e in reversed(entries) if parse_time(e["time"]) <= end), None)
-
-    def mine(e: dict[str, object]) -> bool:
-        return team is None or e.get("team") in (team, None)
-
-    state = sorted((e for e in state_at(entries, end).values() if mine(e)), key=lambda e: str(e.get("key")))
-    window = [e for e in entries if start <= parse_time(e["time"]) <= end and mine(e)]
+    bundle = load_bundle(log, start=start, end=end, team=team)
+    head = bundle["chainHead"]
     out.mkdir(parents=True, exist_ok=True)
-    bundle = {"generatedAt": datetime.now(UTC).isoformat(), "from": start.isoformat(), "to": end.isoformat(),
-              "team": team, "chainVerified": v.ok, "chainHead": v.head, "chainHeadAtTo": head_at_to,
-              "stateAtTo": state, "entries": window}
     (out / "bundle.json").write_text(json.dumps(bundle, indent=2, sort_keys=True), encoding="utf-8")
-    _write_csv(out / "state.csv", state, v.head)  # type: ignore[arg-type]
-    _write_csv(out / "entries.csv", window, v.head)  # type: ignore[arg-type]
-    typer.echo(f"exported {len(state)} results as of {end.isoformat()} and {len(window)} entries to {out} "
-               f"(chain {'verified' if v.ok else 'BROKEN at line ' + str(v.bad_line)}, head {v.head})")
-    return 0 if v.ok else 1
-
-
-def _readable(log: Path) -> list[tuple[int, dict[str, object]]]:
-    out = []
-    try:
-        for n, e in read_entries(log):
-            out.append((n, e))
-    except ValueError:
-        pass
-    return out
+    (out / "state.csv").write_text(bundle_csv(bundle["stateAtTo"], head), encoding="utf-8")
+    (out / "entries.csv").write_text(bundle_csv(bundle["entries"], head), encoding="utf-8")
+    ok, bad = bundle["chainVerified"], bundle["brokenAtLine"]
+    typer.echo(f"exported {len(bundle['stateAtTo'])} results as of {end.isoformat()} and {len(bundle['entries'])} "
+               f"entries to {out} (chain {'verified' if ok else 'BROKEN at line ' + str(bad)}, head {head})")
+    return 0 if ok else 1

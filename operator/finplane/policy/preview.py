@@ -3,7 +3,7 @@
 Reads the policy and the Finplane objects from the cluster (KUBECONFIG), renders each capability
 as the operator would, and runs the same `enforced_violations` hook the capability reconciler
 runs, with the policy treated as enforced. Prints the refused capabilities with their rules, the
-teams they belong to and the channels that route to them; exit code 0 (nothing is changed).
+teams they belong to and the channels that route to them; exit code 0 (nothing is changed).\n`summary` is the same answer as data, served by the platform API's preview route.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from finplane.policy.engine import capability_subject
 from finplane.policy.subject import Context
 from finplane.settings import get_settings
 
-__all__ = ["main", "refusals"]
+__all__ = ["main", "refusals", "routing_channels", "summary"]
 
 Obj = dict[str, Any]
 
@@ -50,6 +50,33 @@ async def _load(name: str) -> tuple[Obj, list[Obj], list[Obj]]:
         await kube.close()
 
 
+def routing_channels(capability: Obj, channels: list[Obj]) -> list[str]:
+    """Names of the channels with a route (or a canary) to `capability`. Pure."""
+    ns, name = capability["metadata"].get("namespace", ""), capability["metadata"]["name"]
+    hit = set()
+    for ch in channels:
+        for r in (ch.get("spec") or {}).get("routes") or []:
+            for ref in (r.get("capability"), (r.get("canary") or {}).get("capability")):
+                if ref and (ref.get("namespace"), ref.get("name")) == (ns, name):
+                    hit.add(ch["metadata"]["name"])
+    return sorted(hit)
+
+
+def summary(policy: Obj, capabilities: list[Obj], channels: list[Obj]) -> Obj:
+    """The preview as data: refused capabilities with rules, team and channels; teams and channels hit. Pure."""
+    refused = []
+    for cap, violations in refusals(policy, capabilities, channels):
+        refused.append({"kind": "BusinessCapability", "namespace": cap["metadata"].get("namespace", ""),
+                        "name": cap["metadata"]["name"],
+                        "team": (cap.get("spec") or {}).get("owner", {}).get("team"),
+                        "channels": routing_channels(cap, channels),
+                        "violations": [{"rule": rule, "message": message} for rule, message in violations]})
+    return {"policy": policy["metadata"]["name"], "mode": (policy.get("spec") or {}).get("mode", "audit"),
+            "evaluated": len(capabilities), "refused": refused,
+            "teams": sorted({r["team"] for r in refused if r["team"]}),
+            "channels": sorted({c for r in refused for c in r["channels"]})}
+
+
 def main(policy: str) -> int:
     from finplane.kube.errors import KubeError
 
@@ -58,24 +85,13 @@ def main(policy: str) -> int:
     except KubeError as exc:
         typer.echo(f"cannot read CompliancePolicy {policy}: {exc.message}", err=True)
         return 2
-    refused = refusals(body, caps, channels)
-    mode = (body.get("spec") or {}).get("mode", "audit")
-    typer.echo(f"CompliancePolicy {policy} (mode {mode}): in enforce mode {len(refused)} of {len(caps)} "
-               "capabilities would be refused")
-    teams: set[str] = set()
-    hit_channels: set[str] = set()
-    for cap, violations in refused:
-        ns, name = cap["metadata"].get("namespace", ""), cap["metadata"]["name"]
-        team = (cap.get("spec") or {}).get("owner", {}).get("team", "-")
-        teams.add(team)
-        for ch in channels:
-            for r in (ch.get("spec") or {}).get("routes") or []:
-                for ref in (r.get("capability"), (r.get("canary") or {}).get("capability")):
-                    if ref and (ref.get("namespace"), ref.get("name")) == (ns, name):
-                        hit_channels.add(ch["metadata"]["name"])
-        typer.echo(f"REFUSED BusinessCapability {ns}/{name} team={team}")
-        for rule, message in violations:
-            typer.echo(f"  rule {rule}: {message}")
-    typer.echo(f"teams: {', '.join(sorted(teams)) or '-'}")
-    typer.echo(f"channels: {', '.join(sorted(hit_channels)) or '-'}")
+    found = summary(body, caps, channels)
+    typer.echo(f"CompliancePolicy {policy} (mode {found['mode']}): in enforce mode {len(found['refused'])} of "
+               f"{found['evaluated']} capabilities would be refused")
+    for r in found["refused"]:
+        typer.echo(f"REFUSED BusinessCapability {r['namespace']}/{r['name']} team={r['team'] or '-'}")
+        for v in r["violations"]:
+            typer.echo(f"  rule {v['rule']}: {v['message']}")
+    typer.echo(f"teams: {', '.join(found['teams']) or '-'}")
+    typer.echo(f"channels: {', '.join(found['channels']) or '-'}")
     return 0
