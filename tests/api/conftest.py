@@ -121,6 +121,7 @@ def make_sandbox_spec() -> Callable[[str], Obj]:
 @pytest.fixture
 def settings(tmp_path: Path) -> ApiSettings:
     return ApiSettings(dev_mode=True, dev_key_dir=tmp_path / "keys", audit_log=tmp_path / "audit.jsonl",
+                       evidence_dir=tmp_path / "evidence",  # never the working directory's evidence log
                        rate_limit_per_second=1000, rate_limit_burst=1000)
 
 
@@ -188,7 +189,9 @@ class ApiStack:
         self.settings = ApiSettings(dev_mode=True, dev_key_dir=tmp / "keys")
         self.audit_log = tmp / "audit.jsonl"
         self.kubectl("apply", "--server-side", "-f", str(Path(__file__).resolve().parents[2] / "crds"))
+        self.evidence_dir = tmp / "evidence"
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "FINPLANE_API_DEV_MODE": "true",
+               "FINPLANE_EVIDENCE_DIR": str(self.evidence_dir),
                "FINPLANE_API_DEV_KEY_DIR": str(tmp / "keys"), "FINPLANE_API_AUDIT_LOG": str(self.audit_log),
                "FINPLANE_API_RATE_LIMIT_PER_SECOND": "1000", "FINPLANE_API_RATE_LIMIT_BURST": "5000"}
         self.log = open(tmp / "api.log", "w")  # noqa: SIM115 - the child's stderr for its lifetime
