@@ -4,7 +4,9 @@ Starts the server as a subprocess (like the tests do), then prints:
 - the raw create rate (ConfigMaps/s) with C concurrent aiohttp clients;
 - GET and selector-LIST requests/s once N objects exist;
 - the cost per request in successive batches, which must stay flat as requests served grows
-  (the property kmock's emulator lacks).
+  (the property kmock's emulator lacks);
+- the server's own CPU time per create and per GET (read from the server process), which,
+  unlike the rates, does not depend on how much CPU the benchmark's client takes from it.
 
 Run: .venv/bin/python bench/apiserver_raw.py [--objects 10000] [--concurrency 8]
 """
@@ -18,11 +20,19 @@ import tempfile
 import time
 
 import aiohttp
+import psutil
 
 from finplane.apiserver.testing import start_apiserver
 
 
-async def _run(url: str, objects: int, concurrency: int) -> None:
+def _cpu(proc: psutil.Process | None) -> float:
+    if proc is None:
+        return 0.0
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+async def _run(url: str, objects: int, concurrency: int, server: psutil.Process | None = None) -> None:
     conn = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(url, connector=conn, headers={"User-Agent": "bench/1"}) as session:
         queue: asyncio.Queue[int] = asyncio.Queue()
@@ -40,6 +50,7 @@ async def _run(url: str, objects: int, concurrency: int) -> None:
                     await resp.read()
 
         started = time.perf_counter()
+        cpu0 = _cpu(server)
         for _ in range(10):
             t0 = time.perf_counter()
             # Run in tenths so each tenth's cost can be compared with the first.
@@ -54,6 +65,7 @@ async def _run(url: str, objects: int, concurrency: int) -> None:
             queue = saved
             batch_times.append((time.perf_counter() - t0) / pending * 1000)
         total = time.perf_counter() - started
+        create_cpu = (_cpu(server) - cpu0) / objects * 1000
         print(f"created {objects} ConfigMaps in {total:.2f}s: {objects / total:.0f} writes/s "
               f"(concurrency {concurrency})")
         print("ms per create, by tenth of the run: " + " ".join(f"{t:.2f}" for t in batch_times))
@@ -71,7 +83,9 @@ async def _run(url: str, objects: int, concurrency: int) -> None:
                 await asyncio.gather(*(one(k) for k in range(start, min(n, start + concurrency))))
             return n / (time.perf_counter() - t0)
 
+        cpu0 = _cpu(server)
         print(f"GET: {await reads(5000):.0f} requests/s")
+        get_cpu = (_cpu(server) - cpu0) / 5000 * 1000
         t0 = time.perf_counter()
         for k in range(20):
             async with session.get("/api/v1/namespaces/default/configmaps",
@@ -82,6 +96,8 @@ async def _run(url: str, objects: int, concurrency: int) -> None:
         async with session.get("/api/v1/namespaces/default/configmaps") as resp:
             await resp.read()
         print(f"full LIST of {objects} objects: {(time.perf_counter() - t0) * 1000:.0f} ms")
+        if server is not None:
+            print(f"server CPU: {create_cpu:.3f} ms per create, {get_cpu:.3f} ms per GET")
 
 
 def main() -> None:
@@ -90,7 +106,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, start_apiserver(tmp) as handle:
-        asyncio.run(_run(handle.url, args.objects, args.concurrency))
+        asyncio.run(_run(handle.url, args.objects, args.concurrency, psutil.Process(handle.process.pid)))
         stats = handle.stats()
         print(f"server counted {stats['total']} requests, {stats['writes']} writes, {stats['objects']} objects")
 

@@ -5,6 +5,7 @@ with 10,000 ConfigMaps (semantic 13; timings live in bench/apiserver_raw.py, not
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -75,6 +76,29 @@ def test_cut_watches_end_streams_early(server, ns):
         assert time.monotonic() - started < 10
     finally:
         server.set_faults()
+
+
+def test_stalled_watches_stay_open_send_nothing_and_a_resumed_watch_gets_what_was_missed(server, api, ns):
+    """Fault injection: stallWatches keeps streams open but silent (a hung connection: no events, no
+    bookmarks) until their timeout; like the real server's watch cache, a client that watches again from
+    its last resourceVersion once the stall is lifted gets the events it missed."""
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    rv = api.cm(ns, "before").json()["metadata"]["resourceVersion"]
+    server.set_faults(stallWatches=True)
+    try:
+        with httpx.stream("GET", server.url + path, params={"watch": "1", "resourceVersion": rv,
+                                                            "allowWatchBookmarks": "true", "timeoutSeconds": "2"},
+                          timeout=30) as resp:
+            assert resp.status_code == 200
+            assert api.cm(ns, "during").status_code == 201
+            lines = list(resp.iter_lines())
+        assert lines == []
+    finally:
+        server.set_faults()
+    with httpx.stream("GET", server.url + path, params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": "1"},
+                      timeout=30) as resp:
+        events = [json.loads(line) for line in resp.iter_lines() if line]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "during")]
 
 
 def test_state_survives_a_restart_with_a_data_dir(tmp_path: Path):

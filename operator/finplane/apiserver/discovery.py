@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from finplane.apiserver.resources import Registry, ResourceInfo
+from finplane.apiserver.scale import SCALABLE
 
 __all__ = ["KUBE_VERSION", "api_group", "api_group_list", "api_versions", "resource_list", "version"]
 
@@ -61,6 +62,9 @@ def _entry(info: ResourceInfo) -> list[dict[str, Any]]:
     if info.status:
         out.append({"name": f"{info.plural}/status", "singularName": "", "namespaced": info.namespaced,
                     "kind": info.kind, "verbs": ["get", "patch", "update"]})
+    if (info.group, info.plural) in SCALABLE:
+        out.append({"name": f"{info.plural}/scale", "singularName": "", "namespaced": info.namespaced,
+                    "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})
     return out
 
 

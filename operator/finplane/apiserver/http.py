@@ -9,7 +9,6 @@ with `as=Table`) or `Status` errors.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -17,12 +16,13 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
-from finplane.apiserver import deletion, reads, tables, writes
+from finplane.apiserver import deletion, jsoncodec, protobuf, reads, scale, tables, writes
 from finplane.apiserver.core import Core
 from finplane.apiserver.errors import ApiError, bad_request, method_not_allowed, status_body
 from finplane.apiserver.faults import Faults
 from finplane.apiserver.observe import Stats
 from finplane.apiserver.resources import ResourceInfo
+from finplane.apiserver.scale import SCALABLE
 from finplane.apiserver.watch import serve_watch
 
 __all__ = ["Target", "handle_resource", "json_response", "parse_target"]
@@ -40,8 +40,7 @@ class Target:
 
 
 def json_response(body: Any, *, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status,
-                        content_type="application/json")
+    return web.Response(body=jsoncodec.dumps(body), status=status, content_type="application/json")
 
 
 def _not_found_path() -> ApiError:
@@ -72,7 +71,7 @@ def parse_target(core: Core, path: str) -> Target:
         raise _not_found_path()
     name = rest[1] if len(rest) > 1 else ""
     sub = rest[2] if len(rest) > 2 else ""
-    if sub and not (sub == "status" and info.status):
+    if sub and not (sub == "status" and info.status) and not (sub == "scale" and (group, info.plural) in SCALABLE):
         raise _not_found_path()
     return Target(info=info, namespace=namespace, name=name, subresource=sub, legacy_watch=legacy_watch)
 
@@ -108,10 +107,18 @@ async def _body(request: web.Request) -> Any:
     if not raw:
         return {}
     ctype = request.headers.get("Content-Type", "application/json")
+    if "protobuf" in ctype:  # kubectl 1.32+ sends typed built-in objects this way
+        try:
+            return protobuf.decode(raw)
+        except protobuf.ProtobufError as exc:
+            if exc.unsupported:
+                raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
+                               f"accepted media types include: application/json, application/yaml ({exc})") from None
+            raise bad_request(f"the object provided is unrecognized: {exc}") from None
     try:
         if "yaml" in ctype:
             return yaml.safe_load(raw)
-        return json.loads(raw)
+        return jsoncodec.loads(raw)
     except (ValueError, yaml.YAMLError) as exc:
         raise bad_request(f"the object provided is unrecognized: {exc}") from None
 
@@ -144,6 +151,8 @@ async def handle_resource(request: web.Request, *, core: Core, stats: Stats, fau
         raise _not_found_path()
     if not info.namespaced and target.namespace:
         raise _not_found_path()
+    if target.subresource == "scale":
+        return await _scale(request, core, target, verb, dry_run=dry_run)
     render = _renderer(request, info)
     if verb == "get":
         return json_response(render(reads.get(core, info, ns, target.name), single=True))
@@ -195,6 +204,20 @@ async def handle_resource(request: web.Request, *, core: Core, stats: Stats, fau
             if not dry_run:
                 deletion.delete(core, info, md.get("namespace"), md["name"], dict(options))
         return json_response(listed)
+    raise method_not_allowed()
+
+
+async def _scale(request: web.Request, core: Core, target: Target, verb: str, *, dry_run: bool) -> web.Response:
+    info, ns, name = target.info, target.namespace, target.name
+    if verb == "get":
+        return json_response(scale.get_scale(core, info, ns, name))
+    if verb == "update":
+        return json_response(scale.update_scale(core, info, ns, name, await _body(request), manager=_manager(request),
+                                                dry_run=dry_run))
+    if verb == "patch":
+        return json_response(scale.patch_scale(core, info, ns, name, await request.read(),
+                                               request.headers.get("Content-Type", ""), manager=_manager(request),
+                                               dry_run=dry_run))
     raise method_not_allowed()
 
 

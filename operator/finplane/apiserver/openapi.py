@@ -168,9 +168,22 @@ def _cached(core: Core, group: str, version: str) -> tuple[str, bytes] | None:
     return _cache[key]
 
 
+# /openapi/v2 as kubectl 1.27-1.29 read it: a gnostic `openapi_v2.Document` in protobuf, here with
+# only `swagger: "2.0"` (field 1) and no definitions. kubectl then takes patch strategies from its
+# compiled-in types for built-in kinds and uses JSON merge patch for custom resources, which is
+# what it does against a real server for kinds the document lacks. `explain` uses /openapi/v3.
+_V2_EMPTY = b"\x0a\x03" + b"2.0"
+
+
 def serve(request: web.Request, core: Core, parts: list[str]) -> web.Response:
+    if parts == ["openapi", "v2"]:
+        if "protobuf" in request.headers.get("Accept", ""):
+            return web.Response(body=_V2_EMPTY, content_type="application/octet-stream")  # as kube-openapi answers
+        return web.Response(body=json.dumps({"swagger": "2.0", "info": {
+            "title": "Kubernetes (finplane embedded API server)", "version": "v2"}, "paths": {},
+            "definitions": {}}).encode(), content_type="application/json")
     if parts[:2] != ["openapi", "v3"]:
-        raise ApiError(404, "NotFound", "only /openapi/v3 is served")
+        raise ApiError(404, "NotFound", "only /openapi/v2 (without definitions) and /openapi/v3 are served")
     if len(parts) == 2:
         index = {}
         for group, versions in core.registry.groups().items():

@@ -22,6 +22,7 @@ from finplane.apiserver.selectors import parse_field_selector, parse_label_selec
 __all__ = ["ListQuery", "get", "list_objects", "matcher", "with_version"]
 
 Obj = dict[str, Any]
+_NO_LABELS: dict[str, str] = {}
 _EXPIRED_CONTINUE = (
     "The provided continue parameter is too old to display a consistent list result. You can start a new list "
     "without the continue parameter, or use the continue token in this response to retrieve the remainder of "
@@ -61,6 +62,14 @@ def matcher(label_selector: str, field_selector: str) -> Callable[[Obj], bool]:
         raise bad_request(f"unable to parse requirement: {exc}" if "field" not in str(exc) else str(exc)) from None
     if not label_selector and not field_selector:
         return lambda obj: True
+    if not field_selector and not labels.nothing:
+        # The common case (informers, kubectl -l): label requirements only, checked without the
+        # selector objects' generic layers since a list calls this once per stored object.
+        checks = tuple(req.matches for req in labels.requirements)
+        if len(checks) == 1:
+            only = checks[0]
+            return lambda obj: only(obj["metadata"].get("labels") or _NO_LABELS)
+        return lambda obj: all(check(obj["metadata"].get("labels") or _NO_LABELS) for check in checks)
     return lambda obj: labels.matches(obj["metadata"].get("labels") or {}) and fields.matches(obj)
 
 

@@ -240,7 +240,7 @@ def record_update(old: Obj | None, new: Obj, *, manager: str, operation: str, no
                    if p not in old_fields or (not _is_container(new, p) and get_at(old, p) != get_at(new, p))}
     entries = _entries(new) if new.get("metadata", {}).get("managedFields") is not None else _entries(old)
     key = (manager, operation, subresource)
-    existing = collect(new, rules, maps=True)
+    existing: FieldSet | None = None  # walked only when another manager's entry needs trimming
     result: list[Obj] = []
     found = False
     for entry in entries:
@@ -253,6 +253,8 @@ def record_update(old: Obj | None, new: Obj, *, manager: str, operation: str, no
             elif total:
                 result.append(_entry(manager, operation, new.get("apiVersion", ""), now, total, subresource))
             continue
+        if existing is None:
+            existing = collect(new, rules, maps=True)
         kept = (owned - changed) & existing  # nobody owns fields that no longer exist
         if kept == owned:
             result.append(entry)

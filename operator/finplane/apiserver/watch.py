@@ -11,7 +11,6 @@ again. `allowWatchBookmarks` adds periodic BOOKMARK events (and one just before
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from finplane.apiserver import jsoncodec
 from finplane.apiserver.core import Core
 from finplane.apiserver.errors import bad_request, status_body
 from finplane.apiserver.reads import matcher
@@ -33,7 +33,7 @@ _CHECK_SECONDS = 2.0  # how often an idle stream checks that its client is still
 
 
 def _line(event_type: str, obj: Any) -> bytes:
-    return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
+    return jsoncodec.dumps({"type": event_type, "object": obj}) + b"\n"
 
 
 async def serve_watch(request: web.Request, core: Core, info: ResourceInfo, namespace: str | None, *,

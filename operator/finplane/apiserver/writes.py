@@ -9,12 +9,11 @@ last finalizer removed from a deleting object deletes it.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
 
-from finplane.apiserver import crds, meta
+from finplane.apiserver import crds, jsoncodec, meta
 from finplane.apiserver.core import Core
 from finplane.apiserver.errors import (
     ApiError,
@@ -220,7 +219,7 @@ def patch(core: Core, info: ResourceInfo, namespace: str | None, name: str, raw:
     if old is None:
         raise not_found(plural=info.plural, group=info.group, name=name)
     try:
-        body = json.loads(raw or b"null")
+        body = jsoncodec.loads(raw or b"null")
     except ValueError as exc:
         raise bad_request(f"error decoding patch: {exc}") from None
     try:
