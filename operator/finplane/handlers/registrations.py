@@ -12,6 +12,7 @@ import kopf
 
 from finplane import GROUP, VERSION
 from finplane.reconcile import capability
+from finplane.reconcile.child_cache import child_cache
 from finplane.reconcile.runtime import Runtime
 
 __all__ = ["register_all"]
@@ -70,6 +71,7 @@ async def _child_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, 
     rt = _runtime(memo)
     if rt is None:
         return
+    child_cache(rt).observe(event.get("type"), body)  # before the owner is enqueued: its pass reads this
     ns = body.get("metadata", {}).get("namespace") or ""
     for ref in body.get("metadata", {}).get("ownerReferences") or []:
         kind = ref.get("kind")

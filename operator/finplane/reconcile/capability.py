@@ -18,6 +18,7 @@ from finplane.metrics import DRIFT, WRITES
 from finplane.models.business_capability import BusinessCapabilitySpec
 from finplane.policy.enforce import enforced_violations
 from finplane.policy.subject import Context
+from finplane.reconcile.child_cache import child_cache
 from finplane.reconcile.children import stamp, sync_children
 from finplane.reconcile.registry_access import pull_secret_for
 from finplane.reconcile.runtime import Key, Runtime
@@ -131,7 +132,7 @@ async def reconcile_capability(rt: Runtime, key: Key) -> None:
         return
     result = await sync_children(rt.kube, desired, owner_uid=body["metadata"]["uid"],
                                  seen_before=bool((body.get("status") or {}).get("observedGeneration")),
-                                 prune_kinds=PRUNE, prune_namespaces=(ns,))
+                                 prune_kinds=PRUNE, prune_namespaces=(ns,), cache=child_cache(rt))
     if result.conflicts:
         await _refuse(rt, body, "NameConflict", f"{', '.join(result.conflicts)} already exists and is not managed "
                       "by this capability; rename the capability or remove that object")

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from finplane.kube.client import Kube
+from finplane.kube.errors import NotFound
+from finplane.reconcile.child_cache import ChildCache
 from finplane.reconcile.diff import differences
 
 __all__ = ["HASH_ANNOTATION", "OWNER_LABEL", "SyncResult", "owner_reference", "sync_children", "stamp"]
@@ -72,18 +74,22 @@ def _owned_by(live: Obj, owner_uid: str | None) -> bool:
 
 
 async def sync_children(kube: Kube, desired: list[Obj], *, owner_uid: str | None, seen_before: bool,
-                        prune_kinds: tuple[tuple[str, str], ...] = (), prune_namespaces: tuple[str, ...] = ()
-                        ) -> SyncResult:
+                        prune_kinds: tuple[tuple[str, str], ...] = (), prune_namespaces: tuple[str, ...] = (),
+                        cache: ChildCache | None = None) -> SyncResult:
     """Make the cluster hold `desired`; returns what was written, drifted, conflicting or pruned.
 
     `seen_before` says the owner was reconciled earlier, so a missing child was deleted by hand (drift).
     Children of `prune_kinds` carrying the owner label but absent from `desired` are deleted.
+    With a watch-fed `cache` (reconcile.child_cache), children found there are not fetched and pruning
+    needs no LIST; a child missing from it is still fetched (absent, foreign or not yet seen).
     """
     result = SyncResult()
     lives: list[Obj | None] = []
     for child in desired:
         meta = child["metadata"]
-        live = await kube.get_or_none(child["apiVersion"], child["kind"], meta["name"], meta.get("namespace"))
+        live = cache.get(child["apiVersion"], child["kind"], meta["name"], meta.get("namespace")) if cache else None
+        if live is None:
+            live = await kube.get_or_none(child["apiVersion"], child["kind"], meta["name"], meta.get("namespace"))
         if live is not None and not _owned_by(live, owner_uid):
             result.conflicts.append(child_id(child))
         lives.append(live)
@@ -106,16 +112,23 @@ async def sync_children(kube: Kube, desired: list[Obj], *, owner_uid: str | None
                 result.drifted.append((cid, diff))
         result.live[cid] = await kube.apply(child)
         result.applied.append(cid)
+        if cache is not None:
+            cache.remember(result.live[cid])  # the next pass sees this write before the watch echoes it
 
     if owner_uid and prune_kinds:
         wanted = {child_id(c) for c in desired}
         for api_version, kind in prune_kinds:
             for ns in prune_namespaces or (None,):
-                for obj in await kube.list(api_version, kind, ns, label_selector=f"{OWNER_LABEL}={owner_uid}"):
+                found = cache.owned(api_version, kind, owner_uid, ns) if cache is not None else \
+                    await kube.list(api_version, kind, ns, label_selector=f"{OWNER_LABEL}={owner_uid}")
+                for obj in found:
                     obj.setdefault("apiVersion", api_version)
                     obj.setdefault("kind", kind)
                     if child_id(obj) not in wanted:
-                        await kube.delete(api_version, kind, obj["metadata"]["name"],
-                                          obj["metadata"].get("namespace"))
+                        try:
+                            await kube.delete(api_version, kind, obj["metadata"]["name"],
+                                              obj["metadata"].get("namespace"))
+                        except NotFound:
+                            pass  # already gone (a cached object may be a step behind)
                         result.pruned.append(child_id(obj))
     return result

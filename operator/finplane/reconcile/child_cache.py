@@ -1,0 +1,118 @@
+"""A watch-fed cache of the children Finplane manages, so a reconcile pass reads them without a GET.
+
+Fed by `handlers.registrations` (every watch event of a managed child kind, before the owner is
+enqueued) and by `reconcile.children.sync_children` (the object each server-side apply returns, so
+the next pass sees its own write before the watch echoes it). Read by `sync_children`: a child found
+here is compared without a request; a child *not* found here is still fetched with a GET, because
+only that can tell "absent" from "an object of the same name Finplane does not own" (the watch sees
+only objects labelled managed-by=finplane) or "not seen yet" (the watch is still listing).
+
+Why: bench/write_amplification.py showed every pass GETting each child and LISTing the prunable
+kinds, ~27 reads per new capability and the same again on every drift check; with this cache a
+pass over settled children costs no request at all.
+
+Events can be older than what an apply already returned; resourceVersions are compared (as integers
+when they are, like etcd's revisions; otherwise the newest arrival wins) so the cache never goes back
+in time. `metadata.managedFields` is dropped: it is the bulk of an applied object and no comparison uses it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["ChildCache", "child_cache"]
+
+Obj = dict[str, Any]
+Key = tuple[str, str, str, str]  # (apiVersion, kind, namespace or "", name)
+OWNER_LABEL = "finplane.io/owner-uid"  # the same label reconcile.children stamps (not imported: no cycle)
+
+
+def _key(api_version: str, kind: str, name: str, namespace: str | None) -> Key:
+    return (api_version, kind, namespace or "", name)
+
+
+def _rv(obj: Mapping[str, Any]) -> int | None:
+    rv = (obj.get("metadata") or {}).get("resourceVersion")
+    try:
+        return int(rv) if rv is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _older(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
+    if old is None:
+        return False
+    a, b = _rv(new), _rv(old)
+    return a is not None and b is not None and a < b
+
+
+class ChildCache:
+    """Managed children by (apiVersion, kind, namespace, name), and by owner uid for pruning."""
+
+    def __init__(self) -> None:
+        self._objs: dict[Key, Obj] = {}
+        self._by_owner: dict[str, set[Key]] = {}
+
+    def __len__(self) -> int:
+        return len(self._objs)
+
+    def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """A watch event of a managed child (None/ADDED/MODIFIED/DELETED)."""
+        if event_type == "DELETED":
+            key = self._key_of(body)
+            if not _older(body, self._objs.get(key)):
+                self._drop(key)
+            return
+        self.remember(body)
+
+    def remember(self, obj: Mapping[str, Any]) -> None:
+        """Store `obj` unless a newer version is already here."""
+        key = self._key_of(obj)
+        if _older(obj, self._objs.get(key)):
+            return
+        slim = copy.deepcopy({k: v for k, v in obj.items() if k != "metadata"})
+        slim["metadata"] = {k: copy.deepcopy(v) for k, v in (obj.get("metadata") or {}).items()
+                            if k != "managedFields"}
+        self._drop(key)
+        self._objs[key] = slim
+        owner = (slim["metadata"].get("labels") or {}).get(OWNER_LABEL)
+        if owner:
+            self._by_owner.setdefault(owner, set()).add(key)
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        return self._objs.get(_key(api_version, kind, name, namespace))
+
+    def owned(self, api_version: str, kind: str, owner_uid: str, namespace: str | None = None) -> list[Obj]:
+        """Cached children of `kind` carrying the owner label `owner_uid` (what a prune LIST would return)."""
+        keys = self._by_owner.get(owner_uid, ())
+        return [self._objs[k] for k in sorted(keys)
+                if k[0] == api_version and k[1] == kind and (namespace is None or k[2] == namespace)]
+
+    def _drop(self, key: Key) -> None:
+        old = self._objs.pop(key, None)
+        owner = ((old or {}).get("metadata", {}).get("labels") or {}).get(OWNER_LABEL)
+        if owner and owner in self._by_owner:
+            self._by_owner[owner].discard(key)
+            if not self._by_owner[owner]:
+                del self._by_owner[owner]
+
+    @staticmethod
+    def _key_of(obj: Mapping[str, Any]) -> Key:
+        meta = obj.get("metadata") or {}
+        return _key(str(obj.get("apiVersion", "")), str(obj.get("kind", "")), meta.get("name", ""),
+                    meta.get("namespace"))
+
+
+def child_cache(rt: Any) -> ChildCache:
+    """The runtime's child cache, created on first use.
+
+    Kept as an attribute set here rather than a `Runtime` field so this optimisation stays in its own
+    module (runtime.py is the shared core every reconciler imports).
+    """
+    cache = getattr(rt, "_child_cache", None)
+    if cache is None:
+        cache = ChildCache()
+        rt._child_cache = cache
+    return cache

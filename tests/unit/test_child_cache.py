@@ -1,0 +1,93 @@
+"""The watch-fed child cache (finplane.reconcile.child_cache) and sync_children reading from it.
+
+Covers: events never move the cache back in time (older resourceVersions are ignored, a stale
+DELETED does not drop a newer object); managedFields are not kept; children are found by owner for
+pruning; sync_children with a warm cache compares without any request, still GETs a child it has not
+seen, and remembers what it applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from finplane.reconcile.child_cache import ChildCache, child_cache
+from finplane.reconcile.children import OWNER_LABEL, stamp, sync_children
+
+Obj = dict[str, Any]
+
+
+def svc(rv: str, *, port: int = 80, owner: str = "u1") -> Obj:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "a", "namespace": "ns", "resourceVersion": rv, "labels": {OWNER_LABEL: owner},
+                         "managedFields": [{"manager": "x"}]},
+            "spec": {"ports": [{"port": port}]}}
+
+
+def test_an_older_event_never_replaces_a_newer_object() -> None:
+    cache = ChildCache()
+    cache.remember(svc("5", port=81))
+    cache.observe("MODIFIED", svc("4", port=80))
+    assert cache.get("v1", "Service", "a", "ns")["spec"]["ports"][0]["port"] == 81
+
+
+def test_a_stale_deletion_keeps_the_recreated_object_and_a_fresh_one_drops_it() -> None:
+    cache = ChildCache()
+    cache.remember(svc("7"))
+    cache.observe("DELETED", svc("6"))
+    assert cache.get("v1", "Service", "a", "ns") is not None
+    cache.observe("DELETED", svc("8"))
+    assert cache.get("v1", "Service", "a", "ns") is None
+    assert cache.owned("v1", "Service", "u1") == []
+
+
+def test_managed_fields_are_not_kept_and_children_are_found_by_owner() -> None:
+    cache = ChildCache()
+    cache.observe(None, svc("1"))
+    got = cache.get("v1", "Service", "a", "ns")
+    assert "managedFields" not in got["metadata"]
+    assert cache.owned("v1", "Service", "u1", "ns") == [got]
+    assert cache.owned("v1", "Service", "u2") == []
+
+
+def test_the_runtime_gets_one_cache() -> None:
+    class Rt:
+        pass
+
+    rt = Rt()
+    assert child_cache(rt) is child_cache(rt)
+
+
+class CountingKube:
+    def __init__(self, objects: dict[tuple[str, str], Obj]) -> None:
+        self.objects = objects
+        self.calls: list[str] = []
+
+    async def get_or_none(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        self.calls.append(f"get {kind}/{name}")
+        return self.objects.get((kind, name))
+
+    async def apply(self, body: Obj) -> Obj:
+        self.calls.append(f"apply {body['kind']}/{body['metadata']['name']}")
+        out = {**body, "metadata": {**body["metadata"], "resourceVersion": "10"}}
+        self.objects[(body["kind"], body["metadata"]["name"])] = out
+        return out
+
+    async def list(self, *a: Any, **kw: Any) -> list[Obj]:
+        self.calls.append("list")
+        return []
+
+
+def test_sync_children_with_a_warm_cache_sends_no_request_and_remembers_its_writes() -> None:
+    owner = {"apiVersion": "finplane.io/v1alpha1", "kind": "BusinessCapability",
+             "metadata": {"name": "o", "namespace": "ns", "uid": "u1"}}
+    desired = [stamp({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "ns"},
+                      "spec": {"ports": [{"port": 80}]}}, owner)]
+    kube, cache = CountingKube({}), ChildCache()
+    first = asyncio.run(sync_children(kube, desired, owner_uid="u1", seen_before=False,  # type: ignore[arg-type]
+                                      prune_kinds=(("v1", "Service"),), prune_namespaces=("ns",), cache=cache))
+    assert first.applied == ["Service/ns/a"] and kube.calls == ["get Service/a", "apply Service/a"]
+    kube.calls.clear()
+    again = asyncio.run(sync_children(kube, desired, owner_uid="u1", seen_before=True,  # type: ignore[arg-type]
+                                      prune_kinds=(("v1", "Service"),), prune_namespaces=("ns",), cache=cache))
+    assert not again.wrote and kube.calls == []
