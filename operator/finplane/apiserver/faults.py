@@ -3,7 +3,7 @@
 Configured through `POST /_finplane/faults` (served only when the server runs with
 `--faults`) with a JSON body, which replaces the whole configuration (`{}` clears it):
 
-    {"errors": [{"code": 503, "count": 3},                  # the next 3 matching requests
+    {"errors": [{"code": 503, "count": 3},                  # the next 3 matching requests (403, 409, 429, 5xx)
                 {"code": 429, "share": 0.5, "userAgent": "kopf", "verb": "patch"}],
      "latencySeconds": 0.05,          # added before every API request
      "cutWatchesEverySeconds": 2,     # end every watch stream after this long
@@ -23,7 +23,9 @@ from typing import Any
 
 __all__ = ["FaultRule", "Faults"]
 
-_REASONS = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
+# 403 stands in for revoked RBAC (the embedded server has none); 409 for a storm of stale writes.
+_REASONS = {403: "Forbidden", 409: "Conflict", 429: "TooManyRequests", 500: "InternalError",
+            503: "ServiceUnavailable", 504: "Timeout"}
 
 
 @dataclass

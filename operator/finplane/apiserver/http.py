@@ -139,8 +139,9 @@ async def handle_resource(request: web.Request, *, core: Core, stats: Stats, fau
         picked = faults.pick(verb=verb, resource=info.plural, user_agent=request.headers.get("User-Agent", ""))
         if picked:
             code, reason = picked
-            resp = json_response(status_body(code=code, reason=reason, message=f"injected fault: {reason}"),
-                                 status=code)
+            resp = json_response(status_body(code=code, reason=reason, message=_fault_message(
+                code, reason, verb=verb, resource=info.plural, group=info.group, namespace=target.namespace)),
+                status=code)
             if code == 429:
                 resp.headers["Retry-After"] = "1"
             return resp
@@ -226,3 +227,13 @@ def _renderer(request: web.Request, info: ResourceInfo) -> Any:
         include = request.query.get("includeObject", "Metadata")
         return lambda obj, single: tables.to_table(info, obj, single=single, include=include)
     return lambda obj, single: reads.with_version(info, obj) if single else obj
+
+
+def _fault_message(code: int, reason: str, *, verb: str, resource: str, group: str, namespace: str | None) -> str:
+    """An injected fault's message; a 403 is worded like the real API server's RBAC refusal."""
+    if code != 403:
+        return f"injected fault: {reason}"
+    where = f' in the namespace "{namespace}"' if namespace else ""
+    verb = "patch" if verb == "apply" else verb  # RBAC knows server-side apply as patch
+    return (f'injected fault: {resource} is forbidden: User "system:serviceaccount:finplane-system:finplane" '
+            f'cannot {verb} resource "{resource}" in API group "{group}"{where}')

@@ -73,13 +73,16 @@ async def serve_watch(request: web.Request, core: Core, info: ResourceInfo, name
     deadline = started + (timeout if timeout and timeout > 0 else DEFAULT_TIMEOUT)
     end_mark = deadline - 1.0  # like the real cache, bookmark once shortly before the deadline
     next_bookmark = min(started + BOOKMARK_SECONDS, end_mark)
+    stalled = False
     try:
         while True:
             now = time.monotonic()
             cut = getattr(faults, "watch_cut_seconds", 0) if faults else 0
             if now >= deadline or (cut and now - started >= cut) or watcher.overflowed:
                 break
-            stalled = bool(faults and getattr(faults, "watch_stall", False))
+            # A stalled stream stays silent for good, like a dead proxy: were it to resume after dropping events,
+            # its next bookmark would carry the client past events it never got (a loss no real server causes).
+            stalled = stalled or bool(faults and getattr(faults, "watch_stall", False))
             if watcher.events and not stalled:
                 chunk = []
                 while watcher.events:
