@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["DRIFT", "READY", "RECONCILE_DURATION", "RECONCILES", "WRITES"]
+__all__ = ["API_RETRIES", "DRIFT", "READY", "RECONCILE_DURATION", "RECONCILES", "WRITES"]
 
 RECONCILES = Counter("finplane_reconciles_total", "Reconciles by kind and outcome.", ["kind", "outcome"])
 RECONCILE_DURATION = Histogram("finplane_reconcile_duration_seconds", "Reconcile duration by kind.", ["kind"],
@@ -15,3 +15,5 @@ RECONCILE_DURATION = Histogram("finplane_reconcile_duration_seconds", "Reconcile
 DRIFT = Counter("finplane_drift_corrections_total", "Children put back after a manual change.", ["kind", "child_kind"])
 WRITES = Counter("finplane_child_writes_total", "Children applied or pruned, by kind.", ["kind", "action"])
 READY = Gauge("finplane_objects", "Finplane objects by kind and Ready condition status.", ["kind", "ready"])
+API_RETRIES = Counter("finplane_api_retries_total",
+                      "API requests retried by the gateway after a 429, 5xx or connection error, by status.", ["code"])

@@ -8,7 +8,9 @@ manager); status goes through `patch_status`. Errors become `finplane.kube.error
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +22,7 @@ from kubernetes.aio.client.exceptions import ApiException
 from finplane import FIELD_MANAGER, __version__
 from finplane.kube.errors import KubeError, NotFound, from_status
 from finplane.kube.resources import Resource, resource_for
+from finplane.metrics import API_RETRIES
 
 __all__ = ["Kube", "USER_AGENT"]
 
@@ -31,8 +34,9 @@ class Kube:
     """One connection pool to one API server. Create with `await Kube.from_config()`."""
 
     def __init__(self, api_client: aclient.ApiClient, *, field_manager: str = FIELD_MANAGER,
-                 user_agent: str = USER_AGENT) -> None:
+                 user_agent: str = USER_AGENT, retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0)) -> None:
         self._api = api_client
+        self.retry_delays = retry_delays
         self._api.user_agent = user_agent
         self.field_manager = field_manager
 
@@ -52,7 +56,26 @@ class Kube:
 
     async def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
                       body: Any = None, content_type: str = "application/json") -> Obj:
-        """One HTTP call; returns the decoded JSON body or raises a `KubeError`."""
+        """One HTTP call, retried a few times on throttling and server trouble; returns the JSON or raises.
+
+        A transient 429/5xx on one of a reconcile's ten-odd requests would otherwise fail the whole pass
+        and push the object into the queue's growing backoff (at 20 % failures, most passes fail).
+        Retries here are short (`retry_delays`, jittered; a 429's Retry-After is honoured); a 500 on a
+        create is not retried (the object may exist). What still fails goes to the queue's backoff.
+        """
+        for delay in (*self.retry_delays, None):
+            try:
+                return await self._request_once(method, path, query=query, body=body, content_type=content_type)
+            except KubeError as exc:
+                if delay is None or not exc.retryable or (exc.status == 500 and method.upper() == "POST"):
+                    raise
+                API_RETRIES.labels(str(exc.status)).inc()
+                wait = max(delay * (0.5 + random.random()), exc.retry_after or 0.0)
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")
+
+    async def _request_once(self, method: str, path: str, *, query: Mapping[str, Any] | None,
+                            body: Any, content_type: str) -> Obj:
         q = {k: v for k, v in (query or {}).items() if v is not None}
         if q:
             path = f"{path}?{urlencode(q)}"
@@ -61,11 +84,13 @@ class Kube:
             resp = await self._api.call_api(method, url, header_params=headers, body=body)
             raw = await resp.read()
         except ApiException as exc:
-            raise from_status(exc.status or 0, exc.body) from None
+            raise _locate_error(from_status(exc.status or 0, exc.body), method, path) from None
         except OSError as exc:  # connection refused, reset: retryable
             raise KubeError(f"cannot reach the API server: {exc}", status=0) from None
         if resp.status >= 400:
-            raise from_status(resp.status, raw)
+            err = _locate_error(from_status(resp.status, raw), method, path)
+            err.retry_after = _seconds(resp.headers.get("Retry-After"))
+            raise err
         return json.loads(raw) if raw else {}
 
     async def _serialize(self, method: str, path: str, content_type: str) -> tuple[str, dict[str, str]]:
@@ -158,3 +183,27 @@ class Kube:
         if need_name and not name:
             raise ValueError(f"{body['kind']} without metadata.name")
         return res, (meta.get("namespace") if res.namespaced else None), name
+
+
+_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def _locate_error(err: KubeError, method: str, path: str) -> KubeError:
+    """Say which request failed (verb, resource.group, namespace): a 403 condition must name what RBAC lacks."""
+    parts = [p for p in path.split("?", 1)[0].split("/") if p]
+    group, rest = ("", parts[2:]) if parts[:1] == ["api"] else ((parts[1] if len(parts) > 1 else ""), parts[3:])
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        err.namespace, rest = rest[1], rest[2:]
+    if rest:
+        err.resource = rest[0] + (f".{group}" if group else "") + (f"/{rest[2]}" if len(rest) > 2 else "")
+        err.verb = _VERBS.get(method.upper(), method.lower())
+        if err.verb == "get" and len(rest) == 1:
+            err.verb = "list"
+    return err
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return min(float(value), 30.0) if value else None
+    except ValueError:
+        return None

@@ -22,6 +22,16 @@ class KubeError(Exception):
         self.status = status
         self.reason = reason
         self.body = body or {}
+        self.verb = ""  # set by the gateway: the refused request, e.g. "patch" ...
+        self.resource = ""  # ... "deployments.apps"
+        self.namespace = ""
+        self.retry_after: float | None = None  # seconds, from a 429's Retry-After header
+
+    def describe_request(self) -> str:
+        """ "patch deployments.apps in namespace payments" (empty when the gateway did not say)."""
+        if not self.verb:
+            return ""
+        return f"{self.verb} {self.resource}" + (f" in namespace {self.namespace}" if self.namespace else "")
 
     @property
     def retryable(self) -> bool:
