@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     backoff_max_seconds: float = Field(300.0, gt=0, description="Longest retry delay.")
     forbidden_report_after: int = Field(
         3, ge=1, description="After this many attempts refused with 403, report Ready=False/Forbidden (retries go on).")
+    peering_lifetime_seconds: int = Field(
+        60, ge=5, description="kopf peering keep-alive lifetime: a killed active replica is replaced after this long.")
     watch_inactivity_seconds: float = Field(
         70.0, gt=0, description="A watch stream silent this long (no event, no bookmark) is re-established.")
     watch_liveness_seconds: float = Field(

@@ -94,6 +94,11 @@ class WorkQueue:
         if st and st.timer:
             st.timer.cancel()
 
+    def failures(self, key: Hashable) -> int:
+        """How many times in a row `key` has failed (0 after a success)."""
+        st = self._states.get(key)
+        return st.failures if st else 0
+
     def _fire(self, key: Hashable) -> None:
         st = self._states.get(key)
         if st:

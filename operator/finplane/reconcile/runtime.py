@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from finplane.kube.client import Kube
+from finplane.kube.errors import Conflict, Forbidden, KubeError
 from finplane.metrics import READY, RECONCILE_DURATION, RECONCILES
+from finplane.reconcile.failures import report_forbidden
 from finplane.reconcile.queue import Retry, WorkQueue
 from finplane.settings import Settings
 
@@ -53,6 +55,13 @@ class Runtime:
                 await reconciler(self, key)  # type: ignore[arg-type]
             except Retry:
                 outcome = "retry"
+                raise
+            except Forbidden as exc:  # RBAC: surfaced in status after a few attempts (reconcile.failures)
+                outcome = "forbidden"
+                await report_forbidden(self, kind, key, exc, attempt=self.queues[kind].failures(key) + 1)  # type: ignore[arg-type]
+                raise
+            except KubeError as exc:  # retried with backoff by the queue; the outcome says why, for dashboards
+                outcome = "conflict" if isinstance(exc, Conflict) else "unavailable" if exc.retryable else "error"
                 raise
             except Exception:
                 outcome = "error"

@@ -1,0 +1,44 @@
+"""Surface a reconcile that the API server keeps refusing with 403 (RBAC revoked) in the object's status.
+
+Called by `reconcile.runtime` when a reconciler raises `Forbidden`. The queue keeps retrying with
+its capped exponential backoff (RBAC may be granted again, and then the object heals by itself),
+but after `Settings.forbidden_report_after` refused attempts the user sees why nothing happens:
+Ready=False with reason Forbidden naming the verb and resource, plus one Warning event
+(`status_write` posts it). Without this a 403 only shows up in the operator's log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from finplane.kube.errors import Forbidden, KubeError
+from finplane.reconcile.status_write import write_status
+from finplane.status.conditions import Cond
+
+if TYPE_CHECKING:
+    from finplane.reconcile.runtime import Key, Runtime
+
+__all__ = ["report_forbidden"]
+
+log = logging.getLogger("finplane.failures")
+
+
+async def report_forbidden(rt: Runtime, kind: str, key: Key, exc: Forbidden, *, attempt: int) -> bool:
+    """Write Ready=False/Forbidden once `attempt` reaches the threshold; returns whether it reported."""
+    if attempt < rt.settings.forbidden_report_after:
+        return False
+    body = rt.get(kind, key)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return False
+    what = exc.describe_request() or "a request"
+    message = (f"the API server refused to {what} (403 Forbidden; retrying with backoff): "
+               f"{exc.message}. Grant the operator's ServiceAccount this permission.")
+    try:
+        wrote = await write_status(rt.kube, body, conditions=[Cond("Ready", "False", "Forbidden", message)], fields={})
+    except KubeError as status_exc:  # the status itself may be refused too: the log and metrics still say it
+        log.warning("Cannot report Forbidden on %s %s: %s", kind, key, status_exc)
+        return False
+    if wrote:
+        log.warning("Forbidden: %s %s/%s: %s", kind, key[0] or "-", key[1], message)
+    return wrote
