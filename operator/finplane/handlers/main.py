@@ -18,7 +18,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from finplane import GROUP
-from finplane.handlers import registrations
+from finplane.handlers import registrations, watch_health
 from finplane.kube.client import Kube
 from finplane.reconcile.runtime import Runtime
 from finplane.settings import get_settings
@@ -38,9 +38,12 @@ async def _startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -
     settings.posting.enabled = False  # Finplane posts its own events, with specific reasons, only on changes
     settings.peering.mandatory = False
     settings.peering.name = os.environ.get("FINPLANE_PEERING_NAME", "finplane")
+    settings.peering.lifetime = conf.peering_lifetime_seconds  # how long a SIGKILLed active replica blocks the others
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
+    # A stream that stays open but delivers nothing (not even the periodic bookmarks) is dead: reconnect.
+    settings.watching.inactivity_timeout = conf.watch_inactivity_seconds
     settings.networking.error_backoffs = [1, 2, 5, 10, 20, 30]
     settings.batching.worker_limit = 64
     kube = await Kube.from_config(field_manager=conf.field_manager)
@@ -92,7 +95,9 @@ def run(*, namespaces: list[str], liveness_port: int, metrics_port: int, peering
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # kopf logs "Handler succeeded" for every watch event at INFO: noise that hides Finplane's own lines.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    get_settings()  # fail fast with a clear message on a bad FINPLANE_* value
+    conf = get_settings()  # fail fast with a clear message on a bad FINPLANE_* value
+    watch_health.install()
+    watch_health.register_probe(threshold_seconds=conf.watch_liveness_seconds)
     if metrics_port:
         start_http_server(metrics_port, addr=os.environ.get("FINPLANE_METRICS_ADDR", "0.0.0.0"))
     if peering:
