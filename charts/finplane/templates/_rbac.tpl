@@ -11,10 +11,15 @@ the requests the operator really makes.
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
   verbs: [list, watch]
-{{- /* Finplane only watches its CRs (no finalizers, no kopf annotations) and writes their /status. */}}
+{{- /* Finplane watches its CRs (no finalizers, no kopf annotations) and writes their /status; it re-reads a
+       Channel or BusinessCapability after a conflict on the compliance roll-up, and a TenantSandbox before
+       writing its teardown report. */}}
 - apiGroups: [finplane.io]
-  resources: [channels, tenantsandboxes, imageregistries, compliancepolicies]
+  resources: [channels, tenantsandboxes]
   verbs: [get, list, watch]
+- apiGroups: [finplane.io]
+  resources: [imageregistries, compliancepolicies]
+  verbs: [list, watch]
 - apiGroups: [finplane.io]
   resources: [channels/status, tenantsandboxes/status, imageregistries/status, compliancepolicies/status]
   verbs: [patch]
@@ -23,28 +28,47 @@ the requests the operator really makes.
   resources: [clusterkopfpeerings]
   verbs: [list, watch, patch]
 {{- end }}
+{{- /* Namespaces: watched for registry selectors; patched for Pod Security labels (CompliancePolicy enforce
+       mode) and by sandboxes, which also create them and delete them at expiry. */}}
 - apiGroups: [""]
   resources: [namespaces]
-  verbs: [get, list, watch{{ if .Values.features.sandboxes }}, create, patch, delete{{ end }}]
-{{- /* kopf posts events of cluster-scoped objects into the "default" namespace; children may be in any. */}}
+  verbs: [get, list, watch{{ if or .Values.features.sandboxes .Values.features.admissionPolicies }}, patch{{ end }}{{ if .Values.features.sandboxes }}, create, delete{{ end }}]
+{{- /* kopf posts events of cluster-scoped objects into the "default" namespace; children may be in any.
+       Only `create`: neither kopf nor Finplane updates an event (no count aggregation). */}}
 - apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
-{{- /* ImageRegistries write pull secrets into every selected namespace and patch its ServiceAccounts;
+  verbs: [create]
+{{- /* ImageRegistries watch Secrets (a static registry re-syncs when its source Secret changes), write pull
+       Secrets into every selected namespace and remove them from namespaces that no longer need them;
        sandboxes write their credential Secret into the namespace they create: both are cluster-wide. */}}
 - apiGroups: [""]
-  resources: [secrets, serviceaccounts]
+  resources: [secrets]
   verbs: [get, list, watch, create, patch, delete]
+{{- /* ImageRegistries add their pull Secret to the named ServiceAccounts (a merge patch, keeping other entries);
+       capabilities apply their own ServiceAccount. Nothing deletes one (garbage collection does). */}}
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [get, list, watch, create, patch]
 {{- if .Values.features.sandboxes }}
+{{- /* A sandbox's guard rails; nothing deletes them one by one (the namespace's deletion does). */}}
 - apiGroups: [""]
   resources: [resourcequotas, limitranges]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
   verbs: [get, list, watch, create, patch, delete]
+{{- /* The members' RoleBinding (removed when a sandbox has no members left). */}}
 - apiGroups: [rbac.authorization.k8s.io]
-  resources: [roles, rolebindings]
+  resources: [rolebindings]
   verbs: [get, list, watch, create, patch, delete]
+{{- /* Read only: the operator watches Roles it manages (a Role per sandbox when it runs without this chart) and
+       the teardown report lists what a sandbox namespace held; with the chart it writes no Role. */}}
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [roles]
+  verbs: [list, watch]
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [list]
 {{- /* Members are bound to the chart's sandbox-member ClusterRole: `bind` on that one name lets the operator
        create the RoleBinding without holding the members' permissions itself (no `escalate`). */}}
 - apiGroups: [rbac.authorization.k8s.io]
@@ -55,12 +79,12 @@ the requests the operator really makes.
 {{- if .Values.features.admissionPolicies }}
 - apiGroups: [admissionregistration.k8s.io]
   resources: [validatingadmissionpolicies, validatingadmissionpolicybindings]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, create, patch, delete]
 {{- end }}
 {{- if .Values.features.policyReports }}
 - apiGroups: [wgpolicyk8s.io]
   resources: [clusterpolicyreports]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, create, patch, delete]
 {{- end }}
 {{- end }}
 
@@ -77,15 +101,18 @@ the requests the operator really makes.
   resources: [kopfpeerings]
   verbs: [list, watch, patch]
 {{- end }}
+{{- /* A capability's Service and Deployment are always rendered: applied, never deleted one by one. */}}
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, list, watch, create, patch, delete]
-- apiGroups: [""]
-  resources: [pods]
-  verbs: [get, list, watch]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, patch]
+{{- /* Compliance checks of the Pods and Deployments a policy selects. */}}
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list]
+{{- /* Removed when autoscaling or replicas change. */}}
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [get, list, watch, create, patch, delete]
@@ -110,7 +137,7 @@ the requests the operator really makes.
 {{- if .Values.features.policyReports }}
 - apiGroups: [wgpolicyk8s.io]
   resources: [policyreports]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, create, patch, delete]
 {{- end }}
 {{- end }}
 
