@@ -8,6 +8,7 @@ meanwhile never shift the pages (no duplicates, no skipped items that existed th
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -47,11 +48,16 @@ class Page(list[T]):
 
 
 def paginate(items: Sequence[T], *, key: Callable[[T], SortKey], limit: int, cursor: str | None) -> Page[T]:
-    """Sort by ``key``, skip up to the cursor, take ``limit``."""
-    ordered = sorted(items, key=key)
+    """Sort by ``key``, skip up to the cursor, take ``limit``.
+
+    Only the page (plus one item, to know whether another page follows) is sorted: a partial heap
+    selection costs O(n log limit) instead of sorting every item on every request, which was most of
+    a catalog page's time with 10,000 capabilities (bench/api_catalog.py). Same result as sorted()[:limit].
+    """
     if cursor:
         after = decode_cursor(cursor)
-        ordered = [item for item in ordered if key(item) > after]
+        items = [item for item in items if key(item) > after]
+    ordered = heapq.nsmallest(limit + 1, items, key=key)
     page: Page[T] = Page(ordered[:limit])
     if len(ordered) > limit:
         page.next_cursor = encode_cursor(key(page[-1]))
