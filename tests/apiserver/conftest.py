@@ -1,6 +1,7 @@
-"""Fixtures for the embedded API server's own tests: one server process per test module, a fresh
-namespace per test, and `Api`, a thin raw-HTTP client that returns status codes and bodies as they are
-(so tests see exactly what a real client would)."""
+"""Fixtures for the embedded API server's own tests: one server process per test session (per xdist
+worker: tests stay apart by each working in a fresh namespace and undoing any faults they set), and
+`Api`, a thin raw-HTTP client that returns status codes and bodies as they are (so tests see exactly
+what a real client would)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ class Api:
             "metadata": {"name": name, "labels": labels or {}, **meta}, "data": data or {}})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerHandle]:
     handle = start_apiserver(tmp_path_factory.mktemp("apiserver"), faults=True,
                              env={"FINPLANE_APISERVER_BOOKMARK_SECONDS": "0.5"})
@@ -93,7 +94,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerHandle
         handle.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def api(server: ApiServerHandle) -> Iterator[Api]:
     client = Api(server.url)
     yield client
@@ -108,7 +109,7 @@ def ns(api: Api) -> str:
     return name
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def widgets(api: Api) -> str:
     """The Widget CRD installed; returns the collection path prefix for a namespace format string."""
     resp = api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", WIDGET_CRD)

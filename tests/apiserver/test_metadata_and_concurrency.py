@@ -116,3 +116,19 @@ def test_secret_string_data_is_folded_into_base64_data(api, ns):
     assert "stringData" not in body
     assert {k: base64.b64decode(v).decode() for k, v in body["data"].items()} == {"a": "new", "b": "two"}
     assert body["type"] == "Opaque"
+
+
+def test_invalid_names_get_apimachinery_s_messages_label_for_namespaces_subdomain_for_others(api, ns):
+    """kube-apiserver: Namespace names are RFC 1123 labels (no dots), most other names RFC 1123 subdomains;
+    the 422 cause carries apimachinery's wording, regex included, which kubectl prints as is."""
+    resp = api.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a.b"}})
+    assert resp.status_code == 422
+    assert resp.json()["details"]["causes"][0]["message"] == (
+        "Invalid value: \"a.b\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
+        "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+        "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+    bad = api.cm(ns, "Upper")
+    assert bad.status_code == 422
+    assert "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'" in (
+        bad.json()["details"]["causes"][0]["message"])
+    assert api.cm(ns, "a.b").status_code == 201

@@ -25,6 +25,15 @@ _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 # Kinds whose names must be DNS-1123 labels rather than subdomains.
 _LABEL_NAMED = {"Namespace", "Service"}
+# apimachinery's validation messages (k8s.io/apimachinery/pkg/util/validation), worded as kubectl shows them.
+_RULE_TEXT = {
+    "a lowercase RFC 1123 label": "must consist of lower case alphanumeric characters or '-', and must start and "
+    "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+    "subdomain": "must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an "
+    "alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+}
 _rng = random.Random()
 _service_ips = iter(range(1, 1 << 16))
 
@@ -56,8 +65,12 @@ def validate_name(info: ResourceInfo, name: str) -> None:
         ok = len(name) <= 253 and _DNS1123_SUBDOMAIN.match(name) is not None
         rule = "a lowercase RFC 1123 subdomain"
     if not ok:
-        msg = (f"Invalid value: \"{name}\": a {rule.removeprefix('a ')} must consist of lower case alphanumeric "
-               "characters, '-' or '.', and must start and end with an alphanumeric character")
+        if rule == "a valid path segment name":  # apimachinery's path.ValidatePathSegmentName wording
+            why = (f"may not be '{name}'" if name in (".", "..") else "may not contain '/'" if "/" in name
+                   else "may not contain '%'" if "%" in name else "Required value")
+            msg = f"Invalid value: \"{name}\": {why}"
+        else:
+            msg = f"Invalid value: \"{name}\": {rule} {_RULE_TEXT.get(rule, _RULE_TEXT['subdomain'])}"
         raise invalid(kind=info.kind, group=info.group, name=name, causes=[("FieldValueInvalid", "metadata.name", msg)])
 
 
