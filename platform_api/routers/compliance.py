@@ -105,7 +105,7 @@ AUDITORS = [Depends(_auditor_or_admin)]
 @router.get("/policies/{name}/preview", response_model=PreviewPublic, dependencies=AUDITORS,
             summary="What enforce mode would refuse (audit -> enforce preview)")
 async def preview(identity: CurrentIdentity, cache: Cache, name: Name) -> Any:
-    return ev.preview(identity=identity, cache=cache, name=name)
+    return await ev.preview(identity=identity, cache=cache, name=name)
 
 
 _CSV = {200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},

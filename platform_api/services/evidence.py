@@ -35,13 +35,14 @@ def evidence_log(evidence_dir: Path | None) -> Path:
     return evidence_dir / LOG_NAME
 
 
-def preview(*, identity: Identity, cache: ReadCache, name: str) -> Obj:
+async def preview(*, identity: Identity, cache: ReadCache, name: str) -> Obj:
     """What switching policy `name` to enforce would refuse, from the cached capabilities and channels."""
     require_role(identity, Role.AUDITOR, Role.ADMIN)
     policy = cache.get(POLICY, name)
     if policy is None:
         raise not_found("CompliancePolicy", name)
-    return summary(policy, cache.list(CAPABILITY), cache.list(CHANNEL))
+    # Rendering every capability is CPU work proportional to the catalog: off the event loop.
+    return await asyncio.to_thread(summary, policy, cache.list(CAPABILITY), cache.list(CHANNEL))
 
 
 async def verify(*, identity: Identity, evidence_dir: Path | None) -> Obj:
