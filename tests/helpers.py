@@ -116,7 +116,9 @@ class OperatorProcess:
 
     def start(self) -> None:
         env = {**self.cluster.env, "FINPLANE_DRIFT_CHECK_INTERVAL_SECONDS": "3600", "FINPLANE_BACKOFF_SECONDS": "0.5",
-               "PYTHONUNBUFFERED": "1", **self.extra_env}
+               "PYTHONUNBUFFERED": "1",
+               # never append test evidence to the working directory's log
+               "FINPLANE_EVIDENCE_DIR": str(self.log_path.parent / "evidence"), **self.extra_env}
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "finplane", "operator", "--standalone",

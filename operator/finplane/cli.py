@@ -67,11 +67,12 @@ def dev(
     api_port: Annotated[int, typer.Option(help="Port of the platform API (0: a free one).")] = 0,
     examples: Annotated[Path, typer.Option(help="Folder of example CRs to apply.")] = Path("examples"),
     once: Annotated[bool, typer.Option(help="Print the summary and stop instead of waiting for Ctrl-C.")] = False,
+    state_dir: Annotated[Path, typer.Option(help="Where the kubeconfig, logs and evidence go.")] = Path(".finplane/dev"),
 ) -> None:
     """The main job: embedded API server, CRDs, operator, API and examples, with a summary."""
     from finplane.dev import run
 
-    raise typer.Exit(run(port=port, api_port=api_port, examples=examples, once=once))
+    raise typer.Exit(run(port=port, api_port=api_port, examples=examples, once=once, state_dir=state_dir))
 
 
 @app.command()

@@ -39,8 +39,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run(*, port: int, api_port: int, examples: Path, once: bool) -> int:
-    state = Path(".finplane/dev").resolve()
+def run(*, port: int, api_port: int, examples: Path, once: bool, state_dir: Path = Path(".finplane/dev")) -> int:
+    state = state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
     kubeconfig = state / "kubeconfig"
     kubeconfig.unlink(missing_ok=True)  # a stale one from an earlier run would point at a dead port
@@ -53,7 +53,9 @@ def run(*, port: int, api_port: int, examples: Path, once: bool) -> int:
         procs.append(subprocess.Popen([*py, "apiserver", "--port", str(port), "--kubeconfig-out", str(kubeconfig)],
                                       stdout=logs["apiserver"], stderr=subprocess.STDOUT))
         _wait_file(kubeconfig, procs[0], 30)
-        env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1",
+               # the operator and the API append to one evidence chain
+               "FINPLANE_EVIDENCE_DIR": os.environ.get("FINPLANE_EVIDENCE_DIR", str(state / "evidence"))}
         asyncio.run(_install_crds(kubeconfig, Path("crds")))
         console.print("[bold]Starting the operator[/] …")
         liveness = _free_port()
