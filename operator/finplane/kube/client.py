@@ -61,13 +61,16 @@ class Kube:
         A transient 429/5xx on one of a reconcile's ten-odd requests would otherwise fail the whole pass
         and push the object into the queue's growing backoff (at 20 % failures, most passes fail).
         Retries here are short (`retry_delays`, jittered; a 429's Retry-After is honoured); a 500 on a
-        create is not retried (the object may exist). What still fails goes to the queue's backoff.
+        create is not retried (the object may exist); a 409 is retried only on a forced apply (no
+        precondition to go stale). What still fails goes to the queue's backoff.
         """
         for delay in (*self.retry_delays, None):
             try:
                 return await self._request_once(method, path, query=query, body=body, content_type=content_type)
             except KubeError as exc:
-                if delay is None or not exc.retryable or (exc.status == 500 and method.upper() == "POST"):
+                # A forced server-side apply carries no precondition, so a 409 on it is transient: send it again.
+                forced_apply = exc.status == 409 and content_type == "application/apply-patch+yaml"
+                if delay is None or not (exc.retryable or forced_apply) or (exc.status == 500 and method.upper() == "POST"):
                     raise
                 API_RETRIES.labels(str(exc.status)).inc()
                 wait = max(delay * (0.5 + random.random()), exc.retry_after or 0.0)

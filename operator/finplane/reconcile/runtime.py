@@ -60,8 +60,13 @@ class Runtime:
                 outcome = "forbidden"
                 await report_forbidden(self, kind, key, exc, attempt=self.queues[kind].failures(key) + 1)  # type: ignore[arg-type]
                 raise
+            except Conflict as exc:
+                # Somebody wrote in between: the next pass reads the newer state, so one more cycle soon is
+                # the cure. Growing the backoff instead left objects waiting a minute after a conflict storm.
+                outcome = "conflict"
+                raise Retry(f"conflict: {exc.message}", delay=self.settings.backoff_seconds) from exc
             except KubeError as exc:  # retried with backoff by the queue; the outcome says why, for dashboards
-                outcome = "conflict" if isinstance(exc, Conflict) else "unavailable" if exc.retryable else "error"
+                outcome = "unavailable" if exc.retryable else "error"
                 raise
             except Exception:
                 outcome = "error"
