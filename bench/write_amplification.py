@@ -56,11 +56,13 @@ def main() -> None:
     parser.add_argument("--capabilities", type=int, default=200)
     parser.add_argument("--quiet", type=float, default=60.0, help="seconds of quiet period after all Ready")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the logs here (default: a temporary dir)")
     args = parser.parse_args()
     n = args.capabilities
     children = len(children_per_capability(NS))
     minimum = n * (children + 1)
-    with tempfile.TemporaryDirectory() as tmp, start_apiserver(tmp) as server:
+    with tempfile.TemporaryDirectory() as scratch, start_apiserver(args.workdir or scratch) as server:
+        tmp = args.workdir or scratch
         apply_crds(server.kubeconfig)
         op = Operator(server.kubeconfig, Path(tmp) / "operator.log")
         try:

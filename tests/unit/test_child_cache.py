@@ -1,4 +1,4 @@
-"""The watch-fed child cache (finplane.reconcile.child_cache) and sync_children reading from it.
+"""The watch-fed child cache (finplane.reconcile.child_cache), sync_children reading from it, and own_writes.
 
 Covers: events never move the cache back in time (older resourceVersions are ignored, a stale
 DELETED does not drop a newer object); managedFields are not kept; children are found by owner for
@@ -91,3 +91,18 @@ def test_sync_children_with_a_warm_cache_sends_no_request_and_remembers_its_writ
     again = asyncio.run(sync_children(kube, desired, owner_uid="u1", seen_before=True,  # type: ignore[arg-type]
                                       prune_kinds=(("v1", "Service"),), prune_namespaces=("ns",), cache=cache))
     assert not again.wrote and kube.calls == []
+
+
+def test_a_pass_older_than_our_own_status_write_is_skipped_until_the_echo_arrives() -> None:
+    from finplane.reconcile.own_writes import OwnWrites
+
+    def cap(rv: str) -> Obj:
+        return {"metadata": {"name": "c", "namespace": "ns", "resourceVersion": rv}}
+
+    tracker = OwnWrites()
+    assert not tracker.pending(cap("3"))
+    tracker.note(cap("5"))
+    assert tracker.pending(cap("4"))
+    assert not tracker.pending(cap("5")) and len(tracker) == 0
+    tracker.note({"metadata": {"name": "c", "namespace": "ns", "resourceVersion": "opaque"}})
+    assert not tracker.pending(cap("1"))

@@ -20,6 +20,7 @@ from finplane.policy.enforce import enforced_violations
 from finplane.policy.subject import Context
 from finplane.reconcile.child_cache import child_cache
 from finplane.reconcile.children import stamp, sync_children
+from finplane.reconcile.own_writes import own_writes
 from finplane.reconcile.registry_access import pull_secret_for
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.status_write import write_status
@@ -104,6 +105,8 @@ async def reconcile_capability(rt: Runtime, key: Key) -> None:
     body = rt.get(KIND, key)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return
+    if own_writes(rt).pending(body):
+        return  # older than our own last status write: its echo will enqueue this object again
     ns, name = key
     store = rt.stores.get(KIND, {})
     try:
@@ -151,7 +154,7 @@ async def reconcile_capability(rt: Runtime, key: Key) -> None:
 
     deployment = result.live.get(f"Deployment/{ns}/{name}", {})
     conds, fields = _observe(rt, body, spec, deployment)
-    await write_status(rt.kube, body, conditions=conds, fields=fields)
+    await write_status(rt.kube, body, conditions=conds, fields=fields, on_written=own_writes(rt).note)
 
 
 def _observe(rt: Runtime, body: Obj, spec: BusinessCapabilitySpec, dep: Obj) -> tuple[list[Cond], Obj]:
@@ -215,4 +218,4 @@ async def _refuse(rt: Runtime, body: Obj, reason: str, message: str) -> None:
     await write_status(rt.kube, body, conditions=[
         Cond("Ready", "False", reason, message),
         Cond("Progressing", "False", reason, "nothing is applied until the spec is fixed"),
-    ], fields={})
+    ], fields={}, on_written=own_writes(rt).note)

@@ -7,6 +7,7 @@ unchanged object cost zero writes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from finplane.kube.client import Kube
@@ -21,11 +22,13 @@ Obj = dict[str, Any]
 
 
 async def write_status(kube: Kube, body: Obj, *, conditions: list[Cond], fields: Obj,
-                       keep_types: tuple[str, ...] = ("Compliant",)) -> bool:
+                       keep_types: tuple[str, ...] = ("Compliant",),
+                       on_written: Callable[[Obj], None] | None = None) -> bool:
     """Merge `conditions` and `fields` into the status; patch only if something differs. Returns whether it wrote.
 
     Conditions of `keep_types` are owned by other controllers (compliance) and carried over as they are.
-    A condition turning False with a new reason produces one Warning event.
+    A condition turning False with a new reason produces one Warning event. `on_written` receives the
+    object the server returned after a write (reconcile.own_writes).
     """
     meta = body["metadata"]
     current: Obj = dict(body.get("status") or {})
@@ -48,9 +51,11 @@ async def write_status(kube: Kube, body: Obj, *, conditions: list[Cond], fields:
         if k not in new_status:
             patch[k] = None
     try:
-        await kube.patch_status(body["apiVersion"], body["kind"], meta["name"], patch, meta.get("namespace"))
+        updated = await kube.patch_status(body["apiVersion"], body["kind"], meta["name"], patch, meta.get("namespace"))
     except NotFound:
         return False  # deleted meanwhile
+    if on_written is not None and isinstance(updated, dict):
+        on_written(updated)
     log.info("Updated status of %s %s/%s", body["kind"], meta.get("namespace") or "-", meta["name"])
     return True
 
