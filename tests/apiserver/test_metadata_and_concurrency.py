@@ -7,13 +7,20 @@ import base64
 
 
 def test_created_objects_get_uid_timestamp_generation_and_a_resource_version(api, ns):
-    """kube-apiserver: the server owns uid, creationTimestamp, generation (1 on create) and resourceVersion."""
-    body = api.cm(ns, "a", uid="client-chosen", resourceVersion="42").json()
+    """kube-apiserver: the server owns uid, creationTimestamp, generation and resourceVersion. Generation is 1 on
+    create for kinds whose strategy tracks it (workloads, policies, custom resources); core kinds such as
+    ConfigMaps and Namespaces have none, even when the client sends one."""
+    body = api.cm(ns, "a", uid="client-chosen", resourceVersion="42", generation=7).json()
     md = body["metadata"]
     assert md["uid"] != "client-chosen" and len(md["uid"]) == 36
     assert md["creationTimestamp"].endswith("Z")
-    assert md["generation"] == 1
+    assert "generation" not in md
     assert md["resourceVersion"] != "42"
+    assert "generation" not in api.get(f"/api/v1/namespaces/{ns}").json()["metadata"]
+    policy = api.post(f"/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies", {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "p", "generation": 7},
+        "spec": {"podSelector": {}}}).json()
+    assert policy["metadata"]["generation"] == 1
 
 
 def test_resource_versions_come_from_one_counter_across_resources(api, ns):

@@ -65,8 +65,10 @@ def delete_object(core: Core, info: ResourceInfo, obj: Obj, *, policy: str = "Ba
             core.controllers.foreground(info, obj)
         return obj, 200
     if finalizers:
-        marked = {**obj, "metadata": {**md, "deletionTimestamp": meta.now(), "deletionGracePeriodSeconds": 0,
-                                      "finalizers": finalizers, "generation": int(md.get("generation") or 1) + 1}}
+        marked_md = {**md, "deletionTimestamp": meta.now(), "deletionGracePeriodSeconds": 0, "finalizers": finalizers}
+        if md.get("generation"):  # like BeforeDelete: only objects that track generation get it bumped
+            marked_md["generation"] = int(md["generation"]) + 1
+        marked = {**obj, "metadata": marked_md}
         marked = core.store.commit(info, marked, old=obj)
         if FOREGROUND in finalizers:
             core.controllers.foreground(info, marked)

@@ -74,6 +74,16 @@ def validate_name(info: ResourceInfo, name: str) -> None:
         raise invalid(kind=info.kind, group=info.group, name=name, causes=[("FieldValueInvalid", "metadata.name", msg)])
 
 
+# Kinds whose registry strategy never sets metadata.generation on a real server (their objects have
+# none): every core/v1 kind (Pods only from 1.33's PodObservedGenerationTracking), RBAC, Leases, Events.
+_NO_GENERATION_GROUPS = frozenset({"", "rbac.authorization.k8s.io", "coordination.k8s.io", "events.k8s.io"})
+
+
+def tracks_generation(info: ResourceInfo) -> bool:
+    """Whether objects of this kind carry `metadata.generation` (CRs, workloads, policies...)."""
+    return info.crd or info.group not in _NO_GENERATION_GROUPS
+
+
 def spec_changed(info: ResourceInfo, old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Whether `generation` must move: anything outside metadata and status changed."""
     skip = {"metadata", "status", "apiVersion", "kind"}

@@ -107,7 +107,8 @@ def create(core: Core, info: ResourceInfo, namespace: str | None, body: Any, *, 
         md.pop(key, None)
     md["uid"] = meta.new_uid()
     md["creationTimestamp"] = meta.now()
-    md["generation"] = 1
+    if meta.tracks_generation(info):
+        md["generation"] = 1
     if info.status:
         obj.pop("status", None)  # create cannot set status when it is a subresource
     meta.on_create(info, obj)
@@ -172,7 +173,7 @@ def replace(core: Core, info: ResourceInfo, old: Obj, new: Obj, *, subresource: 
                      f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)!r}")])
         meta.on_write(info, new)
         crds.before_write(core, info, new, old)
-        if meta.spec_changed(info, old, new):
+        if meta.tracks_generation(info) and meta.spec_changed(info, old, new):
             md["generation"] = int(om.get("generation") or 1) + 1
     if _same(old, new):
         return old
