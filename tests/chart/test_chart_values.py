@@ -24,7 +24,7 @@ WRONG_VALUES = [
     ({"operator": {"settings": {"awsRegion": "Frankfurt"}}}, "/operator/settings/awsRegion"),
     ({"operator": {"settings": {"aws_region": "eu-west-1"}}}, "'aws_region' does not match"),
     ({"watchNamespaces": ["Payments"]}, "/watchNamespaces/0"),
-    ({"api": {"settings": {"jwksUrl": "http://idp.internal/keys"}}}, "/api/settings/jwksUrl"),
+    ({"api": {"settings": {"jwks": "http://idp.internal/keys"}}}, "/api/settings/jwks"),
     ({"api": {"service": {"type": "ExternalName"}}}, "/api/service/type"),
     ({"networkPolicy": {"apiServerCIDRs": ["10.0.0.1"]}}, "/networkPolicy/apiServerCIDRs/0"),
 ]
@@ -60,3 +60,17 @@ def test_the_bank_values_of_the_install_guide_are_valid_and_render() -> None:
     assert "eks.amazonaws.com/role-arn" in sa["metadata"]["annotations"]
     images = {c["image"] for d in find(objects, "Deployment") for c in d["spec"]["template"]["spec"]["containers"]}
     assert all(".dkr.ecr." in image and "@sha256:" in image for image in images)
+
+
+def test_the_api_settings_of_the_install_guide_reach_the_apis_own_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    api_settings = pytest.importorskip("platform_api.settings", reason="the platform API is not written yet")
+    values = bank_values_from_install_guide()
+    config = find(render(values), "ConfigMap", "finplane-api")[0]["data"]
+    fields = set(api_settings.ApiSettings.model_fields)
+    unknown = sorted(k for k in config if k.removeprefix("FINPLANE_API_").lower() not in fields)
+    assert unknown == [], f"the API ignores these variables (extra='ignore'): {unknown}"
+    for key, value in config.items():
+        monkeypatch.setenv(key, value)
+    settings = api_settings.ApiSettings()
+    wanted = values["api"]["settings"]
+    assert (settings.issuer, settings.audience, settings.jwks) == (wanted["issuer"], wanted["audience"], wanted["jwks"])
