@@ -6,7 +6,7 @@ that ClusterRole's name (FINPLANE_SANDBOX_MEMBER_CLUSTER_ROLE), its settings acc
 `bind` that one ClusterRole and no other, never `escalate`, and only read Roles; the partner credential Secret the API may read
 (resourceNames) is the one the operator writes (finplane.SANDBOX_CREDENTIAL_SECRET); the PolicyReport CRDs are
 copies of the repository's crds/extra/, rendered unless features.policyReportCRDs (or policyReports) is off,
-and kept on uninstall.
+and kept on uninstall; every FINPLANE_* variable of the operator ConfigMap is a setting the operator reads.
 """
 
 from __future__ import annotations
@@ -112,3 +112,11 @@ def test_the_sync_script_copies_the_extra_crds_and_removes_stale_copies(tmp_path
     assert module.sync_extra(source, target) == ["removed files/crds/gone.yaml",
                                                  "copied files/crds/wgpolicyk8s.io_policyreports.yaml"]
     assert module.sync_extra(source, target) == []
+
+
+def test_every_operator_setting_the_chart_writes_is_one_the_operator_reads(rendered: dict[str, list[Obj]]) -> None:
+    fields = set(Settings.model_fields)
+    for name in ("default", "bank"):
+        config = find(rendered[name], "ConfigMap", "finplane-operator")[0]["data"]
+        unknown = sorted(k for k in config if k.removeprefix("FINPLANE_").lower() not in fields)
+        assert unknown == [], f"the operator ignores these variables (extra='ignore'): {unknown}"
