@@ -6,7 +6,7 @@ that ClusterRole's name (FINPLANE_SANDBOX_MEMBER_CLUSTER_ROLE), its settings acc
 `bind` that one ClusterRole and no other, never `escalate`, and only read Roles; the partner credential Secret the API may read
 (resourceNames) is the one the operator writes (finplane.SANDBOX_CREDENTIAL_SECRET); the PolicyReport CRDs are
 copies of the repository's crds/extra/, rendered unless features.policyReportCRDs (or policyReports) is off,
-and kept on uninstall; every FINPLANE_* variable of the operator ConfigMap is a setting the operator reads.
+and kept on uninstall; every FINPLANE_* variable of the operator ConfigMap is a setting the operator reads; without the Gateway API, HTTPRoutes stay readable (the channel reconciler lists them) but not writable.
 """
 
 from __future__ import annotations
@@ -120,3 +120,9 @@ def test_every_operator_setting_the_chart_writes_is_one_the_operator_reads(rende
         config = find(rendered[name], "ConfigMap", "finplane-operator")[0]["data"]
         unknown = sorted(k for k in config if k.removeprefix("FINPLANE_").lower() not in fields)
         assert unknown == [], f"the operator ignores these variables (extra='ignore'): {unknown}"
+
+
+def test_without_the_gateway_api_the_operator_may_still_list_httproutes_but_never_write_them() -> None:
+    rules = rules_of(render({"features": {"gatewayApi": False}}), "ClusterRole", "finplane-operator")
+    verbs = {v for r in rules if "httproutes" in r["resources"] for v in r["verbs"]}
+    assert verbs == {"list", "watch"}

@@ -132,6 +132,13 @@ the requests the operator really makes.
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [get, list, watch, create, patch, delete]
+{{- else }}
+{{- /* Read only: the channel reconciler still lists HTTPRoutes it may own (none without the Gateway API CRDs,
+       which a real API server answers with 404 only when the request is authorised; else 403) and kopf
+       watches them when the CRDs exist. It never writes one (a gateway backend is then refused by RBAC). */}}
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [httproutes]
+  verbs: [list, watch]
 {{- end }}
 {{- end }}
 {{- if .Values.features.policyReports }}
