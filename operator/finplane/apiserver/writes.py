@@ -24,6 +24,7 @@ from finplane.apiserver.errors import (
     invalid,
     not_found,
 )
+from finplane.apiserver.labels import validate_labels
 from finplane.apiserver.patching import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from finplane.apiserver.resources import ResourceInfo
 
@@ -99,6 +100,7 @@ def create(core: Core, info: ResourceInfo, namespace: str | None, body: Any, *, 
                 break
     name = md["name"]
     meta.validate_name(info, name)
+    validate_labels(info, name, md)
     if info.namespaced:
         _check_namespace(core, info, namespace or "", name)
     if store.get(info, md.get("namespace", ""), name) is not None:
@@ -171,6 +173,7 @@ def replace(core: Core, info: ResourceInfo, old: Obj, new: Obj, *, subresource: 
                 raise invalid(kind=info.kind, group=info.group, name=om["name"], causes=[
                     ("FieldValueForbidden", "metadata.finalizers",
                      f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)!r}")])
+        validate_labels(info, om["name"], md)
         meta.on_write(info, new)
         crds.before_write(core, info, new, old)
         if meta.tracks_generation(info) and meta.spec_changed(info, old, new):
