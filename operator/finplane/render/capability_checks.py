@@ -66,20 +66,23 @@ def check_capability(*, name: str, namespace: str, spec: BusinessCapabilitySpec,
 
 def _check_resources(spec: BusinessCapabilitySpec) -> list[Problem]:
     r = spec.resources
-    if not r or not r.requests or not r.limits:
+    if not r:
         return []
     out: list[Problem] = []
     for res in ("cpu", "memory"):
-        req, lim = getattr(r.requests, res), getattr(r.limits, res)
-        if req is None or lim is None:
-            continue
+        req = getattr(r.requests, res) if r.requests else None
+        lim = getattr(r.limits, res) if r.limits else None
         try:
-            if parse_quantity(lim) < parse_quantity(req):
+            # Each quantity on its own: a lone negative request would reach the Deployment, which the
+            # API server refuses, and the capability would retry forever without saying why.
+            negative = [f"{part}.{res} ({q})" for part, q in (("requests", req), ("limits", lim))
+                        if q is not None and parse_quantity(q) < 0]
+            if negative:
+                out.append(Problem("NegativeQuantity", f"spec.resources.{', '.join(negative)} must not be negative"))
+            elif req is not None and lim is not None and parse_quantity(lim) < parse_quantity(req):
                 out.append(Problem("LimitsBelowRequests",
                                    f"spec.resources.limits.{res} ({lim}) is below requests.{res} ({req}); "
                                    "raise the limit or lower the request"))
-            if parse_quantity(req) < 0 or parse_quantity(lim) < 0:
-                out.append(Problem("NegativeQuantity", f"spec.resources {res} must not be negative"))
         except ValueError as exc:
             out.append(Problem("InvalidQuantity", str(exc)))
     return out
