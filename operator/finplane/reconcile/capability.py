@@ -46,18 +46,58 @@ def _ready(body: Obj | None) -> bool:
                               for c in (body.get("status") or {}).get("conditions", []) or [])  # type: ignore[union-attr]
 
 
+def dependents_index(rt: Runtime) -> dict[Key, set[Key]]:
+    """Capability -> the capabilities whose spec.dependencies name it, kept by `wire_capabilities`.
+
+    Why an index: finding dependents by scanning every capability on every watch event and every pass
+    made the operator quadratic in the number of capabilities (bench/memory.py with 10,000).
+    An attribute of the runtime, like reconcile.child_cache, to keep it out of the shared runtime module.
+    """
+    index: dict[Key, set[Key]] | None = getattr(rt, "_cap_dependents", None)
+    if index is None:
+        index = {}
+        rt._cap_dependents = index  # type: ignore[attr-defined]
+    return index
+
+
+def _index_deps(index: dict[Key, set[Key]], key: Key, before: list[Key], after: list[Key]) -> None:
+    for dep in set(before) - set(after):
+        users = index.get(dep)
+        if users is not None:
+            users.discard(key)
+            if not users:
+                del index[dep]
+    for dep in after:
+        index.setdefault(dep, set()).add(key)
+
+
+def _dep_graph(store: dict[Key, Obj], start: Key) -> dict[Key, list[Key]]:
+    """The dependency graph reachable from `start` (all a cycle through `start` can use), not the whole store."""
+    graph: dict[Key, list[Key]] = {}
+    todo = [start]
+    while todo:
+        node = todo.pop()
+        if node in graph or node not in store:
+            continue
+        graph[node] = deps_of(store[node])
+        todo.extend(graph[node])
+    return graph
+
+
 def wire_capabilities(rt: Runtime) -> None:
     """Re-enqueue related capabilities when one changes in a way they care about."""
+    index = dependents_index(rt)
+
     def changed(event: str, new: Obj, old: Obj | None) -> None:
         key = (new["metadata"].get("namespace", ""), new["metadata"]["name"])
+        _index_deps(index, key, deps_of(old) if old else [], [] if event == "DELETED" else deps_of(new))
         relevant = event in ("ADDED", "DELETED", "LISTED") or old is None or \
             _ready(new) != _ready(old) or deps_of(new) != deps_of(old) or \
             (new.get("spec") or {}).get("port") != (old.get("spec") or {}).get("port")
         if not relevant:
             return
-        for other_key, other in rt.stores.get(KIND, {}).items():
-            if key in deps_of(other):
-                rt.enqueue(KIND, other_key)
+        for other_key in list(index.get(key, ())):
+            rt.enqueue(KIND, other_key)
         for dep in deps_of(new) + (deps_of(old) if old else []):
             rt.enqueue(KIND, dep)
     rt.on_change(KIND, changed)
@@ -115,13 +155,12 @@ async def reconcile_capability(rt: Runtime, key: Key) -> None:
         msg = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
         await _refuse(rt, body, "InvalidSpec", msg)
         return
-    graph = {k: deps_of(b) for k, b in store.items()}
-    problems = check_capability(name=name, namespace=ns, spec=spec, graph=graph)
+    problems = check_capability(name=name, namespace=ns, spec=spec, graph=_dep_graph(store, key))
     if problems:
         await _refuse(rt, body, problems[0].reason, "; ".join(p.message for p in problems))
         return
 
-    dependents = tuple(sorted(k for k, b in store.items() if key in deps_of(b)))
+    dependents = tuple(sorted(k for k in dependents_index(rt).get(key, ()) if k in store))
     ports = {k: int((store[k].get("spec") or {}).get("port") or 8080) for k in deps_of(body) if k in store}
     desired = [stamp(c, body) for c in render_capability(
         name=name, namespace=ns, spec=spec, settings=rt.settings,
