@@ -5,6 +5,9 @@ its capped exponential backoff (RBAC may be granted again, and then the object h
 but after `Settings.forbidden_report_after` refused attempts the user sees why nothing happens:
 Ready=False with reason Forbidden naming the verb and resource, plus one Warning event
 (`status_write` posts it). Without this a 403 only shows up in the operator's log.
+
+`namespace_going` tells apart the refusals that only mean "the object's namespace is being deleted"
+(404 for the namespace, 403 "being terminated"): nothing to report or retry, the object goes too.
 """
 
 from __future__ import annotations
@@ -12,14 +15,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from finplane.kube.errors import Forbidden, KubeError
+from finplane.kube.errors import Forbidden, KubeError, NotFound
 from finplane.reconcile.status_write import write_status
 from finplane.status.conditions import Cond
 
 if TYPE_CHECKING:
     from finplane.reconcile.runtime import Key, Runtime
 
-__all__ = ["report_forbidden"]
+__all__ = ["namespace_going", "report_forbidden"]
 
 log = logging.getLogger("finplane.failures")
 
@@ -42,3 +45,14 @@ async def report_forbidden(rt: Runtime, kind: str, key: Key, exc: Forbidden, *, 
     if wrote:
         log.warning("Forbidden: %s %s/%s: %s", kind, key[0] or "-", key[1], message)
     return wrote
+
+
+def namespace_going(exc: KubeError, key: Key) -> bool:
+    """The request failed only because the object's own namespace is gone or terminating."""
+    ns = key[0]
+    if not ns:
+        return False
+    details = exc.body.get("details") or {}
+    if isinstance(exc, NotFound):
+        return details.get("kind") == "namespaces" and details.get("name") == ns
+    return isinstance(exc, Forbidden) and f"namespace {ns} because it is being terminated" in exc.message

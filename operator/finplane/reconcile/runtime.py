@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from finplane.kube.client import Kube
-from finplane.kube.errors import Conflict, Forbidden, KubeError
+from finplane.kube.errors import Conflict, Forbidden, KubeError, NotFound
 from finplane.metrics import READY, RECONCILE_DURATION, RECONCILES
-from finplane.reconcile.failures import report_forbidden
+from finplane.reconcile.failures import namespace_going, report_forbidden
 from finplane.reconcile.queue import Retry, WorkQueue
 from finplane.settings import Settings
 
@@ -56,8 +56,15 @@ class Runtime:
             except Retry:
                 outcome = "retry"
                 raise
-            except Forbidden as exc:  # RBAC: surfaced in status after a few attempts (reconcile.failures)
-                outcome = "forbidden"
+            except (NotFound, Forbidden) as exc:
+                if namespace_going(exc, key):  # type: ignore[arg-type]
+                    outcome = "gone"  # its namespace is being deleted: the object's DELETED event follows
+                    log.info("Stopped reconciling %s %s: %s", kind, key, exc.message)
+                    return
+                if isinstance(exc, NotFound):
+                    outcome = "error"
+                    raise
+                outcome = "forbidden"  # RBAC: surfaced in status after a few attempts (reconcile.failures)
                 await report_forbidden(self, kind, key, exc, attempt=self.queues[kind].failures(key) + 1)  # type: ignore[arg-type]
                 raise
             except Conflict as exc:
