@@ -93,6 +93,9 @@ def run(*, namespaces: list[str], liveness_port: int, metrics_port: int, peering
     logging.basicConfig(level=os.environ.get("FINPLANE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # A failing liveness probe (watch_health) makes kopf's endpoint raise; kopf logs the reason once at
+    # ERROR, and aiohttp would add a full traceback for every probe request on top.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     # kopf logs "Handler succeeded" for every watch event at INFO: noise that hides Finplane's own lines.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     conf = get_settings()  # fail fast with a clear message on a bad FINPLANE_* value
