@@ -1,7 +1,7 @@
 """The imperative kubectl commands people type, with the oldest and the newest kubectl installed.
 
 Mirrors what a real kube-apiserver accepts from them:
-- kubectl 1.32+ sends `create namespace|configmap|secret` bodies as `application/vnd.kubernetes.protobuf`
+- kubectl 1.32+ sends `create namespace|configmap|secret|deployment` bodies as `application/vnd.kubernetes.protobuf`
   (typed client-go), which the real server decodes like JSON (this server reads those kinds' protobuf);
 - kubectl 1.27-1.29 fetch `/openapi/v2` (protobuf) before `apply` and `edit`, and take patch strategies
   from compiled-in types for kinds the document does not describe;
@@ -45,6 +45,7 @@ spec:
 @pytest.mark.parametrize("kubectl", VERSIONS)
 def test_kubectl_creates_labels_annotates_scales_rolls_out_edits_and_patches(kubectl, kubectl_env, api,
                                                                               tmp_path: Path):
+    """The commands of a newcomer's first hour, each checked against the object the server then holds."""
     env = kubectl_env
 
     def run(*args: str, extra_env: dict[str, str] | None = None) -> str:
@@ -70,6 +71,11 @@ def test_kubectl_creates_labels_annotates_scales_rolls_out_edits_and_patches(kub
     run("annotate", "configmap", "settings", "-n", ns, "owner=payments")
     md = api.get(f"/api/v1/namespaces/{ns}/configmaps/settings").json()["metadata"]
     assert md["labels"] == {"tier": "gold"} and md["annotations"] == {"owner": "payments"}
+
+    run("create", "deployment", "api", "-n", ns, "--image=registry.example/api:1", "--port=8080", "--replicas=2")
+    created = api.get(f"/apis/apps/v1/namespaces/{ns}/deployments/api").json()
+    assert created["spec"]["replicas"] == 2 and created["spec"]["selector"] == {"matchLabels": {"app": "api"}}
+    assert created["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"containerPort": 8080}]
 
     manifest = tmp_path / "deployment.yaml"
     manifest.write_text(DEPLOYMENT)
@@ -124,7 +130,7 @@ def test_protobuf_bodies_of_kinds_the_server_cannot_read_get_415(api, ns):
     def field(number: int, payload: bytes) -> bytes:
         return bytes([number << 3 | 2, len(payload)]) + payload
 
-    type_meta = field(1, b"apps/v1") + field(2, b"Deployment")
-    body = b"k8s\x00" + field(1, type_meta) + field(2, field(1, field(1, b"d")))
-    resp = api.post(f"/apis/apps/v1/namespaces/{ns}/deployments", body, ctype="application/vnd.kubernetes.protobuf")
+    type_meta = field(1, b"v1") + field(2, b"Service")
+    body = b"k8s\x00" + field(1, type_meta) + field(2, field(1, field(1, b"s")))
+    resp = api.post(f"/api/v1/namespaces/{ns}/services", body, ctype="application/vnd.kubernetes.protobuf")
     assert resp.status_code == 415 and resp.json()["reason"] == "UnsupportedMediaType"

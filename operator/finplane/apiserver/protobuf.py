@@ -1,7 +1,7 @@
 """Decode the protobuf request bodies kubectl 1.32+ sends for a few built-in kinds (used by http.py).
 
-kubectl 1.32 and later send `kubectl create namespace|configmap|secret|serviceaccount` (typed
-client-go calls) as `application/vnd.kubernetes.protobuf`: the 4-byte magic `k8s\\0`, then a
+kubectl 1.32 and later send `kubectl create namespace|configmap|secret|serviceaccount|deployment`
+(typed client-go calls) as `application/vnd.kubernetes.protobuf`: the 4-byte magic `k8s\\0`, then a
 `runtime.Unknown` envelope whose `typeMeta` names the kind and whose `raw` holds the object.
 A real kube-apiserver decodes every built-in kind; this server knows the field numbers (from
 k8s.io/api and k8s.io/apimachinery `generated.proto`) of the kinds in `MESSAGES` only and
@@ -23,7 +23,9 @@ MAGIC = b"k8s\x00"
 
 # A message: field number -> (JSON name, type). Types: "string", "bytes", "int", "bool", "time",
 # "fieldsV1", "[string]" (repeated), "{string}" / "{bytes}" (map<string, T>), or a message
-# name (in MESSAGES), "[Name]" for a repeated one.
+# name (in MESSAGES), "[Name]" for a repeated one; "int!" is an optional (pointer) integer whose
+# zero is a value. A field missing from a table is refused (415) unless it holds only zeros, so
+# nothing a client sends is silently lost.
 MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
     "Unknown": {1: ("typeMeta", "TypeMeta"), 2: ("raw", "rawbytes"), 3: ("contentEncoding", "string"),
                 4: ("contentType", "string")},
@@ -56,9 +58,27 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
                       3: ("orphanDependents", "bool"), 4: ("propagationPolicy", "string"),
                       5: ("dryRun", "[string]")},
     "Preconditions": {1: ("uid", "string"), 2: ("resourceVersion", "string")},
+    # What `kubectl create deployment NAME --image=I [--port=P] [--replicas=N] [-- COMMAND]` sends.
+    "Deployment": {1: ("metadata", "ObjectMeta"), 2: ("spec", "DeploymentSpec")},
+    "DeploymentSpec": {1: ("replicas", "int!"), 2: ("selector", "LabelSelector"), 3: ("template", "PodTemplateSpec"),
+                       4: ("strategy", "DeploymentStrategy"), 5: ("minReadySeconds", "int"),
+                       6: ("revisionHistoryLimit", "int!"), 7: ("paused", "bool"),
+                       9: ("progressDeadlineSeconds", "int!")},
+    "DeploymentStrategy": {1: ("type", "string")},
+    "LabelSelector": {1: ("matchLabels", "{string}"), 2: ("matchExpressions", "[LabelSelectorRequirement]")},
+    "LabelSelectorRequirement": {1: ("key", "string"), 2: ("operator", "string"), 3: ("values", "[string]")},
+    "PodTemplateSpec": {1: ("metadata", "ObjectMeta"), 2: ("spec", "PodSpec")},
+    "PodSpec": {2: ("containers", "[Container]")},
+    "Container": {1: ("name", "string"), 2: ("image", "string"), 3: ("command", "[string]"), 4: ("args", "[string]"),
+                  5: ("workingDir", "string"), 6: ("ports", "[ContainerPort]"), 7: ("env", "[EnvVar]"),
+                  13: ("terminationMessagePath", "string"), 14: ("imagePullPolicy", "string"),
+                  20: ("terminationMessagePolicy", "string")},
+    "ContainerPort": {1: ("name", "string"), 2: ("hostPort", "int"), 3: ("containerPort", "int"),
+                      4: ("protocol", "string"), 5: ("hostIP", "string")},
+    "EnvVar": {1: ("name", "string"), 2: ("value", "string")},
 }
 # Kinds whose whole body is decoded (typeMeta.kind of the envelope).
-KINDS = frozenset({"Namespace", "ConfigMap", "Secret", "ServiceAccount", "DeleteOptions"})
+KINDS = frozenset({"Namespace", "ConfigMap", "Secret", "ServiceAccount", "Deployment", "DeleteOptions"})
 
 
 class ProtobufError(ValueError):
@@ -109,6 +129,18 @@ def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
     return out
 
 
+def _is_zero(value: int | bytes) -> bool:
+    """A zero scalar, or an embedded message whose fields are all zero (how Go writes an empty struct)."""
+    if isinstance(value, int):
+        return value == 0
+    if not value:
+        return True
+    try:
+        return all(_is_zero(inner) for _, inner in _fields(value))
+    except ProtobufError:
+        return False  # not a message: a non-empty string or bytes
+
+
 def _text(value: int | bytes) -> str:
     if not isinstance(value, bytes):
         raise ProtobufError("expected a length-delimited field")
@@ -132,7 +164,7 @@ def _scalar(kind: str, value: int | bytes) -> Any:
         return base64.b64encode(value if isinstance(value, bytes) else b"").decode()
     if kind == "rawbytes":
         return value
-    if kind == "int":
+    if kind in ("int", "int!"):
         number = int(value) if isinstance(value, int) else 0
         return number - (1 << 64) if number >= 1 << 63 else number
     if kind == "bool":
@@ -152,7 +184,9 @@ def _message(name: str, buf: bytes) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for number, value in _fields(buf):
         if number not in spec:
-            continue  # a field this table does not know: dropped, as an older server would
+            if not _is_zero(value):
+                raise ProtobufError(f"field {number} of {name} is not read by this server", unsupported=True)
+            continue  # Go writes every non-pointer field, zero or not: nothing is lost
         key, kind = spec[number]
         if kind.startswith("{"):
             entry = dict(_fields(value if isinstance(value, bytes) else b""))
@@ -162,7 +196,7 @@ def _message(name: str, buf: bytes) -> dict[str, Any]:
             out.setdefault(key, []).append(_scalar(kind[1:-1], value))
         else:
             decoded = _scalar(kind, value)
-            if decoded in ("", 0, False, None, {}) and kind != "rawbytes":
+            if decoded in ("", 0, False, None, {}) and kind not in ("rawbytes", "int!"):
                 out.pop(key, None)  # Go's omitempty: protobuf carries zero values, JSON leaves them out
             else:
                 out[key] = decoded

@@ -11,25 +11,22 @@ import pytest
 from finplane.apiserver.protobuf import ProtobufError, decode
 
 
-def _ld(number: int, payload: bytes) -> bytes:
-    size, out = len(payload), bytearray()
-    while True:
-        byte = size & 0x7F
-        size >>= 7
-        out.append(byte | (0x80 if size else 0))
-        if not size:
-            break
-    return bytes([number << 3 | 2]) + bytes(out) + payload
-
-
-def _varint(number: int, value: int) -> bytes:
-    out = bytearray([number << 3])
+def _uvarint(value: int) -> bytes:
+    out = bytearray()
     while True:
         byte = value & 0x7F
         value >>= 7
         out.append(byte | (0x80 if value else 0))
         if not value:
             return bytes(out)
+
+
+def _ld(number: int, payload: bytes) -> bytes:
+    return _uvarint(number << 3 | 2) + _uvarint(len(payload)) + payload
+
+
+def _varint(number: int, value: int) -> bytes:
+    return _uvarint(number << 3) + _uvarint(value)
 
 
 def _envelope(api_version: bytes, kind: bytes, raw: bytes) -> bytes:
@@ -57,9 +54,29 @@ def test_secret_data_becomes_base64_and_the_type_is_kept():
     assert obj["data"] == {"password": base64.b64encode(b"hunter2").decode()} and obj["type"] == "Opaque"
 
 
+def test_a_deployment_keeps_an_explicit_zero_replicas_and_its_container():
+    container = _ld(1, b"app") + _ld(2, b"nginx") + _ld(6, _varint(3, 80)) + _ld(8, b"") + _varint(16, 0)
+    template = _ld(1, _ld(11, _entry(b"app", b"web"))) + _ld(2, _ld(2, container) + _ld(3, b"") + _varint(11, 0))
+    spec = _varint(1, 0) + _ld(2, _ld(1, _entry(b"app", b"web"))) + _ld(3, template) + _ld(4, b"") + _varint(5, 0)
+    obj = decode(_envelope(b"apps/v1", b"Deployment", _ld(1, _ld(1, b"web")) + _ld(2, spec) + _ld(3, _ld(1, b""))))
+    assert obj["spec"] == {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+                           "template": {"metadata": {"labels": {"app": "web"}},
+                                        "spec": {"containers": [{"name": "app", "image": "nginx",
+                                                                 "ports": [{"containerPort": 80}]}]}}}
+
+
+def test_a_field_the_server_does_not_read_is_refused_unless_it_holds_only_zeros():
+    """Nothing a client sends is silently dropped: an unread, non-zero field (here a pod's volumes) is a 415."""
+    volumes = _ld(1, _ld(1, b"data"))
+    template = _ld(2, _ld(1, volumes) + _ld(2, _ld(1, b"app")))
+    with pytest.raises(ProtobufError) as caught:
+        decode(_envelope(b"apps/v1", b"Deployment", _ld(2, _ld(3, template))))
+    assert caught.value.unsupported and "field 1 of PodSpec" in str(caught.value)
+
+
 def test_a_kind_without_a_field_table_is_unsupported_and_garbage_is_an_error():
     with pytest.raises(ProtobufError) as caught:
-        decode(_envelope(b"apps/v1", b"Deployment", b""))
+        decode(_envelope(b"v1", b"Service", b""))
     assert caught.value.unsupported
     with pytest.raises(ProtobufError) as caught:
         decode(b"{}")
