@@ -28,7 +28,7 @@ BEGIN, END = "<!-- BEGIN GENERATED -->", "<!-- END GENERATED -->"
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "write_amplification": (["--capabilities", "200", "--quiet", "60"], ["--capabilities", "20", "--quiet", "5"]),
     "convergence": (["--capabilities", "1000"], ["--capabilities", "100"]),
-    "memory": (["--sizes", "1000", "10000", "--budget", "420"], ["--sizes", "100", "500", "--budget", "120"]),
+    "memory": (["--sizes", "1000", "10000", "--budget", "300"], ["--sizes", "100", "500", "--budget", "120"]),
     "api_catalog": (["--capabilities", "10000", "--clients", "50", "--seconds", "15"],
                     ["--capabilities", "10000", "--clients", "50", "--seconds", "3"]),
     "render": (["--capabilities", "10000"], ["--capabilities", "1000"]),
@@ -54,7 +54,9 @@ def run_one(name: str, args: list[str]) -> dict[str, Any]:
 
 
 def _section(r: dict[str, Any]) -> str:
-    out = [f"### {r['name']}", "", f"`{r['command']}` ({r['seconds']} s{'' if r['ok'] else ', FAILED'})", "", "```"]
+    when = f", {r['date']}" if r.get("date") else ""
+    out = [f"### {r['name']}", "", f"`{r['command']}` ({r['seconds']} s{when}{'' if r['ok'] else ', FAILED'})", "",
+           "```"]
     out += r["summary"] or ["(no output)"]
     out += ["```", ""]
     return "\n".join(out)
@@ -116,7 +118,15 @@ def main() -> None:
     started = dt.datetime.now(dt.UTC)
     results = [run_one(name, BENCHMARKS[name][1 if args.quick else 0])
                for name in (args.only or list(BENCHMARKS))]
-    write_results(args.out, render_markdown(results, started, quick=args.quick))
+    # --only re-runs some benchmarks: the others keep their last figures (kept as JSON next to RESULTS.md).
+    store = args.out.with_suffix(".json")
+    merged = json.loads(store.read_text()) if args.only and store.exists() else {}
+    for r in results:
+        r["date"] = started.strftime("%Y-%m-%d %H:%M UTC")
+        merged[r["name"]] = r
+    store.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+    ordered = [merged[name] for name in BENCHMARKS if name in merged]
+    write_results(args.out, render_markdown(ordered, started, quick=args.quick))
     print(f"wrote {args.out}")
     if not all(r["ok"] for r in results):
         sys.exit(1)
