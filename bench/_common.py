@@ -38,6 +38,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so `finally` blocks stop the servers and the operator this script started."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 def log(msg: str) -> None:
     """Progress on stderr (the figures go to stdout as one JSON line, for run_all.py)."""
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)

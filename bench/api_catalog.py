@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import emit, free_port, log
+from _common import emit, exit_on_sigterm, free_port, log
 
 TEAMS = 50
 
@@ -87,6 +87,7 @@ async def _load(url: str, path: str, token: str, clients: int, seconds: float) -
 
 
 def main() -> None:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--capabilities", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=50)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import GROUP_PATH, Client, Operator, apply_crds, emit, log
+from _common import GROUP_PATH, Client, Operator, apply_crds, emit, exit_on_sigterm, log
 
 from finplane.apiserver.testing import start_apiserver
 
@@ -87,6 +87,7 @@ async def _baseline_side(url: str, n: int) -> tuple[float, int]:
 
 
 def main() -> None:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--capabilities", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=480.0)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import psutil
-from _common import Client, Operator, apply_crds, emit, log
+from _common import Client, Operator, apply_crds, emit, exit_on_sigterm, log
 
 from finplane.apiserver.testing import start_apiserver
 
@@ -68,6 +68,7 @@ async def _measure(url: str, op: Operator, n: int, budget: float, idle: float) -
 
 
 def main() -> None:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--budget", type=float, default=300.0, help="seconds to wait for all Ready, per size")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _common import emit, log
+from _common import emit, exit_on_sigterm, log
 
 from finplane.render.offline import render_documents, render_file
 from finplane.settings import Settings
@@ -38,6 +38,7 @@ def _doc(i: int) -> dict[str, Any]:
 
 
 def main() -> None:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--capabilities", type=int, default=10_000)
     args = parser.parse_args()

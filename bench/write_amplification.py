@@ -23,6 +23,7 @@ from _common import (
     apply_crds,
     children_per_capability,
     emit,
+    exit_on_sigterm,
     log,
     operator_reads,
     operator_writes,
@@ -52,6 +53,7 @@ async def _run(url: str, op: Operator, n: int, quiet: float, timeout: float) -> 
 
 
 def main() -> None:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--capabilities", type=int, default=200)
     parser.add_argument("--quiet", type=float, default=60.0, help="seconds of quiet period after all Ready")
