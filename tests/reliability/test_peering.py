@@ -40,6 +40,8 @@ def test_only_the_higher_priority_replica_reconciles_and_killing_it_hands_over(t
         try:
             wait_for(lambda: "Pausing operations in favour of" in standby.logs(), timeout=60,
                      what="the lower-priority replica pausing")
+            wait_for(lambda: "standby: reconciles paused" in standby.logs(), timeout=30,
+                     what="Finplane's own workers pausing with kopf (queued work and the drift timer too)")
             apply_many(cluster, [capability(f"before-{i}", "peers") for i in range(10)])
             wait_for(lambda: ready_count(cluster) == 10, timeout=90, what="10 capabilities Ready")
             assert "Applied Deployment/peers/before-0" in active.logs() or "Applied" in active.logs()
@@ -52,6 +54,7 @@ def test_only_the_higher_priority_replica_reconciles_and_killing_it_hands_over(t
                      what="capabilities created after the kill Ready (handed over)")
             print(f"handover: capabilities created after the kill Ready {time.monotonic() - killed:.1f}s later")
             assert "Applied Deployment/peers/after-0" in standby.logs()
+            assert "active again" in standby.logs()
         finally:
             active.stop()
             standby.stop()

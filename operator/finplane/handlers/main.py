@@ -18,7 +18,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from finplane import GROUP
-from finplane.handlers import registrations, watch_health
+from finplane.handlers import peering_state, registrations, watch_health
 from finplane.kube.client import Kube
 from finplane.reconcile.runtime import Runtime
 from finplane.settings import get_settings
@@ -47,7 +47,8 @@ async def _startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -
     settings.networking.error_backoffs = [1, 2, 5, 10, 20, 30]
     settings.batching.worker_limit = 64
     kube = await Kube.from_config(field_manager=conf.field_manager)
-    rt = Runtime(kube=kube, settings=conf, workers=int(os.environ.get("FINPLANE_WORKERS", "8")))
+    rt = Runtime(kube=kube, settings=conf, workers=int(os.environ.get("FINPLANE_WORKERS", "8")),
+                 is_paused=peering_state.paused)
     registrations.register_all(rt)
     rt.start()
     memo["rt"] = rt
@@ -100,6 +101,7 @@ def run(*, namespaces: list[str], liveness_port: int, metrics_port: int, peering
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     conf = get_settings()  # fail fast with a clear message on a bad FINPLANE_* value
     watch_health.install()
+    peering_state.install()
     watch_health.register_probe(threshold_seconds=conf.watch_liveness_seconds)
     if metrics_port:
         start_http_server(metrics_port, addr=os.environ.get("FINPLANE_METRICS_ADDR", "0.0.0.0"))

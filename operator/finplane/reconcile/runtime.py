@@ -43,12 +43,17 @@ class Runtime:
     stores: dict[str, dict[Key, Obj]] = field(default_factory=dict)
     queues: dict[str, WorkQueue] = field(default_factory=dict)
     _observers: dict[str, list[Callable[[str, Obj, Obj | None], None]]] = field(default_factory=dict)
+    # True while another replica is active (kopf peering). kopf pauses only its watches; queued keys,
+    # retries and the drift timer are ours to hold back, or a standby would reconcile beside the leader.
+    is_paused: Callable[[], bool] = lambda: False
 
     def register(self, kind: str, reconciler: Reconciler) -> None:
         """Give `kind` a store and a queue whose workers run `reconciler(runtime, key)`."""
         self.stores.setdefault(kind, {})
 
         async def run(key: Hashable) -> None:
+            if self.is_paused():
+                return  # the active replica owns it; on resuming, kopf relists and everything is enqueued again
             started = time.perf_counter()
             outcome = "ok"
             try:
