@@ -15,7 +15,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "StatusModel",
     "cel",
     "check_unique",
+    "describe_errors",
     "dump",
     "list_map",
     "list_set",
@@ -139,6 +140,11 @@ class StatusModel(BaseModel):
     """Base of every status model: camelCase aliases, unknown fields ignored (older operators)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+def describe_errors(exc: ValidationError, *, prefix: str = "spec", most: int = 5) -> str:
+    """A pydantic ValidationError as one line naming each field (`spec.replicas: ...`), for conditions."""
+    return "; ".join(f"{'.'.join([prefix, *map(str, e['loc'])])}: {e['msg']}" for e in exc.errors()[:most])
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

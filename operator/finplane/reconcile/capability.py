@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from finplane.kube.events import post_event
 from finplane.metrics import DRIFT, WRITES
 from finplane.models.business_capability import BusinessCapabilitySpec
+from finplane.models.common import describe_errors
 from finplane.policy.enforce import enforced_violations
 from finplane.policy.subject import Context
 from finplane.reconcile.child_cache import child_cache
@@ -152,7 +153,7 @@ async def reconcile_capability(rt: Runtime, key: Key) -> None:
     try:
         spec = BusinessCapabilitySpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
-        msg = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        msg = describe_errors(exc)
         await _refuse(rt, body, "InvalidSpec", msg)
         return
     problems = check_capability(name=name, namespace=ns, spec=spec, graph=_dep_graph(store, key))

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from finplane.kube.errors import KubeError
 from finplane.kube.events import post_event
+from finplane.models.common import describe_errors
 from finplane.models.compliance_policy import CompliancePolicySpec, Mode
 from finplane.policy.admission import psa_labels, render_admission_policy
 from finplane.policy.engine import Result, evaluate, object_key
@@ -106,7 +107,7 @@ async def reconcile_policy(rt: Runtime, key: Key) -> None:
     try:
         spec = CompliancePolicySpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
-        msg = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        msg = describe_errors(exc)
         await write_status(rt.kube, body, conditions=[Cond("Ready", "False", "InvalidSpec", msg)], fields={})
         return
     state = _state(rt)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from finplane.kube.errors import KubeError
 from finplane.kube.events import post_event
 from finplane.metrics import DRIFT, WRITES
+from finplane.models.common import describe_errors
 from finplane.models.image_registry import ImageRegistrySpec, RegistryKind
 from finplane.reconcile.registry_creds import CredentialSource, CredentialsUnavailable, Login, static_login
 from finplane.reconcile.registry_secrets import SecretSync, prune_secrets, sync_secret, wire_service_account
@@ -93,7 +94,7 @@ async def reconcile_registry(rt: Runtime, key: Key, *, creds: CredentialSource) 
     try:
         spec = ImageRegistrySpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
-        msg = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        msg = describe_errors(exc)
         await write_status(rt.kube, body, conditions=[Cond("Ready", "False", "InvalidSpec", msg)], fields={})
         return
     namespaces = rt.stores.get("Namespace", {})

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from finplane.kube.errors import Conflict
 from finplane.kube.events import post_event
+from finplane.models.common import describe_errors
 from finplane.models.tenant_sandbox import TenantSandboxSpec
 from finplane.reconcile.children import stamp, sync_children
 from finplane.reconcile.queue import Retry
@@ -116,7 +117,7 @@ async def reconcile_sandbox(rt: Runtime, key: Key) -> None:
     try:
         spec = TenantSandboxSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
-        msg = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        msg = describe_errors(exc)
         await _refuse(rt, body, "InvalidSpec", msg, fields={})
         return
     ns = sandbox_namespace(name, rt.settings)

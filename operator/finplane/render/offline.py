@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from finplane.models.business_capability import BusinessCapabilitySpec
+from finplane.models.common import describe_errors
 from finplane.render.capability import render_capability
 from finplane.render.capability_checks import check_capability
 from finplane.settings import Settings, get_settings
@@ -76,7 +77,7 @@ def render_documents(docs: list[Obj], *, settings: Settings | None = None) -> li
             out.extend(RENDERERS[doc["kind"]](doc, settings))
         except ValidationError as exc:
             where = f"{doc['kind']} {(doc.get('metadata') or {}).get('name', '?')}"
-            errors = "; ".join(f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+            errors = describe_errors(exc)
             raise ValueError(f"{where}: {errors}") from None
     return out
 
