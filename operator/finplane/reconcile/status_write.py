@@ -18,6 +18,8 @@ from finplane.status.conditions import Cond, merge_conditions
 __all__ = ["write_status"]
 
 log = logging.getLogger("finplane.status")
+# Reasons every healthy object passes through (a new Deployment is not available yet): not worth a Warning.
+TRANSIENT_REASONS = frozenset({"ReplicasNotReady", "RollingOut", "Reconciling", "DependenciesNotReady"})
 Obj = dict[str, Any]
 
 
@@ -41,10 +43,13 @@ async def write_status(kube: Kube, body: Obj, *, conditions: list[Cond], fields:
     if _same(current, new_status):
         return False
     old_by_type = {c.get("type"): c for c in old_conds}
+    posted: set[str] = set()
     for c in conditions:
         before = old_by_type.get(c.type)
-        bad = c.status == "False" and c.type in ("Ready", "DependenciesReady", "ImagePullAccess")
+        bad = c.status == "False" and c.type in ("Ready", "DependenciesReady", "ImagePullAccess") \
+            and c.reason not in TRANSIENT_REASONS and c.reason not in posted
         if bad and (before is None or before.get("status") != "False" or before.get("reason") != c.reason):
+            posted.add(c.reason)  # Ready often repeats the failing gate's reason: one event, not two
             await post_event(kube, body, type_="Warning", reason=c.reason, message=c.message)
     patch: Obj = {**new_status}
     for k in current:  # fields we no longer report are removed (merge patch null)
