@@ -60,15 +60,15 @@ def test_injected_faults_answer_errors_for_a_count_then_stop(server, ns):
 
 
 def test_cut_watches_end_streams_early(server, ns):
-    """Fault injection: cutWatchesEverySeconds ends every watch stream after that long."""
+    """Fault injection: cutWatchesEverySeconds ends every watch stream after that long, long before the
+    timeoutSeconds the client asked for (here 300 s; a stream that is not cut would hit the client's
+    30 s read timeout and fail the test)."""
     server.set_faults(cutWatchesEverySeconds=0.5)
     try:
-        started = time.monotonic()
         with httpx.stream("GET", f"{server.url}/api/v1/namespaces/{ns}/configmaps",
-                          params={"watch": "1", "timeoutSeconds": "20"}, timeout=30) as resp:
-            list(resp.iter_lines())
-        print(f"watch cut after {time.monotonic() - started:.2f}s (asked for a 20s timeout)")
-        assert time.monotonic() - started < 10
+                          params={"watch": "1", "timeoutSeconds": "300"}, timeout=30) as resp:
+            assert resp.status_code == 200
+            list(resp.iter_lines())  # returns only because the server closed the stream
     finally:
         server.set_faults()
 
