@@ -6,9 +6,13 @@ Starts the server as a subprocess (like the tests do), then prints:
 - the cost per request in successive batches, which must stay flat as requests served grows
   (the property kmock's emulator lacks);
 - the server's own CPU time per create and per GET (read from the server process), which,
-  unlike the rates, does not depend on how much CPU the benchmark's client takes from it.
+  unlike the rates, does not depend on how much CPU the benchmark's client takes from it;
+- server-side apply (`application/apply-patch+yaml`, JSON bodies like the operator sends): applies/s
+  and server CPU per apply for the children the operator renders for plain capabilities
+  (ServiceAccount, Deployment, Service, NetworkPolicies), first as new objects, then the same
+  configurations again (no-op re-applies, which must leave every resourceVersion alone).
 
-Run: .venv/bin/python bench/apiserver_raw.py [--objects 10000] [--concurrency 8]
+Run: .venv/bin/python bench/apiserver_raw.py [--objects 10000] [--concurrency 8] [--applies 2000]
 """
 
 from __future__ import annotations
@@ -100,13 +104,88 @@ async def _run(url: str, objects: int, concurrency: int, server: psutil.Process 
             print(f"server CPU: {create_cpu:.3f} ms per create, {get_cpu:.3f} ms per GET")
 
 
+def _ssa_bodies(count: int, ns: str) -> list[tuple[str, bytes]]:
+    """(path, JSON body) of the children the operator renders for plain capabilities, `count` in all."""
+    import json
+
+    from _common import capability
+
+    from finplane.kube.resources import resource_for
+    from finplane.models.business_capability import BusinessCapabilitySpec
+    from finplane.render.capability import render_capability
+    from finplane.settings import Settings
+
+    settings = Settings()
+    out: list[tuple[str, bytes]] = []
+    i = 0
+    while len(out) < count:
+        body = capability(i, ns)
+        spec = BusinessCapabilitySpec.model_validate(body["spec"])
+        for child in render_capability(name=body["metadata"]["name"], namespace=ns, spec=spec, settings=settings):
+            res = resource_for(child["apiVersion"], child["kind"])
+            out.append((res.path(namespace=ns, name=child["metadata"]["name"]), json.dumps(child).encode()))
+        i += 1
+    return out[:count]
+
+
+async def _run_ssa(url: str, count: int, concurrency: int, server: psutil.Process | None) -> None:
+    ns = "ssa-bench"
+    bodies = _ssa_bodies(count, ns)
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(url, connector=conn, headers={"User-Agent": "bench/1"}) as session:
+        async with session.post("/api/v1/namespaces", json={"metadata": {"name": ns}}) as resp:
+            assert resp.status == 201, await resp.text()
+
+        async def applies(expected: int) -> tuple[float, float, list[str]]:
+            queue = list(reversed(bodies))
+            versions: list[str] = []
+
+            async def worker() -> None:
+                while queue:
+                    path, raw = queue.pop()
+                    async with session.patch(path, data=raw, params={"fieldManager": "bench-ssa", "force": "true"},
+                                             headers={"Content-Type": "application/apply-patch+yaml"}) as resp:
+                        assert resp.status == expected, (resp.status, await resp.text())
+                        versions.append((await resp.json())["metadata"]["resourceVersion"])
+
+            cpu0 = _cpu(server)
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            elapsed = time.perf_counter() - t0
+            return len(bodies) / elapsed, (_cpu(server) - cpu0) / len(bodies) * 1000, versions
+
+        kinds = sorted({path.split("/")[-2] for path, _ in bodies})
+        rate, cpu, _ = await applies(201)
+        print(f"server-side apply of {len(bodies)} new objects ({', '.join(kinds)}): {rate:.0f} applies/s"
+              + (f", server CPU {cpu:.3f} ms per apply" if server is not None else ""))
+        # The simulated Deployment controller writes status after the creates: let it finish first.
+        rv_before = None
+        for _ in range(120):
+            async with session.get("/_finplane/stats") as resp:
+                rv = (await resp.json())["resource_version"]
+            if rv == rv_before:
+                break
+            rv_before = rv
+            await asyncio.sleep(1.0)
+        rate, cpu, _ = await applies(200)
+        async with session.get("/_finplane/stats") as resp:
+            rv_after = (await resp.json())["resource_version"]
+        print(f"server-side apply, same {len(bodies)} configurations again (no-op): {rate:.0f} applies/s"
+              + (f", server CPU {cpu:.3f} ms per apply" if server is not None else "")
+              + f"; resourceVersion moved by {int(rv_after) - int(rv_before)} (0 expected)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--applies", type=int, default=2000, help="objects for the server-side apply figures (0: skip)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, start_apiserver(tmp) as handle:
-        asyncio.run(_run(handle.url, args.objects, args.concurrency, psutil.Process(handle.process.pid)))
+        server = psutil.Process(handle.process.pid)
+        asyncio.run(_run(handle.url, args.objects, args.concurrency, server))
+        if args.applies:
+            asyncio.run(_run_ssa(handle.url, args.applies, args.concurrency, server))
         stats = handle.stats()
         print(f"server counted {stats['total']} requests, {stats['writes']} writes, {stats['objects']} objects")
 

@@ -247,16 +247,34 @@ def patch(core: Core, info: ResourceInfo, namespace: str | None, name: str, raw:
     return replace(core, info, old, new, subresource=subresource, manager=manager, dry_run=dry_run), False
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load_apply_body(raw: bytes) -> Any:
+    """The apply body: JSON (a subset of YAML, and what clients send) through the JSON codec, else YAML.
+
+    The kube-apiserver turns the YAML into JSON before decoding it (sigs.k8s.io/yaml), so a JSON
+    body means exactly its JSON. Pure-Python YAML parsing cost ~5 ms per Deployment, ~90 % of an
+    apply; libyaml's loader (same constructors as `safe_load`) is used for real YAML.
+    """
+    if raw[:1] == b"{" or raw.lstrip()[:1] == b"{":
+        try:
+            return jsoncodec.loads(raw)
+        except ValueError:
+            pass  # flow-style YAML that is not JSON: let the YAML parser decide
+    try:
+        return yaml.load(raw or b"", Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise bad_request(f"error decoding YAML: {exc}") from None
+
+
 def apply(core: Core, info: ResourceInfo, namespace: str | None, name: str, raw: bytes, *, subresource: str,
           manager: str, force: bool, dry_run: bool = False) -> tuple[Obj, bool]:
     """Server-side apply: creates when absent; 409 on a conflict with another manager unless forced."""
     if not manager:
         raise invalid(kind="PatchOptions", group="meta.k8s.io", name="", causes=[
             ("FieldValueRequired", "fieldManager", "Required value: is required for apply patch")])
-    try:
-        applied = yaml.safe_load(raw or b"")
-    except yaml.YAMLError as exc:
-        raise bad_request(f"error decoding YAML: {exc}") from None
+    applied = _load_apply_body(raw)
     applied = _check_type(info, applied)
     if applied["metadata"].get("name") not in (None, name):
         raise bad_request(f"the name of the object ({applied['metadata']['name']}) does not match the name on the URL ({name})")
