@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     registry_prune_grace_seconds: float = Field(
         10.0, ge=0, description="After start-up, wait this long before removing pull Secrets (until the "
                                 "watches have listed every capability, sandbox and namespace).")
+    policy_reports_enabled: bool = Field(
+        True, description="Write wgpolicyk8s.io PolicyReports/ClusterPolicyReports (chart: features.policyReports); "
+                          "off, results stay in each CompliancePolicy's status and the Compliant conditions.")
+    admission_policies_enabled: bool = Field(
+        True, description="Write ValidatingAdmissionPolicies and bindings in enforce mode (chart: "
+                          "features.admissionPolicies); off, the operator's own refusal and Pod Security labels remain.")
     aws_region: str | None = Field(None, description="Default AWS region for ECR and S3.")
     aws_endpoint_url: str | None = Field(None, description="AWS endpoint override (tests: moto server).")
     evidence_dir: str = Field(".finplane/evidence", description="Local folder of the evidence log.")

@@ -17,7 +17,7 @@ from typing import Any
 from prometheus_client import Gauge
 from pydantic import ValidationError
 
-from finplane.kube.errors import KubeError
+from finplane.kube.errors import KubeError, NotFound
 from finplane.kube.events import post_event
 from finplane.models.common import describe_errors
 from finplane.models.compliance_policy import CompliancePolicySpec, Mode
@@ -39,9 +39,11 @@ __all__ = ["KIND", "reconcile_policy", "register"]
 log = logging.getLogger("finplane.compliance")
 KIND = "CompliancePolicy"
 Obj = dict[str, Any]
-PRUNE = (("wgpolicyk8s.io/v1alpha2", "PolicyReport"), ("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport"),
-         ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"),
-         ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"))
+# Reports and admission policies are synced separately: a cluster without the PolicyReport CRDs (or with
+# either switched off) still gets the other, and each pass prunes only the kinds it may touch.
+REPORT_KINDS = (("wgpolicyk8s.io/v1alpha2", "PolicyReport"), ("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport"))
+ADMISSION_KINDS = (("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"),
+                   ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"))
 VIOLATIONS = Gauge("finplane_compliance_violations", "Failing results by policy, rule, severity and team.",
                    ["policy", "rule", "severity", "team"])
 WAIVER_EXPIRY = Gauge("finplane_compliance_waiver_expiry_timestamp_seconds",
@@ -127,15 +129,10 @@ async def reconcile_policy(rt: Runtime, key: Key) -> None:
     shipped = await _ship(rt, state, spec)
     if shipped is not None:
         conds.append(shipped)
-    children = render_reports(name, results, mode=str(spec.mode), since=since_map(state.evidence, results))
-    if spec.mode == Mode.ENFORCE:
-        children += render_admission_policy(name, spec, now=now)
-    try:
-        await sync_children(rt.kube, [stamp(c, body) for c in children], owner_uid=body["metadata"]["uid"],
-                            seen_before=False, prune_kinds=PRUNE)
-        conds.append(Cond("ReportsWritten", "True", "ReportsWritten", f"{len(children)} reports and policies"))
-    except KubeError as exc:  # e.g. the PolicyReport CRD is not installed
-        conds.append(Cond("ReportsWritten", "False", "ReportWriteFailed", exc.message[:512]))
+    conds.append(await _write_reports(rt, body, name, spec, results, state))
+    admission = await _write_admission_policies(rt, body, name, spec, now)
+    if admission is not None:
+        conds.append(admission)
     if spec.mode == Mode.ENFORCE:
         await _label_namespaces(rt, spec, results)
     await _rollup(rt, state)
@@ -143,6 +140,60 @@ async def reconcile_policy(rt: Runtime, key: Key) -> None:
     _wake_at_next_expiry(rt, key, spec, now)
     if state.queued:
         rt.enqueue(KIND, key, delay=30.0)  # try the evidence store again; entries wait in the local log
+
+
+def _resource_missing(exc: KubeError) -> bool:
+    """A 404 for the resource itself (its CRD or API is not served), not for one object or its namespace."""
+    return isinstance(exc, NotFound) and not (exc.body.get("details") or {}).get("name")
+
+
+async def _write_reports(rt: Runtime, body: Obj, name: str, spec: CompliancePolicySpec, results: list[Result],
+                         state: ComplianceState) -> Cond:
+    """PolicyReports and ClusterPolicyReports, unless switched off; the ReportsWritten condition says which.
+
+    Failures are reported, not raised: retrying cannot install a CRD or grant RBAC, and the policy's own
+    status and the Compliant conditions are still worth writing. The next event or drift resync tries again.
+    """
+    if not rt.settings.policy_reports_enabled:
+        return Cond("ReportsWritten", "False", "Disabled",
+                    "PolicyReports are switched off (FINPLANE_POLICY_REPORTS_ENABLED=false, chart value "
+                    "features.policyReports); results are in this policy's status and the Compliant conditions")
+    reports = render_reports(name, results, mode=str(spec.mode), since=since_map(state.evidence, results))
+    try:
+        await sync_children(rt.kube, [stamp(c, body) for c in reports], owner_uid=body["metadata"]["uid"],
+                            seen_before=False, prune_kinds=REPORT_KINDS)
+    except KubeError as exc:
+        if _resource_missing(exc):
+            return Cond("ReportsWritten", "False", "CRDMissing",
+                        "the wgpolicyk8s.io PolicyReport/ClusterPolicyReport CRDs are not installed: install them "
+                        "(crds/extra/, or the chart with features.policyReportCRDs=true), or switch reports off "
+                        "with FINPLANE_POLICY_REPORTS_ENABLED=false")
+        return Cond("ReportsWritten", "False", "ReportWriteFailed", exc.message[:512])
+    return Cond("ReportsWritten", "True", "ReportsWritten", f"{len(reports)} PolicyReport(s) written")
+
+
+async def _write_admission_policies(rt: Runtime, body: Obj, name: str, spec: CompliancePolicySpec,
+                                    now: datetime) -> Cond | None:
+    """ValidatingAdmissionPolicy + binding in enforce mode (pruned otherwise); None when there is nothing to say."""
+    enforce = spec.mode == Mode.ENFORCE
+    if not rt.settings.admission_policies_enabled:
+        if not enforce:
+            return None
+        return Cond("AdmissionPoliciesWritten", "False", "Disabled",
+                    "ValidatingAdmissionPolicies are switched off (FINPLANE_ADMISSION_POLICIES_ENABLED=false, chart "
+                    "value features.admissionPolicies); the operator still refuses violating capabilities")
+    policies = render_admission_policy(name, spec, now=now) if enforce else []
+    try:
+        await sync_children(rt.kube, [stamp(c, body) for c in policies], owner_uid=body["metadata"]["uid"],
+                            seen_before=False, prune_kinds=ADMISSION_KINDS)
+    except KubeError as exc:
+        if not enforce:
+            return None  # only pruning leftovers failed: nothing this policy needs
+        return Cond("AdmissionPoliciesWritten", "False", "AdmissionPolicyWriteFailed", exc.message[:512])
+    if not enforce:
+        return None
+    return Cond("AdmissionPoliciesWritten", "True", "Written",
+                f"{len(policies)} ValidatingAdmissionPolicy object(s) written")
 
 
 async def _ship(rt: Runtime, state: ComplianceState, spec: CompliancePolicySpec) -> Cond | None:
