@@ -44,7 +44,8 @@ the requests the operator really makes.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, patch, delete]
-{{- /* ImageRegistries add their pull Secret to the named ServiceAccounts (a merge patch, keeping other entries);
+{{- /* ImageRegistries add their pull Secret to the named ServiceAccounts (a merge patch, keeping other entries)
+       and watch every ServiceAccount, so one created after its namespace was synced is wired at once;
        capabilities apply their own ServiceAccount. Nothing deletes one (garbage collection does). */}}
 - apiGroups: [""]
   resources: [serviceaccounts]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,7 +29,8 @@ from finplane.reconcile.status_write import write_status
 from finplane.render.registry import REGISTRY_LABEL, render_pull_secret, secret_name
 from finplane.status.conditions import Cond
 
-__all__ = ["KIND", "reconcile_registry", "register", "secret_event"]
+__all__ = ["KIND", "ServiceAccountRefs", "reconcile_registry", "register", "secret_event", "service_account_event",
+           "service_account_refs"]
 
 log = logging.getLogger("finplane.registry")
 KIND = "ImageRegistry"
@@ -86,6 +88,65 @@ def secret_event(rt: Runtime, body: Obj) -> None:
             rt.enqueue(KIND, key)
 
 
+class ServiceAccountRefs:
+    """Which ServiceAccounts reference which pull Secret names, fed by the ServiceAccount watch.
+
+    Only accounts with imagePullSecrets are kept, and only their names: enough to find the accounts a
+    registry wired earlier but no longer lists, without listing ServiceAccounts on every pass.
+    """
+
+    def __init__(self) -> None:
+        self.by_account: dict[tuple[str, str], frozenset[str]] = {}
+        self.by_secret: dict[str, set[tuple[str, str]]] = {}
+
+    def observe(self, event_type: str | None, namespace: str, name: str, secrets: frozenset[str]) -> None:
+        key = (namespace, name)
+        for old in self.by_account.pop(key, frozenset()):
+            holders = self.by_secret.get(old)
+            if holders is not None:
+                holders.discard(key)
+                if not holders:
+                    del self.by_secret[old]
+        if event_type != "DELETED" and secrets:
+            self.by_account[key] = secrets
+            for secret in secrets:
+                self.by_secret.setdefault(secret, set()).add(key)
+
+    def holders(self, secret: str, namespace: str) -> set[str]:
+        """Names of the ServiceAccounts in `namespace` whose imagePullSecrets name `secret`."""
+        return {n for ns, n in self.by_secret.get(secret, ()) if ns == namespace}
+
+
+def service_account_refs(rt: Runtime) -> ServiceAccountRefs:
+    refs = getattr(rt, "registry_sa_refs", None)
+    if refs is None:
+        refs = ServiceAccountRefs()
+        rt.registry_sa_refs = refs  # type: ignore[attr-defined]
+    return refs
+
+
+def service_account_event(rt: Runtime, event_type: str | None, body: Mapping[str, Any]) -> None:
+    """A ServiceAccount changed: re-sync the registries that name it and whose entry it lacks.
+
+    This is what wires an account created after its namespace was synced at once instead of at the next
+    drift resync (and puts back an entry removed by hand). Cheap on purpose, as every account in the cluster
+    passes here: a few dictionary lookups per registry, and our own patch's echo (entry present) enqueues nothing.
+    """
+    meta = body.get("metadata") or {}
+    ns, name = meta.get("namespace") or "", meta.get("name") or ""
+    secrets = frozenset(e.get("name") for e in body.get("imagePullSecrets") or [] if e.get("name"))
+    service_account_refs(rt).observe(event_type, ns, name, secrets)
+    if event_type == "DELETED":
+        return
+    for key, reg in rt.stores.get(KIND, {}).items():
+        spec = reg.get("spec") or {}
+        if name not in (spec.get("serviceAccounts") or []):
+            continue
+        sname = (reg.get("status") or {}).get("secretName")
+        if sname is None or sname not in secrets:
+            rt.enqueue(KIND, key)
+
+
 async def reconcile_registry(rt: Runtime, key: Key, *, creds: CredentialSource) -> None:
     body = rt.get(KIND, key)
     if body is None or body["metadata"].get("deletionTimestamp"):
@@ -117,9 +178,13 @@ async def reconcile_registry(rt: Runtime, key: Key, *, creds: CredentialSource) 
         secret = render_pull_secret(registry=name, spec=spec, namespace=ns, username=login.username,
                                     password=login.password)
         await sync_secret(rt.kube, secret, owner=body, seen_before=ns in previously, result=sync)
+    refs = service_account_refs(rt)
+    listed = set(spec.service_accounts)
     for ns in sorted(sync.synced):
         for sa in spec.service_accounts:
             await wire_service_account(rt.kube, namespace=ns, name=sa, secret=sname, present=True)
+        for sa in sorted(refs.holders(sname, ns) - listed):  # dropped from spec.serviceAccounts
+            await wire_service_account(rt.kube, namespace=ns, name=sa, secret=sname, present=False)
     await _report_writes(rt, body, sync)
 
     grace = rt.settings.registry_prune_grace_seconds - (time.monotonic() - _STARTED)
@@ -130,7 +195,7 @@ async def reconcile_registry(rt: Runtime, key: Key, *, creds: CredentialSource) 
                                       name=sname, known_namespaces={n for _, n in namespaces}):
             WRITES.labels(KIND, "prune").inc()
             log.info("Deleted pull Secret %s/%s of ImageRegistry %s (namespace no longer selected)", ns, sname, name)
-            for sa in spec.service_accounts:
+            for sa in sorted(listed | refs.holders(sname, ns)):
                 await wire_service_account(rt.kube, namespace=ns, name=sa, secret=sname, present=False)
 
     main_login = logins.get("") or next(iter(logins.values()), None) or (failure.last if failure else None)

@@ -85,7 +85,7 @@ async def wire_service_account(kube: Kube, *, namespace: str, name: str, secret:
     try:
         sa = await kube.get("v1", "ServiceAccount", name, namespace)
     except NotFound:
-        return  # not there (yet): its creation is picked up by the next resync
+        return  # not there (yet): its ADDED event re-enqueues the registry (registry.service_account_event)
     entries = list(sa.get("imagePullSecrets") or [])
     has = any(e.get("name") == secret for e in entries)
     if has == present:
