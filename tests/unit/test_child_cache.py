@@ -106,3 +106,19 @@ def test_a_pass_older_than_our_own_status_write_is_skipped_until_the_echo_arrive
     assert not tracker.pending(cap("5")) and len(tracker) == 0
     tracker.note({"metadata": {"name": "c", "namespace": "ns", "resourceVersion": "opaque"}})
     assert not tracker.pending(cap("1"))
+
+
+def test_only_news_wakes_the_owner() -> None:
+    """The echo of an own apply (a version already cached) is not news; a newer version, an unseen
+    object and a deletion are (Deployment status, drift by someone else, a child deleted by hand)."""
+    cache = ChildCache()
+    assert cache.observe("ADDED", svc("3")) is True  # never seen
+    cache.remember(svc("5", port=81))  # what our own apply returned
+    assert cache.observe("MODIFIED", svc("5", port=81)) is False  # its echo
+    assert cache.observe("MODIFIED", svc("4")) is False  # older than what we have
+    assert cache.get("v1", "Service", "a", "ns")["spec"]["ports"][0]["port"] == 81
+    assert cache.observe("MODIFIED", svc("6", port=99)) is True  # someone else's edit
+    assert cache.get("v1", "Service", "a", "ns")["spec"]["ports"][0]["port"] == 99
+    assert cache.observe("DELETED", svc("7")) is True
+    opaque = svc("x")
+    assert cache.observe("ADDED", opaque) is True and cache.observe("MODIFIED", opaque) is True

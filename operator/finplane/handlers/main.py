@@ -18,7 +18,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from finplane import GROUP
-from finplane.handlers import peering_state, registrations, watch_health
+from finplane.handlers import kopf_tuning, peering_state, registrations, watch_health
 from finplane.kube.client import Kube
 from finplane.reconcile.runtime import Runtime
 from finplane.settings import get_settings
@@ -33,7 +33,7 @@ async def _startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -
     conf = get_settings()
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = kopf_tuning.LeanDiffBaseStorage(  # same essence, less copying
         prefix=GROUP, key="last-handled-configuration")
     settings.posting.enabled = False  # Finplane posts its own events, with specific reasons, only on changes
     settings.peering.mandatory = False
@@ -45,7 +45,14 @@ async def _startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -
     # A stream that stays open but delivers nothing (not even the periodic bookmarks) is dead: reconnect.
     settings.watching.inactivity_timeout = conf.watch_inactivity_seconds
     settings.networking.error_backoffs = [1, 2, 5, 10, 20, 30]
-    settings.batching.worker_limit = 64
+    # kopf runs one worker task per object with pending watch events; an idle one lingers for
+    # idle_timeout (5 s by default) before it exits. With a cap of 64 workers, creating hundreds of
+    # capabilities (each with 6 children, every one a watched object) filled the cap with lingering
+    # workers and stalled the watch for ~5 s at a time: bench/convergence.py converged in bursts. Our
+    # handlers only update a store and enqueue a key (the reconcilers have their own bounded queue),
+    # so workers are cheap and short-lived: a large cap for bursts and a short linger bound them.
+    settings.queueing.worker_limit = 2000
+    settings.queueing.idle_timeout = 0.5
     kube = await Kube.from_config(field_manager=conf.field_manager)
     rt = Runtime(kube=kube, settings=conf, workers=int(os.environ.get("FINPLANE_WORKERS", "8")),
                  is_paused=peering_state.paused)

@@ -71,7 +71,8 @@ async def _child_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, 
     rt = _runtime(memo)
     if rt is None:
         return
-    child_cache(rt).observe(event.get("type"), body)  # before the owner is enqueued: its pass reads this
+    if not child_cache(rt).observe(event.get("type"), body):  # before the owner is enqueued: its pass reads this
+        return  # a version already cached (the echo of our own apply, which that pass already saw)
     ns = body.get("metadata", {}).get("namespace") or ""
     for ref in body.get("metadata", {}).get("ownerReferences") or []:
         kind = ref.get("kind")

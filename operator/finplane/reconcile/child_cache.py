@@ -18,7 +18,6 @@ in time. `metadata.managedFields` is dropped: it is the bulk of an applied objec
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,6 +40,16 @@ def _rv(obj: Mapping[str, Any]) -> int | None:
         return None
 
 
+def _copy(value: Any) -> Any:
+    """A copy of JSON data (dicts, lists, scalars): what copy.deepcopy does here, several times faster
+    (no memo, no dispatch); the cache copies every watched child's body, so it shows in a profile."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
 def _older(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
     if old is None:
         return False
@@ -58,23 +67,36 @@ class ChildCache:
     def __len__(self) -> int:
         return len(self._objs)
 
-    def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
-        """A watch event of a managed child (None/ADDED/MODIFIED/DELETED)."""
+    def observe(self, event_type: str | None, body: Mapping[str, Any]) -> bool:
+        """A watch event of a managed child (None/ADDED/MODIFIED/DELETED).
+
+        Returns False when the event holds nothing the cache did not already have: the same or an
+        older resourceVersion of a cached object, typically the echo of the operator's own apply
+        (remembered from the apply's response, which the applying pass already used). Such an event
+        need not wake the owner. Deletions, objects not cached and newer versions (a Deployment's
+        status, an edit by someone else: drift) return True. Without integer resourceVersions every
+        event returns True.
+        """
+        key = self._key_of(body)
+        cached = self._objs.get(key)
         if event_type == "DELETED":
-            key = self._key_of(body)
-            if not _older(body, self._objs.get(key)):
+            if not _older(body, cached):
                 self._drop(key)
-            return
+            return True
+        if cached is not None:
+            a, b = _rv(body), _rv(cached)
+            if a is not None and b is not None and a <= b:
+                return False  # already known (or older): nothing to store, nothing to tell the owner
         self.remember(body)
+        return True
 
     def remember(self, obj: Mapping[str, Any]) -> None:
         """Store `obj` unless a newer version is already here."""
         key = self._key_of(obj)
         if _older(obj, self._objs.get(key)):
             return
-        slim = copy.deepcopy({k: v for k, v in obj.items() if k != "metadata"})
-        slim["metadata"] = {k: copy.deepcopy(v) for k, v in (obj.get("metadata") or {}).items()
-                            if k != "managedFields"}
+        slim = {k: _copy(v) for k, v in obj.items() if k != "metadata"}
+        slim["metadata"] = {k: _copy(v) for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
         self._drop(key)
         self._objs[key] = slim
         owner = (slim["metadata"].get("labels") or {}).get(OWNER_LABEL)
