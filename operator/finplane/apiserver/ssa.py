@@ -12,7 +12,6 @@ is an `ApplyConflict` unless forced (then ownership moves). Pure: inputs are nev
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +28,7 @@ from finplane.apiserver.fieldsets import (
     to_fields_v1,
 )
 from finplane.apiserver.mergekeys import ListRule, Node, node_for_kind, node_from_schema
+from finplane.jsondata import copy_json
 
 __all__ = ["ApplyConflict", "apply", "record_update"]
 
@@ -44,22 +44,7 @@ class ApplyConflict(Exception):
         self.message = message
 
 
-def _clone(value: Any) -> Any:
-    """A deep copy of JSON data (dicts, lists, scalars): `copy.deepcopy` without its memo, ~5x faster.
-
-    Anything else (never produced by the JSON or YAML decoders) still goes through `copy.deepcopy`.
-    """
-    kind = type(value)
-    if kind is dict:
-        return {k: _clone(v) for k, v in value.items()}
-    if kind is list:
-        return [_clone(v) for v in value]
-    if kind in _ATOMIC:
-        return value
-    return copy.deepcopy(value)
-
-
-_ATOMIC = frozenset({str, int, float, bool, type(None)})
+_clone = copy_json  # JSON data only: much faster than copy.deepcopy on every apply
 
 
 def _rules(group: str, kind: str, schema: Mapping[str, Any] | None) -> Node:

@@ -11,7 +11,7 @@ from typing import Any
 import kopf
 
 from finplane import GROUP, VERSION
-from finplane.reconcile import capability
+from finplane.reconcile import capability, channel, compliance, registry, sandbox
 from finplane.reconcile.child_cache import child_cache
 from finplane.reconcile.runtime import Runtime
 
@@ -31,25 +31,11 @@ OWNER_KINDS = {"BusinessCapability": True, "Channel": False, "TenantSandbox": Fa
 
 
 def register_all(rt: Runtime) -> None:
-    """Register the reconcilers that exist; each kind's module adds itself here."""
+    """Give every kind its reconciler and cross-kind wiring."""
     rt.register(capability.KIND, capability.reconcile_capability)
     capability.wire_capabilities(rt)
-    for extra in _optional_modules():
-        extra.register(rt)
-
-
-def _optional_modules() -> list[Any]:
-    """Reconcilers of the other kinds, as they land (each module exposes `register(rt)`)."""
-    import importlib
-
-    out = []
-    for name in ("sandbox", "registry", "channel", "compliance"):
-        try:
-            out.append(importlib.import_module(f"finplane.reconcile.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"finplane.reconcile.{name}":
-                raise
-    return out
+    for module in (sandbox, registry, channel, compliance):
+        module.register(rt)
 
 
 def _runtime(memo: kopf.Memo) -> Runtime | None:

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from finplane.jsondata import copy_json
+
 __all__ = ["ChildCache", "child_cache"]
 
 Obj = dict[str, Any]
@@ -38,16 +40,6 @@ def _rv(obj: Mapping[str, Any]) -> int | None:
         return int(rv) if rv is not None else None
     except (TypeError, ValueError):
         return None
-
-
-def _copy(value: Any) -> Any:
-    """A copy of JSON data (dicts, lists, scalars): what copy.deepcopy does here, several times faster
-    (no memo, no dispatch); the cache copies every watched child's body, so it shows in a profile."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def _older(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
@@ -95,8 +87,8 @@ class ChildCache:
         key = self._key_of(obj)
         if _older(obj, self._objs.get(key)):
             return
-        slim = {k: _copy(v) for k, v in obj.items() if k != "metadata"}
-        slim["metadata"] = {k: _copy(v) for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+        slim = {k: copy_json(v) for k, v in obj.items() if k != "metadata"}
+        slim["metadata"] = {k: copy_json(v) for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
         self._drop(key)
         self._objs[key] = slim
         owner = (slim["metadata"].get("labels") or {}).get(OWNER_LABEL)

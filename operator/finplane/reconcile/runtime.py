@@ -8,13 +8,13 @@ worker always acts on the newest body it has seen (level-based).
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from finplane.jsondata import copy_json
 from finplane.kube.client import Kube
 from finplane.kube.errors import Conflict, Forbidden, KubeError, NotFound
 from finplane.metrics import READY, RECONCILE_DURATION, RECONCILES
@@ -111,9 +111,9 @@ class Runtime:
             store.pop(key, None)
             if kind in self.queues:
                 self.queues[kind].forget(key)
-            new: Obj = copy.deepcopy(dict(body))
+            new: Obj = copy_json(dict(body))
         else:
-            new = copy.deepcopy(dict(body))
+            new = copy_json(dict(body))
             store[key] = new
             if kind in self.queues:
                 self.queues[kind].enqueue(key)
