@@ -27,6 +27,7 @@ from finplane.reconcile.registry_targets import target_namespaces
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.status_write import write_status
 from finplane.render.registry import REGISTRY_LABEL, render_pull_secret, secret_name
+from finplane.render.sandbox import sandbox_namespace
 from finplane.status.conditions import Cond
 
 __all__ = ["KIND", "ServiceAccountRefs", "reconcile_registry", "register", "secret_event", "service_account_event",
@@ -81,6 +82,10 @@ def secret_event(rt: Runtime, body: Obj) -> None:
     owner = (meta.get("labels") or {}).get(REGISTRY_LABEL)
     if owner:
         rt.enqueue(KIND, ("", owner))
+        for key in rt.stores.get("TenantSandbox", {}):
+            # by name, not status.namespace: the Secret can arrive before the sandbox's first status write
+            if sandbox_namespace(key[1], rt.settings) == meta.get("namespace"):
+                rt.enqueue("TenantSandbox", key)  # its ImagePullAccess waits for this pull Secret: no polling
     where = (meta.get("namespace"), meta.get("name"))
     for key, reg in rt.stores.get(KIND, {}).items():
         ref = (((reg.get("spec") or {}).get("static") or {}).get("secretRef")) or {}

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from finplane.models.common import LabelSelector
+from finplane.render.sandbox import sandbox_namespace  # the sandbox renderer owns the naming rule
 from finplane.settings import Settings
 
 __all__ = ["ROLE_ANNOTATION", "selector_matches", "target_namespaces"]
@@ -41,14 +42,6 @@ def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) 
     return True
 
 
-def _sandbox_namespace(name: str, settings: Settings) -> str:
-    try:  # the sandbox renderer owns the naming rule (prefix, dots, long names)
-        from finplane.render.sandbox import sandbox_namespace
-    except ImportError:  # pragma: no cover - before the sandbox renderer lands
-        return (settings.sandbox_namespace_prefix + name).replace(".", "-")[:63]
-    return sandbox_namespace(name, settings)
-
-
 def target_namespaces(*, registry: str, selector: LabelSelector | None, namespaces: Mapping[Key, Obj],
                       capabilities: Mapping[Key, Obj], sandboxes: Mapping[Key, Obj],
                       settings: Settings) -> dict[str, str | None]:
@@ -68,7 +61,7 @@ def target_namespaces(*, registry: str, selector: LabelSelector | None, namespac
     for (_, sbx_name), sbx in sandboxes.items():
         spec = sbx.get("spec") or {}
         if spec.get("registryRef") == registry:
-            wanted[_sandbox_namespace(sbx_name, settings)] = spec.get("awsRoleArn") or None
+            wanted[sandbox_namespace(sbx_name, settings)] = spec.get("awsRoleArn") or None
     for ns_name in list(wanted):
         ns = namespaces.get(("", ns_name))
         meta = (ns or {}).get("metadata") or {}

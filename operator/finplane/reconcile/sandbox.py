@@ -60,7 +60,6 @@ log = logging.getLogger("finplane.sandbox")
 KIND = "TenantSandbox"
 Obj = dict[str, Any]
 PRUNE = (("rbac.authorization.k8s.io/v1", "RoleBinding"), ("networking.k8s.io/v1", "NetworkPolicy"))
-PULL_SECRET_RECHECK_SECONDS = 15.0
 _background: set[asyncio.Task[None]] = set()
 
 
@@ -168,7 +167,7 @@ async def reconcile_sandbox(rt: Runtime, key: Key) -> None:
     conds = [pull] if pull else []
     if pull and pull.status != "True":
         conds.insert(0, Cond("Ready", "False", pull.reason, pull.message))
-        rt.enqueue(KIND, key, delay=PULL_SECRET_RECHECK_SECONDS)  # the pull Secret is written by another controller
+        # the registry writes the pull Secret; its watch event re-enqueues this sandbox (registry.secret_event)
     else:
         conds.insert(0, Cond("Ready", "True", "Provisioned", f"namespace {ns} and its guard rails are in place"))
     if stage is Stage.EXPIRING:
