@@ -64,13 +64,11 @@ def is_true(obj: Obj, kind: str) -> bool | None:
     return bool(cond.get("status") == "True")
 
 
-def validate_spec(model: type[BaseModel] | None, spec: Obj, *, prefix: str = "spec") -> Obj:
+def validate_spec(model: type[BaseModel], spec: Obj, *, prefix: str = "spec") -> Obj:
     """Validate ``spec`` with the kind's pydantic model so bad input is a 422 with field errors.
 
     The CRD schema in the cluster checks again; this answers earlier and with the same words.
     """
-    if model is None:
-        return spec
     try:
         model.model_validate(spec)
     except ValidationError as exc:

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from finplane.apiserver import schema as _schema  # the structural-schema engine is a separate pure module
 from finplane.apiserver.errors import ApiError, invalid
 from finplane.apiserver.resources import ResourceInfo
-
-try:  # the structural-schema engine is a separate pure module
-    from finplane.apiserver import schema as _schema
-except ImportError:  # pragma: no cover - only while that module is being written
-    _schema = None  # type: ignore[assignment]
 
 __all__ = ["after_write", "before_write", "infos_for", "is_crd", "register", "unregister"]
 
@@ -105,7 +101,7 @@ def before_write(core: Any, info: ResourceInfo, obj: Obj, old: Obj | None) -> No
         _check_crd(obj)
         obj["status"] = _crd_status(obj, old)
         return
-    if not info.crd or not info.schema or _schema is None:
+    if not info.crd or not info.schema:
         return
     cleaned = _schema.apply_defaults(info.schema, _schema.prune(info.schema, obj))
     obj.clear()

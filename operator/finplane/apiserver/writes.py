@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from finplane.apiserver import crds, jsoncodec, meta
+from finplane.apiserver import ssa as _ssa  # the server-side apply engine is a separate pure module
 from finplane.apiserver.core import Core
 from finplane.apiserver.errors import (
     ApiError,
@@ -27,11 +28,6 @@ from finplane.apiserver.errors import (
 from finplane.apiserver.labels import validate_labels
 from finplane.apiserver.patching import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from finplane.apiserver.resources import ResourceInfo
-
-try:  # the server-side apply engine is a separate pure module
-    from finplane.apiserver import ssa as _ssa
-except ImportError:  # pragma: no cover - only while that module is being written
-    _ssa = None  # type: ignore[assignment]
 
 __all__ = ["apply", "create", "patch", "replace", "update"]
 
@@ -61,7 +57,7 @@ def _check_type(info: ResourceInfo, body: Any) -> Obj:
 
 def _record(info: ResourceInfo, old: Obj | None, new: Obj, *, manager: str, operation: str,
             subresource: str = "") -> Obj:
-    if _ssa is None or not manager:
+    if not manager:
         return new
     return _ssa.record_update(old, new, manager=manager, operation=operation, now=meta.now(),
                               subresource=subresource, group=info.group, kind=info.kind, schema=info.schema)
@@ -287,18 +283,15 @@ def apply(core: Core, info: ResourceInfo, namespace: str | None, name: str, raw:
     rv = applied["metadata"].get("resourceVersion")
     if rv and (old is None or rv != old["metadata"]["resourceVersion"]):
         raise conflict(plural=info.plural, group=info.group, name=name)
-    if _ssa is None:  # pragma: no cover - placeholder until ssa.py lands
-        new = json_merge_patch(old or {}, applied)
-    else:
-        try:
-            new = _ssa.apply(old, applied, manager=manager, force=force, group=info.group, kind=info.kind,
-                             now=meta.now(), schema=info.schema, subresource=subresource)
-        except _ssa.ApplyConflict as exc:
-            causes = [{"reason": "FieldManagerConflict", "message": f'conflict with "{mgr}"', "field": path}
-                      for path, mgr in exc.conflicts]
-            raise ApiError(409, "Conflict", exc.message,
-                           details={"causes": causes, "name": name, "kind": info.plural,
-                                    **({"group": info.group} if info.group else {})}) from None
+    try:
+        new = _ssa.apply(old, applied, manager=manager, force=force, group=info.group, kind=info.kind,
+                         now=meta.now(), schema=info.schema, subresource=subresource)
+    except _ssa.ApplyConflict as exc:
+        causes = [{"reason": "FieldManagerConflict", "message": f'conflict with "{mgr}"', "field": path}
+                  for path, mgr in exc.conflicts]
+        raise ApiError(409, "Conflict", exc.message,
+                       details={"causes": causes, "name": name, "kind": info.plural,
+                                **({"group": info.group} if info.group else {})}) from None
     if old is None:
         return create(core, info, namespace, new, manager=manager, dry_run=dry_run, managed=True), True
     new = _check_type(info, new)
