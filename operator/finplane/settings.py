@@ -8,6 +8,7 @@ operator at start with a message naming the variable instead of failing later.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -87,6 +88,16 @@ class Settings(BaseSettings):
     admission_policies_enabled: bool = Field(
         True, description="Write ValidatingAdmissionPolicies and bindings in enforce mode (chart: "
                           "features.admissionPolicies); off, the operator's own refusal and Pod Security labels remain.")
+    admission_failure_policy: Literal["Fail", "Ignore"] = Field(
+        "Fail", description="failurePolicy of the ValidatingAdmissionPolicies of enforce mode: Fail refuses a "
+                            "Pod or Deployment the check cannot evaluate, Ignore admits it (inside the policy's "
+                            "reach only; protected namespaces are never covered).")
+    admission_protected_namespaces: list[str] = Field(
+        default_factory=list, description="Namespaces that enforced admission never covers, besides kube-system, "
+                                          "kube-public, kube-node-lease and Finplane's own (pod_namespace).")
+    pod_namespace: str | None = Field(
+        None, description="The namespace Finplane runs in (the chart sets it from the pod); never covered by "
+                          "enforced admission.")
     aws_region: str | None = Field(None, description="Default AWS region for ECR and S3.")
     aws_endpoint_url: str | None = Field(None, description="AWS endpoint override (tests: moto server).")
     evidence_dir: str = Field(".finplane/evidence", description="Local folder of the evidence log.")

@@ -6,17 +6,35 @@ other rules (network, classification, sandboxes) are enforced by the operator's 
 Active waivers become CEL exemptions (by namespace and the finplane.io/capability label), so a
 waived capability's own Deployment is not refused at admission; an expired waiver is dropped at
 the next render (the reconciler wakes at each expiry).
+
+Reach is bounded so that an enforce-mode policy cannot take the cluster down: the binding's
+namespace selector always excludes the protected namespaces (`kube-system`, `kube-public`,
+`kube-node-lease` and Finplane's own namespace, passed in by the reconciler from the settings),
+even when the policy selects no namespaces at all; the policy's label selector and data
+classifications become an object selector (matched against the Pod's or Deployment's own labels,
+which Finplane's renderers set from the capability); and the failure policy is a setting
+(`Fail` by default: an admission check that cannot run refuses, inside the policy's reach only).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, Literal
 
 from finplane.models.compliance_policy import CompliancePolicySpec, Waiver
 from finplane.policy.selection import selected_kinds
 from finplane.policy.subject import Obj
+from finplane.settings import Settings
 
-__all__ = ["ADMISSION_RULES", "PSA_LABELS", "psa_labels", "render_admission_policy"]
+__all__ = ["ADMISSION_RULES", "PROTECTED_NAMESPACES", "PSA_LABELS", "admission_options", "admission_reach", "outside_protected", "protected_namespaces",
+           "psa_labels",
+           "render_admission_policy"]
+
+#: Namespaces no enforced admission policy ever covers, whatever its selector says.
+PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+CLASSIFICATION_LABEL = "finplane.io/data-classification"
+FailurePolicy = Literal["Fail", "Ignore"]
 
 PSA_LABELS = {f"pod-security.kubernetes.io/{m}": "restricted" for m in ("enforce", "audit", "warn")} | \
     {f"pod-security.kubernetes.io/{m}-version": "latest" for m in ("enforce", "audit", "warn")}
@@ -90,8 +108,49 @@ def _exemption(waivers: list[Waiver], rule_id: str, now: datetime) -> str | None
     return " || ".join(terms) if terms else None
 
 
-def render_admission_policy(name: str, spec: CompliancePolicySpec, *, now: datetime) -> list[Obj]:
-    """A ValidatingAdmissionPolicy and its Deny binding for the admission-checkable rules; [] if none."""
+def admission_reach(spec: CompliancePolicySpec, *, protected: Iterable[str] = PROTECTED_NAMESPACES) -> Obj:
+    """The namespace and object selectors that bound an enforced policy (`matchConstraints` keys).
+
+    The protected namespaces are excluded in every case; the policy's own namespace list, namespace
+    selector, label selector and data classifications narrow it further, never widen it.
+    """
+    sel = spec.selector
+    excluded = sorted(set(protected) | set(PROTECTED_NAMESPACES))
+    ns_exprs: list[Obj] = [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": excluded}]
+    ns_selector: Obj = {}
+    if sel.namespaces:
+        ns_exprs.append({"key": "kubernetes.io/metadata.name", "operator": "In",
+                         "values": sorted(set(sel.namespaces) - set(excluded))})
+    if sel.namespace_selector is not None:
+        given = sel.namespace_selector.model_dump(by_alias=True, exclude_none=True)
+        ns_exprs.extend(given.get("matchExpressions") or [])
+        if given.get("matchLabels"):
+            ns_selector["matchLabels"] = dict(given["matchLabels"])
+    ns_selector["matchExpressions"] = ns_exprs
+    reach: Obj = {"namespaceSelector": ns_selector}
+    obj_selector: Obj = {}
+    if sel.label_selector is not None:
+        given = sel.label_selector.model_dump(by_alias=True, exclude_none=True)
+        if given.get("matchLabels"):
+            obj_selector["matchLabels"] = dict(given["matchLabels"])
+        if given.get("matchExpressions"):
+            obj_selector["matchExpressions"] = list(given["matchExpressions"])
+    if sel.data_classifications:
+        obj_selector.setdefault("matchExpressions", []).append(
+            {"key": CLASSIFICATION_LABEL, "operator": "In", "values": sorted(str(c) for c in sel.data_classifications)})
+    if obj_selector:
+        reach["objectSelector"] = obj_selector
+    return reach
+
+
+def render_admission_policy(name: str, spec: CompliancePolicySpec, *, now: datetime,
+                            protected_namespaces: Iterable[str] = PROTECTED_NAMESPACES,
+                            failure_policy: FailurePolicy = "Fail") -> list[Obj]:
+    """A ValidatingAdmissionPolicy and its Deny binding for the admission-checkable rules; [] if none.
+
+    `protected_namespaces` (added to PROTECTED_NAMESPACES; the reconciler passes Finplane's own) are never
+    covered; `failure_policy` is the settings' `admission_failure_policy`.
+    """
     validations = []
     for rule in spec.rules:
         rid = str(rule.id)
@@ -105,24 +164,22 @@ def render_admission_policy(name: str, spec: CompliancePolicySpec, *, now: datet
                             "reason": "Forbidden"})
     if not validations:
         return []
+    protected = set(protected_namespaces) | set(PROTECTED_NAMESPACES)
+    if spec.selector.namespaces and not set(spec.selector.namespaces) - protected:
+        return []  # it selects only protected namespaces: admission never reaches them
     kinds = selected_kinds(spec.selector)
     rules = [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE", "UPDATE"]}]
     if "Deployment" in kinds or "BusinessCapability" in kinds:
         rules.append({"apiGroups": ["apps"], "apiVersions": ["v1"], "resources": ["deployments"],
                       "operations": ["CREATE", "UPDATE"]})
-    match: Obj = {"resourceRules": rules}
-    if spec.selector.namespaces:
-        match["namespaceSelector"] = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
-                                                           "values": sorted(spec.selector.namespaces)}]}
-    elif spec.selector.namespace_selector is not None:
-        match["namespaceSelector"] = spec.selector.namespace_selector.model_dump(by_alias=True, exclude_none=True)
+    match: Obj = {"resourceRules": rules, **admission_reach(spec, protected=protected_namespaces)}
     vap_name = f"finplane-{name}"
     labels = {"app.kubernetes.io/managed-by": "finplane", "finplane.io/policy": name}
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
         "metadata": {"name": vap_name, "labels": labels},
         "spec": {
-            "failurePolicy": "Fail",
+            "failurePolicy": failure_policy,
             "matchConstraints": match,
             "variables": [
                 {"name": "podSpec", "expression": "object.kind == 'Pod' ? object.spec : object.spec.template.spec"},
@@ -138,6 +195,22 @@ def render_admission_policy(name: str, spec: CompliancePolicySpec, *, now: datet
         "spec": {"policyName": vap_name, "validationActions": ["Deny"]},
     }
     return [policy, binding]
+
+
+def protected_namespaces(settings: Settings) -> tuple[str, ...]:
+    """Every namespace enforce mode never touches: the kube-* ones, Finplane's own and the configured extras."""
+    own = [settings.pod_namespace] if settings.pod_namespace else []
+    return tuple(sorted({*PROTECTED_NAMESPACES, *own, *settings.admission_protected_namespaces}))
+
+
+def admission_options(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments of `render_admission_policy` that come from the operator's settings."""
+    return {"protected_namespaces": protected_namespaces(settings), "failure_policy": settings.admission_failure_policy}
+
+
+def outside_protected(namespaces: Iterable[str], protected: Iterable[str]) -> list[str]:
+    """The namespaces enforce mode may label for Pod Security Admission: never a protected one."""
+    return sorted(set(namespaces) - set(protected) - set(PROTECTED_NAMESPACES))
 
 
 def psa_labels(spec: CompliancePolicySpec) -> dict[str, str]:

@@ -21,7 +21,13 @@ from finplane.kube.errors import KubeError, NotFound
 from finplane.kube.events import post_event
 from finplane.models.common import describe_errors
 from finplane.models.compliance_policy import CompliancePolicySpec, Mode
-from finplane.policy.admission import psa_labels, render_admission_policy
+from finplane.policy.admission import (
+    admission_options,
+    outside_protected,
+    protected_namespaces,
+    psa_labels,
+    render_admission_policy,
+)
 from finplane.policy.engine import Result, evaluate, object_key
 from finplane.policy.evidence import EvidenceLog
 from finplane.policy.evidence_cli import LOG_NAME
@@ -182,7 +188,7 @@ async def _write_admission_policies(rt: Runtime, body: Obj, name: str, spec: Com
         return Cond("AdmissionPoliciesWritten", "False", "Disabled",
                     "ValidatingAdmissionPolicies are switched off (FINPLANE_ADMISSION_POLICIES_ENABLED=false, chart "
                     "value features.admissionPolicies); the operator still refuses violating capabilities")
-    policies = render_admission_policy(name, spec, now=now) if enforce else []
+    policies = render_admission_policy(name, spec, now=now, **admission_options(rt.settings)) if enforce else []
     try:
         await sync_children(rt.kube, [stamp(c, body) for c in policies], owner_uid=body["metadata"]["uid"],
                             seen_before=False, prune_kinds=ADMISSION_KINDS)
@@ -252,7 +258,7 @@ async def _label_namespaces(rt: Runtime, spec: CompliancePolicySpec, results: li
     """Pod Security Admission labels on the namespaces of selected workloads (enforce mode only)."""
     labels = psa_labels(spec)
     namespaces = {r.namespace for r in results if r.namespace and r.kind in ("BusinessCapability", "Deployment", "Pod")}
-    for ns in sorted(namespaces):
+    for ns in outside_protected(namespaces, protected_namespaces(rt.settings)):
         live = await rt.kube.get_or_none("v1", "Namespace", ns)
         have = (live or {}).get("metadata", {}).get("labels") or {}
         if live is not None and any(have.get(k) != v for k, v in labels.items()):
