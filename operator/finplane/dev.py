@@ -21,6 +21,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from finplane.emulator_process import emulator_command
 from finplane.kube.client import Kube
 from finplane.kube.errors import KubeError
 
@@ -50,7 +51,7 @@ def run(*, port: int, api_port: int, examples: Path, once: bool, state_dir: Path
     try:
         port = port or _free_port()
         console.print(f"[bold]Starting the embedded API server[/] on 127.0.0.1:{port} …")
-        procs.append(subprocess.Popen([*py, "apiserver", "--port", str(port), "--kubeconfig-out", str(kubeconfig)],
+        procs.append(subprocess.Popen([*emulator_command(), "--port", str(port), "--kubeconfig-out", str(kubeconfig)],
                                       stdout=logs["apiserver"], stderr=subprocess.STDOUT))
         _wait_file(kubeconfig, procs[0], 30)
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1",
