@@ -1,7 +1,9 @@
-"""The aiohttp application of the embedded API server: routes, error handling, test-only endpoints.
+"""The aiohttp application of the embedded API server: wiring, routes, error handling, test-only endpoints.
 
-Built by `main.py` (and by in-process tests through `build_app`). Discovery, /version,
-health, OpenAPI, /metrics and the `/_finplane/` endpoints are answered here; every other
+Built by `main.py` (and by in-process tests through `build_app`). `build_app` is the one place that
+assembles the server: it wires the controllers into the plain-state `Core`, creates the namespaces
+every cluster starts with, and attaches the simulator, the counters and the fault switch. Discovery,
+/version, health, OpenAPI, /metrics and the `/_finplane/` endpoints are answered here; every other
 `/api` and `/apis` path goes to `http.handle_resource`.
 """
 
@@ -14,14 +16,18 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from finplane_emulator import discovery, openapi
+from finplane_emulator.controllers import Controllers
 from finplane_emulator.core import Core
 from finplane_emulator.errors import ApiError, status_body
 from finplane_emulator.faults import Faults
 from finplane_emulator.http import handle_resource, json_response
 from finplane_emulator.observe import Stats
 from finplane_emulator.simulator import DeploymentSimulator
+from finplane_emulator.writes import create
 
-__all__ = ["build_app"]
+__all__ = ["DEFAULT_NAMESPACES", "build_app"]
+
+DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 CORE_KEY = web.AppKey("core", Core)
 STATS_KEY = web.AppKey("stats", Stats)
@@ -38,6 +44,11 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 
 def build_app(core: Core, *, faults: bool = False, simulate: bool = True) -> web.Application:
+    """The server around `core` (already loaded from a snapshot, if any): controllers wired, namespaces made."""
+    if isinstance(core.hooks, Controllers):
+        raise ValueError("this Core is already served by an application")
+    core.hooks = Controllers(core)
+    _bootstrap(core)
     app = web.Application(middlewares=[_errors], client_max_size=64 * 1024 * 1024)
     stats = Stats()
     stats.gauges["objects"] = lambda: sum(r.count for r in core.store.resources.values())
@@ -50,6 +61,15 @@ def build_app(core: Core, *, faults: bool = False, simulate: bool = True) -> web
         app[SIM_KEY] = DeploymentSimulator(core, stats)
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     return app
+
+
+def _bootstrap(core: Core) -> None:
+    """The namespaces every cluster starts with (those loaded from a snapshot are kept as they are)."""
+    assert core.namespaces_info is not None
+    for name in DEFAULT_NAMESPACES:
+        if core.namespace(name) is None:
+            create(core, core.namespaces_info, None,
+                   {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, manager="kube-apiserver")
 
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:

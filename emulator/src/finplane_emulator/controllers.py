@@ -8,21 +8,20 @@
 
 They listen to the store's events and work in small batches scheduled on the event loop after
 the request that caused them, so they are asynchronous like the real ones (clients must poll
-or watch) but never slow a request down. Built by `Core`.
+or watch) but never slow a request down. Built and wired into `Core.hooks` by `app.build_app`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from finplane_emulator import crds
+from finplane_emulator.core import Core
+from finplane_emulator.deletion import delete_object
 from finplane_emulator.resources import ResourceInfo
 from finplane_emulator.store import WatchEvent
-
-if TYPE_CHECKING:
-    from finplane_emulator.core import Core
 
 __all__ = ["Controllers"]
 
@@ -123,8 +122,6 @@ class Controllers:
         return out
 
     def _collect(self, owner_uid: str) -> None:
-        from finplane_emulator.deletion import delete_object
-
         uids = self.core.store.uids
         for info, dep in self._dependents(owner_uid):
             refs = dep["metadata"].get("ownerReferences") or ()
@@ -132,8 +129,6 @@ class Controllers:
                 delete_object(self.core, info, dep, policy="Background")
 
     def _dangling(self, uid: str) -> None:
-        from finplane_emulator.deletion import delete_object
-
         where = self.core.store.uids.get(uid)
         info = self.core.info_for_key(where[0]) if where else None
         obj = self.core.store.by_uid(uid)
@@ -144,8 +139,6 @@ class Controllers:
             delete_object(self.core, info, obj, policy="Background")
 
     def _foreground(self, owner_uid: str) -> None:
-        from finplane_emulator.deletion import delete_object
-
         owner = self.core.store.by_uid(owner_uid)
         if owner is None or FOREGROUND not in (owner["metadata"].get("finalizers") or ()):
             return
@@ -171,8 +164,6 @@ class Controllers:
             self.core.store.remove(info, {**owner, "metadata": {k: v for k, v in md.items() if k != "finalizers"}})
 
     def _namespace(self, name: str) -> None:
-        from finplane_emulator.deletion import delete_object
-
         core = self.core
         ns = core.namespace(name)
         if ns is None or not ns["metadata"].get("deletionTimestamp"):

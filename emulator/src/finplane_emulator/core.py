@@ -1,30 +1,52 @@
-"""The server's state in one object: the resource registry, the store and the controllers.
+"""The server's state in one object: the resource registry, the store, and the write hooks.
 
-Built once by `app.py` and handed to every handler; tests of the write path may build one
-directly. Also creates the default namespaces a fresh cluster has.
+Plain state: it builds nothing but its registry and store and imports no other layer. `app.build_app`
+wires the in-process controllers in (as `hooks`) and creates the default namespaces; every handler
+gets the same `Core`. Tests of the write path may build one directly (its hooks then do nothing).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from finplane_emulator.resources import Registry, ResourceInfo
 from finplane_emulator.store import DEFAULT_HISTORY, Store
 
-__all__ = ["DEFAULT_NAMESPACES", "Core"]
+__all__ = ["Core", "WriteHooks"]
 
-DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+Obj = dict[str, Any]
+
+
+class WriteHooks(Protocol):
+    """What the write and delete paths tell the controllers (beyond the store's watch events)."""
+
+    def after_update(self, info: ResourceInfo, obj: Obj) -> None: ...
+
+    def foreground(self, info: ResourceInfo, obj: Obj) -> None: ...
+
+    def namespace_terminating(self, name: str) -> None: ...
+
+
+class _NoHooks:
+    """The hooks of a `Core` no controllers are wired into."""
+
+    def after_update(self, info: ResourceInfo, obj: Obj) -> None:
+        return None
+
+    def foreground(self, info: ResourceInfo, obj: Obj) -> None:
+        return None
+
+    def namespace_terminating(self, name: str) -> None:
+        return None
 
 
 class Core:
-    """Registry + store + background controllers (garbage collector, namespaces, CRDs)."""
+    """Registry + store; `hooks` are the controllers once `app.build_app` has wired them."""
 
     def __init__(self, *, history: int = DEFAULT_HISTORY) -> None:
-        from finplane_emulator.controllers import Controllers
-
         self.registry = Registry()
         self.store = Store(history=history)
-        self.controllers = Controllers(self)
+        self.hooks: WriteHooks = _NoHooks()
         self.namespaces_info = self.registry.get("", "v1", "namespaces")
 
     def info_for_key(self, key: tuple[str, str]) -> ResourceInfo | None:
@@ -34,17 +56,6 @@ class Core:
         storage = [v for v in versions if v.storage_version == v.version]
         return storage[0] if storage else versions[0]
 
-    def namespace(self, name: str) -> dict[str, Any] | None:
+    def namespace(self, name: str) -> Obj | None:
         assert self.namespaces_info is not None
         return self.store.get(self.namespaces_info, "", name)
-
-    def bootstrap(self) -> None:
-        """The namespaces every cluster starts with."""
-        from finplane_emulator.writes import create
-
-        assert self.namespaces_info is not None
-        for name in DEFAULT_NAMESPACES:
-            if self.namespace(name) is None:
-                create(self, self.namespaces_info, None,
-                       {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
-                       manager="kube-apiserver")

@@ -62,7 +62,7 @@ def delete_object(core: Core, info: ResourceInfo, obj: Obj, *, policy: str = "Ba
         if finalizers != list(md.get("finalizers") or ()):
             obj = core.store.commit(info, {**obj, "metadata": {**md, "finalizers": finalizers}}, old=obj)
         if FOREGROUND in finalizers:
-            core.controllers.foreground(info, obj)
+            core.hooks.foreground(info, obj)
         return obj, 200
     if finalizers:
         marked_md = {**md, "deletionTimestamp": meta.now(), "deletionGracePeriodSeconds": 0, "finalizers": finalizers}
@@ -71,7 +71,7 @@ def delete_object(core: Core, info: ResourceInfo, obj: Obj, *, policy: str = "Ba
         marked = {**obj, "metadata": marked_md}
         marked = core.store.commit(info, marked, old=obj)
         if FOREGROUND in finalizers:
-            core.controllers.foreground(info, marked)
+            core.hooks.foreground(info, marked)
         return marked, 200
     return core.store.remove(info, obj), 200
 
@@ -98,5 +98,5 @@ def _terminate_namespace(core: Core, info: ResourceInfo, ns: Obj) -> Obj:
     if not md.get("deletionTimestamp"):
         ns = core.store.commit(info, {**ns, "metadata": {**md, "deletionTimestamp": meta.now()},
                                       "status": {**(ns.get("status") or {}), "phase": "Terminating"}}, old=ns)
-    core.controllers.namespace_terminating(md["name"])
+    core.hooks.namespace_terminating(md["name"])
     return ns

@@ -53,7 +53,6 @@ async def serve(*, host: str, port: int, data_dir: Path | None, kubeconfig_out: 
     persistence = Persistence(core, data_dir) if data_dir else None
     if persistence:
         persistence.load()
-    core.bootstrap()  # the default namespaces (kept as they are when loaded from a snapshot)
     app = build_app(core, faults=faults)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()

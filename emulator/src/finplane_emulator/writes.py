@@ -185,7 +185,7 @@ def replace(core: Core, info: ResourceInfo, old: Obj, new: Obj, *, subresource: 
         return core.store.remove(info, new)  # the last finalizer is gone: delete for good
     core.store.commit(info, new, old=old)
     crds.after_write(core, info, new)
-    core.controllers.after_update(info, new)
+    core.hooks.after_update(info, new)
     return new
 
 
