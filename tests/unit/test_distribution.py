@@ -62,3 +62,20 @@ def test_finplane_apiserver_without_the_emulator_says_how_to_install_it() -> Non
     assert cp.returncode != 0
     assert "finplane-emulator distribution) is not installed" in cp.stderr and "make dev" in cp.stderr
     assert "Traceback" not in cp.stderr
+
+
+def test_finplane_apiserver_runs_the_emulator_in_its_place_with_the_same_contract(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    proc = subprocess.Popen([sys.executable, "-m", "finplane", "apiserver", "--port", "0",
+                             "--kubeconfig-out", str(kubeconfig)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert re.fullmatch(r"finplane-emulator listening on http://127\.0\.0\.1:\d+\n", first), first
+        assert first.split()[-1] in kubeconfig.read_text()
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0 and proc.stdout.read() == ""  # exactly one line, a clean stop
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
