@@ -42,7 +42,7 @@ TERMINAL_REASONS = frozenset({
 })
 
 
-class _Stop(Exception):
+class _Stop(BaseException):  # not Exception: no `except Exception` on the way may swallow it
     """SIGTERM arrived: unwind through `run`'s cleanup, wherever the main thread was."""
 
 
