@@ -1,7 +1,7 @@
 """The `finplane-emulator` command (also `python -m finplane_emulator`): serve until SIGTERM/SIGINT.
 
-Called by the console script, by `finplane_emulator.testing` (as a subprocess), by `finplane dev` and by
-`finplane apiserver` (both as subprocesses). Prints exactly one line
+Called by the console script, by `finplane_emulator.testing` and `finplane dev` (as a subprocess) and by
+`finplane apiserver` (which execs it in its own place). Prints exactly one line
 `finplane-emulator listening on http://HOST:PORT` once it accepts requests. Options parsed with argparse
 so that the emulator needs no CLI framework.
 """
