@@ -6,20 +6,27 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEBS := docker-registry apache2-utils
 
-.PHONY: dev test deps debs venv schemas crds lint bench clean
+.PHONY: dev test test-emulator deps debs venv schemas crds lint bench clean
 
 dev: venv
 	$(BIN)/finplane dev
 
+# Finplane's tests and the emulator's own suite (pyproject.toml's testpaths list both).
 test: venv debs schemas
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile $(PYTEST_ARGS)
 
+# The emulator's own suite on its own (emulator/pyproject.toml's pytest settings).
+test-emulator: venv
+	cd emulator && $(abspath $(BIN))/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+# The lock pins everything: Finplane's runtime, the emulator's dependencies and the test tools. The
+# emulator (a separate distribution, never part of the product) is installed editable beside Finplane.
+$(VENV)/.installed: requirements.lock pyproject.toml emulator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e . -e emulator
 	touch $@
 
 # Debian packages the tests use: a real OCI registry and htpasswd (bcrypt entries).

@@ -26,7 +26,7 @@ import time
 import aiohttp
 import psutil
 
-from finplane.apiserver.testing import start_apiserver
+from finplane_emulator.testing import start_apiserver
 
 
 def _cpu(proc: psutil.Process | None) -> float:

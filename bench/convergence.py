@@ -22,7 +22,7 @@ from typing import Any
 
 from _common import GROUP_PATH, Client, Operator, apply_crds, emit, exit_on_sigterm, log
 
-from finplane.apiserver.testing import start_apiserver
+from finplane_emulator.testing import start_apiserver
 
 NS = "bench-conv"
 CONCURRENCY = 8

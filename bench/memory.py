@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 from _common import Client, Operator, apply_crds, emit, exit_on_sigterm, log
 
-from finplane.apiserver.testing import start_apiserver
+from finplane_emulator.testing import start_apiserver
 
 NS = "bench-mem"
 MIB = 2**20

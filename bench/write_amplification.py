@@ -29,7 +29,7 @@ from _common import (
     operator_writes,
 )
 
-from finplane.apiserver.testing import start_apiserver
+from finplane_emulator.testing import start_apiserver
 
 NS = "bench-wa"
 

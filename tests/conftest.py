@@ -27,7 +27,7 @@ def _start_cluster(tmp_path: Path) -> Cluster:
     if REAL:
         c = Cluster(kubeconfig=Path(os.environ["KUBECONFIG"]), url="", handle=None)
     else:
-        from finplane.apiserver.testing import start_apiserver
+        from finplane_emulator.testing import start_apiserver
 
         handle = start_apiserver(tmp_path / "apiserver")
         c = Cluster(kubeconfig=Path(handle.kubeconfig), url=handle.url, handle=handle)

@@ -1,7 +1,8 @@
 """The `finplane` command: one typer app whose subcommands delegate to the modules that do the work.
 
 Called by the console script and by `python -m finplane`. Imports are lazy so that each
-subcommand starts fast and the operator never imports the embedded API server.
+subcommand starts fast. The embedded API server is a separate distribution (finplane-emulator):
+`finplane apiserver` runs it in place of this process and never imports it.
 """
 
 from __future__ import annotations
@@ -28,11 +29,19 @@ def apiserver(
     tls_key: Annotated[Path | None, typer.Option(help="Private key for --tls-cert (PEM).")] = None,
     faults: Annotated[bool, typer.Option(help="Enable the test-only fault-injection endpoint.")] = False,
 ) -> None:
-    """Run the embedded Kubernetes API server in the foreground."""
-    from finplane.apiserver.main import run
+    """(Development) Run the embedded Kubernetes API server, finplane-emulator, in the foreground."""
+    import os
 
-    run(host=host, port=port, data_dir=data_dir, kubeconfig_out=kubeconfig_out,
-        tls_cert=tls_cert, tls_key=tls_key, faults=faults)
+    from finplane.emulator_process import emulator_command
+
+    argv = [*emulator_command(), "--host", host, "--port", str(port)]
+    for flag, value in (("--data-dir", data_dir), ("--kubeconfig-out", kubeconfig_out),
+                        ("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if value is not None:
+            argv += [flag, str(value)]
+    if faults:
+        argv.append("--faults")
+    os.execv(argv[0], argv)  # the emulator replaces this process: its signals, its output, its exit code
 
 
 @app.command()

@@ -1,9 +1,11 @@
 """`finplane dev`: the whole product on a laptop, with no cluster.
 
-Starts the embedded API server, installs the CRDs, starts the operator and the platform API as
-real processes, applies `examples/`, waits until the operator has reconciled them, prints a
-summary table with the URLs and a ready-to-use KUBECONFIG, and keeps running until Ctrl-C, then
-stops everything cleanly. Called by the `finplane dev` command (the README's first command).
+Starts the embedded API server (the finplane-emulator distribution, as a subprocess), installs the
+CRDs, starts the operator and the platform API as real processes, applies `examples/`, waits until
+the operator has reconciled them (or refused one with a terminal reason, which `--once` reports at
+once), prints a summary table with the URLs and a ready-to-use KUBECONFIG, and keeps running until
+Ctrl-C or SIGTERM, then stops its three children and waits for them. Called by the `finplane dev`
+command (the README's first command).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from finplane.emulator_process import emulator_command
 from finplane.kube.client import Kube
 from finplane.kube.errors import KubeError
 
@@ -29,6 +33,21 @@ __all__ = ["run"]
 # Wide enough for the summary even when stdout is not a terminal (CI logs default to 80 columns).
 console = Console(width=max(140, __import__("shutil").get_terminal_size().columns))
 FINPLANE_KINDS = ("BusinessCapability", "Channel", "TenantSandbox", "ImageRegistry", "CompliancePolicy")
+# Ready=False reasons the operator sets when only a change of the spec (or of a conflicting object the
+# user owns) can help: waiting longer for such an example is pointless.
+TERMINAL_REASONS = frozenset({
+    "InvalidSpec", "InvalidName", "InvalidImage", "InvalidQuantity", "NegativeQuantity", "LimitsBelowRequests",
+    "PrivilegedPort", "SelfDependency", "DuplicateDependency", "DependencyCycle", "PolicyViolation",
+    "NameConflict", "NamespaceConflict", "TTLTooLong", "Expired",
+})
+
+
+class _Stop(BaseException):  # not Exception: no `except Exception` on the way may swallow it
+    """SIGTERM arrived: unwind through `run`'s cleanup, wherever the main thread was."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop()
 
 
 def _free_port() -> int:
@@ -40,6 +59,16 @@ def _free_port() -> int:
 
 
 def run(*, port: int, api_port: int, examples: Path, once: bool, state_dir: Path = Path(".finplane/dev")) -> int:
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        return _run(port=port, api_port=api_port, examples=examples, once=once, state_dir=state_dir)
+    except _Stop:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(*, port: int, api_port: int, examples: Path, once: bool, state_dir: Path) -> int:
     state = state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
     kubeconfig = state / "kubeconfig"
@@ -50,7 +79,7 @@ def run(*, port: int, api_port: int, examples: Path, once: bool, state_dir: Path
     try:
         port = port or _free_port()
         console.print(f"[bold]Starting the embedded API server[/] on 127.0.0.1:{port} …")
-        procs.append(subprocess.Popen([*py, "apiserver", "--port", str(port), "--kubeconfig-out", str(kubeconfig)],
+        procs.append(subprocess.Popen([*emulator_command(), "--port", str(port), "--kubeconfig-out", str(kubeconfig)],
                                       stdout=logs["apiserver"], stderr=subprocess.STDOUT))
         _wait_file(kubeconfig, procs[0], 30)
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1",
@@ -68,31 +97,50 @@ def run(*, port: int, api_port: int, examples: Path, once: bool, state_dir: Path
                                       env={**env, "FINPLANE_API_DEV_MODE": "true"},
                                       stdout=logs["api"], stderr=subprocess.STDOUT))
         console.print(f"[bold]Applying[/] {examples}/ …")
-        rows, all_ready = asyncio.run(_apply_and_wait(kubeconfig, examples, timeout=120))
+        rows, all_ready, refused = asyncio.run(_apply_and_wait(kubeconfig, examples, timeout=120, stop_at_refusal=once))
         _summary(rows, kubeconfig=kubeconfig, api_port=api_port, port=port, state=state)
-        for p in procs:
-            if p.poll() is not None:
-                console.print(f"[red]A process exited early ({p.args}); see {state}/*.log[/]")
-                return 1
+        for line in refused:
+            console.print(f"[red]Refused:[/] {escape(line)}", soft_wrap=True)
+        if _exited(procs, state):
+            return 1
         if once:
             return 0 if all_ready else 1
         console.print("Running; press [bold]Ctrl-C[/] to stop.")
-        signal.sigwait({signal.SIGINT, signal.SIGTERM}) if hasattr(signal, "sigwait") else time.sleep(1e9)
-        return 0
+        while not _exited(procs, state):
+            time.sleep(0.5)  # a signal interrupts the sleep: SIGINT raises KeyboardInterrupt, SIGTERM _Stop
+        return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in reversed(procs):
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        # A second signal must not cut the cleanup short and orphan a child (`run` restores SIGTERM's handler).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _stop_children(procs)
         for f in logs.values():
             f.close()
+        signal.signal(signal.SIGINT, sigint)
         console.print("Stopped.")
+
+
+def _exited(procs: list[subprocess.Popen[bytes]], state: Path) -> bool:
+    for p in procs:
+        if p.poll() is not None:
+            console.print(f"[red]A process exited early ({p.args}, exit code {p.returncode}); see {state}/*.log[/]")
+            return True
+    return False
+
+
+def _stop_children(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each child (the API and the operator before the API server), then wait; SIGKILL after 15 s."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.terminate()
+    for p in reversed(procs):
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def _wait_file(path: Path, proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -120,7 +168,14 @@ async def _install_crds(kubeconfig: Path, folder: Path) -> None:
         await kube.close()
 
 
-async def _apply_and_wait(kubeconfig: Path, folder: Path, *, timeout: float) -> tuple[list[list[str]], bool]:
+async def _apply_and_wait(kubeconfig: Path, folder: Path, *, timeout: float,
+                          stop_at_refusal: bool = False) -> tuple[list[list[str]], bool, list[str]]:
+    """Apply `folder` and wait until every Finplane object is Ready or refused for good (or `timeout`).
+
+    Returns the summary rows, whether all are Ready, and one line per object refused with a terminal
+    reason. With `stop_at_refusal` the wait ends at the first such refusal: nothing else can make the
+    run succeed.
+    """
     kube = await Kube.from_config(kubeconfig=str(kubeconfig), field_manager="finplane-dev")
     try:
         objs: list[tuple[str, str, str | None, str]] = []
@@ -134,22 +189,26 @@ async def _apply_and_wait(kubeconfig: Path, folder: Path, *, timeout: float) -> 
             if doc.get("kind") in FINPLANE_KINDS:
                 objs.append((doc["apiVersion"], doc["kind"], meta.get("namespace"), meta["name"]))
         deadline = time.monotonic() + timeout
-        rows: list[list[str]] = []
         while True:
-            rows, settled, ready = [], True, True
+            rows: list[list[str]] = []
+            refused: list[str] = []
+            settled, ready = True, True
             for api_version, kind, ns, name in objs:
                 obj = await kube.get_or_none(api_version, kind, name, ns) or {}
                 st = obj.get("status") or {}
                 cond = next((c for c in st.get("conditions", []) if c.get("type") == "Ready"), None)
                 status = cond.get("status") if cond else "Unknown"
+                reason, message = (cond or {}).get("reason", "-"), (cond or {}).get("message") or ""
                 fresh = st.get("observedGeneration") == obj.get("metadata", {}).get("generation")
-                settled &= bool(cond) and fresh and status != "Unknown"
+                final = fresh and (status == "True" or (status == "False" and reason in TERMINAL_REASONS))
+                if final and status == "False":
+                    refused.append(f"{kind} {f'{ns}/{name}' if ns else name}: {reason}: {message}")
+                settled &= final
                 ready &= status == "True"
-                rows.append([kind, f"{ns}/{name}" if ns else name, status,
-                             (cond or {}).get("reason", "-"), ((cond or {}).get("message") or "")[:70],
+                rows.append([kind, f"{ns}/{name}" if ns else name, status, reason, message[:70],
                              str(st.get("phase", ""))])
-            if (settled and ready) or time.monotonic() > deadline:
-                return rows, ready
+            if settled or (stop_at_refusal and refused) or time.monotonic() > deadline:
+                return rows, ready, refused
             await asyncio.sleep(0.5)
     finally:
         await kube.close()

@@ -1,9 +1,8 @@
 """Copy JSON-shaped data (dicts, lists, scalars) fast: `copy.deepcopy` without its memo and dispatch.
 
-Kubernetes objects are JSON data; the operator copies every watch body it keeps, and the embedded API
-server copies objects on every write, so `copy.deepcopy` showed in both profiles. Anything that is not
-JSON data still goes through `copy.deepcopy`. Pure; used by `reconcile.runtime`, `reconcile.child_cache`
-and `apiserver.ssa`.
+Kubernetes objects are JSON data; the operator copies every watch body it keeps, so `copy.deepcopy`
+showed in its profiles. Anything that is not JSON data still goes through `copy.deepcopy`. Pure; used by
+`reconcile.runtime` and `reconcile.child_cache` (the emulator keeps its own copy).
 """
 
 from __future__ import annotations

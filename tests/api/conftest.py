@@ -181,7 +181,7 @@ class ApiStack:
         import sys
         import threading
 
-        from finplane.apiserver.testing import start_apiserver
+        from finplane_emulator.testing import start_apiserver
 
         self.tmp = tmp
         self.apiserver = start_apiserver(tmp / "apiserver")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from finplane.apiserver.testing import ApiServerHandle, start_apiserver
 from finplane.kube.client import Kube
 from finplane.kube.informer import Informer, informer_for
 from finplane.kube.resources import resource_for
+from finplane_emulator.testing import ApiServerHandle, start_apiserver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("api-informer")]
 

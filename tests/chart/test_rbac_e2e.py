@@ -60,7 +60,7 @@ def reconciled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     assert examples, "examples/ holds no example CRs"
     from helpers import Cluster, free_port, wait_for
 
-    from finplane.apiserver.testing import start_apiserver
+    from finplane_emulator.testing import start_apiserver
 
     tmp = tmp_path_factory.mktemp("rbac-e2e")
     handle = start_apiserver(tmp / "apiserver")

@@ -111,7 +111,7 @@ def test_drift_is_reverted_with_an_event_naming_the_child(cluster: Cluster, oper
 
 
 def test_an_image_change_rolls_out_with_progressing_then_ready_at_the_new_generation(tmp_path: Path) -> None:
-    from finplane.apiserver.testing import start_apiserver
+    from finplane_emulator.testing import start_apiserver
 
     handle = start_apiserver(tmp_path / "slow", env={"FINPLANE_SIMULATOR_DELAY_SECONDS": "1.5"})
     cluster = Cluster(kubeconfig=Path(handle.kubeconfig), url=handle.url, handle=handle)

@@ -27,7 +27,7 @@ CHILD_RESOURCES = ("deployments", "services", "serviceaccounts", "networkpolicie
 
 def fault_cluster(tmp: Path, *, env: dict[str, str] | None = None) -> Cluster:
     """A fresh embedded API server with fault injection on and Finplane's CRDs installed."""
-    from finplane.apiserver.testing import start_apiserver
+    from finplane_emulator.testing import start_apiserver
 
     handle = start_apiserver(tmp / "apiserver", faults=True, env=env)
     c = Cluster(kubeconfig=Path(handle.kubeconfig), url=handle.url, handle=handle)

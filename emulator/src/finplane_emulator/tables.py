@@ -1,0 +1,177 @@
+"""Server-side printing: `meta.k8s.io/v1` Tables for `kubectl get`.
+
+Called by the HTTP layer when the Accept header asks `as=Table`. Built-in kinds get the
+columns kubectl users know (a subset of the real printers); custom resources get Name plus
+their CRD's `additionalPrinterColumns`, evaluated with a small JSONPath subset (`.a.b`,
+`[N]`, `['key']`, `[?(@.field=="value")]`), or Name and Age when they declare none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+from finplane_emulator.resources import ResourceInfo
+
+__all__ = ["human_age", "jsonpath", "to_table"]
+
+Obj = dict[str, Any]
+_TOKEN = re.compile(r"""\.([A-Za-z0-9_\-]+)|\[(\d+)\]|\['([^']*)'\]|\[\?\(@\.([A-Za-z0-9_.\-]+)\s*==\s*["']([^"']*)["']\)\]""")
+
+
+def jsonpath(obj: Any, path: str) -> Any:
+    """The first value `path` selects in `obj`, or None."""
+    path = path.strip()
+    if path.startswith("{") and path.endswith("}"):
+        path = path[1:-1]
+    path = path.lstrip("$")
+    cur: Any = obj
+    pos = 0
+    while pos < len(path):
+        m = _TOKEN.match(path, pos)
+        if not m:
+            return None
+        pos = m.end()
+        name, index, quoted, fkey, fvalue = m.groups()
+        if name is not None or quoted is not None:
+            cur = cur.get(name if name is not None else quoted) if isinstance(cur, dict) else None
+        elif index is not None:
+            cur = cur[int(index)] if isinstance(cur, list) and int(index) < len(cur) else None
+        else:
+            if not isinstance(cur, list):
+                return None
+            found = None
+            for item in cur:
+                val = item
+                for part in fkey.split("."):
+                    val = val.get(part) if isinstance(val, dict) else None
+                if val is not None and str(val) == fvalue:
+                    found = item
+                    break
+            cur = found
+        if cur is None:
+            return None
+    return cur
+
+
+def human_age(timestamp: str | None) -> str:
+    """kubectl's HumanDuration of the time since `timestamp`."""
+    if not timestamp:
+        return "<unknown>"
+    try:
+        then = dt.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return "<invalid>"
+    s = int((dt.datetime.now(dt.UTC) - then).total_seconds())
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return f"{s}s"
+    m, h, d = s // 60, s // 3600, s // 86400
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if h < 3:
+        return f"{m}m"
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    if d < 8:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    if d < 365 * 2:
+        return f"{d}d"
+    return f"{d // 365}y"
+
+
+def _col(name: str, type_: str = "string", desc: str = "", priority: int = 0, fmt: str = "") -> dict[str, Any]:
+    return {"name": name, "type": type_, "format": fmt, "description": desc, "priority": priority}
+
+
+def _ready(o: Obj) -> str:
+    st = o.get("status") or {}
+    return f"{st.get('readyReplicas', 0)}/{(o.get('spec') or {}).get('replicas', 0)}"
+
+
+def _data_count(o: Obj) -> int:
+    return len(o.get("data") or {}) + len(o.get("binaryData") or {})
+
+
+# Built-in printers: extra columns between Name and Age, as (column, cell function).
+_BUILTIN: dict[tuple[str, str], list[tuple[dict[str, Any], Callable[[Obj], Any]]]] = {
+    ("", "Namespace"): [(_col("Status"), lambda o: (o.get("status") or {}).get("phase", ""))],
+    ("", "ConfigMap"): [(_col("Data", "integer"), _data_count)],
+    ("", "Secret"): [(_col("Type"), lambda o: o.get("type", "")), (_col("Data", "integer"), _data_count)],
+    ("", "Service"): [(_col("Type"), lambda o: (o.get("spec") or {}).get("type", "")),
+                      (_col("Cluster-IP"), lambda o: (o.get("spec") or {}).get("clusterIP", "<none>")),
+                      (_col("Ports"), lambda o: ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}"
+                                                         for p in (o.get("spec") or {}).get("ports") or ()) or "<none>")],
+    ("", "ServiceAccount"): [(_col("Secrets", "integer"), lambda o: len(o.get("secrets") or ()))],
+    ("", "Pod"): [(_col("Status"), lambda o: (o.get("status") or {}).get("phase", "Pending"))],
+    ("apps", "Deployment"): [(_col("Ready"), _ready),
+                             (_col("Up-to-date", "integer"), lambda o: (o.get("status") or {}).get("updatedReplicas", 0)),
+                             (_col("Available", "integer"), lambda o: (o.get("status") or {}).get("availableReplicas", 0))],
+    ("apps", "ReplicaSet"): [(_col("Desired", "integer"), lambda o: (o.get("spec") or {}).get("replicas", 0)),
+                             (_col("Current", "integer"), lambda o: (o.get("status") or {}).get("replicas", 0)),
+                             (_col("Ready", "integer"), lambda o: (o.get("status") or {}).get("readyReplicas", 0))],
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): [
+        (_col("Created At", "date"), lambda o: o["metadata"].get("creationTimestamp", ""))],
+    ("coordination.k8s.io", "Lease"): [(_col("Holder"), lambda o: (o.get("spec") or {}).get("holderIdentity", ""))],
+}
+
+
+def _date_cell(path: str) -> Callable[[Obj], Any]:
+    return lambda o: human_age(jsonpath(o, path))
+
+
+def _path_cell(path: str) -> Callable[[Obj], Any]:
+    return lambda o: jsonpath(o, path)
+
+
+def _columns(info: ResourceInfo) -> list[tuple[dict[str, Any], Callable[[Obj], Any]]]:
+    name_col = (_col("Name", desc="Name must be unique within a namespace.", fmt="name"),
+                lambda o: o["metadata"].get("name", ""))
+    age_col = (_col("Age", "date", "CreationTimestamp is a timestamp representing the server time when this "
+                    "object was created."), lambda o: human_age(o["metadata"].get("creationTimestamp")))
+    if info.crd and info.printer_columns:
+        cols = [name_col]
+        for pc in info.printer_columns:
+            type_ = pc.get("type", "string")
+            path = pc.get("jsonPath", "")
+            fn = _date_cell(path) if type_ == "date" else _path_cell(path)
+            cols.append((_col(pc["name"], type_, pc.get("description", ""), int(pc.get("priority", 0)),
+                              pc.get("format", "")), fn))
+        return cols
+    return [name_col, *_BUILTIN.get((info.group, info.kind), []), age_col]
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        import json
+
+        return json.dumps(value, separators=(",", ":"))
+    return value
+
+
+def to_table(info: ResourceInfo, obj: Obj, *, single: bool, include: str = "Metadata") -> Obj:
+    """A Table for one object or for a list (`single` false: `obj` is an XList)."""
+    cols = _columns(info)
+    items = [obj] if single else obj.get("items", [])
+    rows = []
+    for item in items:
+        row: Obj = {"cells": [_cell(fn(item)) for _, fn in cols]}
+        if include == "Object":
+            row["object"] = {**item, "apiVersion": info.api_version, "kind": info.kind}
+        elif include != "None":
+            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                             "metadata": item["metadata"]}
+        rows.append(row)
+    md = obj.get("metadata") or {}
+    meta: Obj = {"resourceVersion": md.get("resourceVersion", "")}
+    if not single and md.get("continue"):
+        meta["continue"] = md["continue"]
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+            "columnDefinitions": [c for c, _ in cols], "rows": rows}
