@@ -1,8 +1,8 @@
 """Token attacks on the API's front door, as an anonymous client with crafted bearer tokens would try them:
 a ``kid`` that is not a string, headers that are not objects, an ``alg`` that does not fit the published
 key (ES256 against the IdP's RSA key, RS256 or ES384 against the P-256 development key, HS256 keyed with
-the public key, ``none``), critical extensions, claims of the wrong type, oversized tokens. Every one is a
-401 problem with a reason, never a 500; and a client address that keeps failing is locked out with 429
+the public key, ``none``), critical extensions, claims of the wrong type, oversized tokens, and any header
+and payload hypothesis makes up. Every one is a 401 problem with a reason, never a 500; and a client address that keeps failing is locked out with 429
 and ``Retry-After`` (configurable), before its token is even looked at, while other addresses are not."""
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from platform_api.app import create_app
 from platform_api.auth import devkey
@@ -228,3 +231,29 @@ def test_the_lockout_is_configurable_from_the_environment(monkeypatch):
     cfg = ApiSettings()
     assert (cfg.auth_failure_limit, cfg.auth_failure_window_seconds) == (7, 15.0)
 
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                     max_leaves=8)
+_header = st.fixed_dictionaries({}, optional={"alg": st.sampled_from(["ES256", "RS256", "none", "HS256"]) | _json,
+                                              "kid": st.just(devkey.KID) | _json, "typ": _json, "crit": _json,
+                                              "jwk": _json, "x5c": _json}) | _json
+_claims_strategy = st.fixed_dictionaries({}, optional={"iss": st.just("https://finplane.local/dev") | _json,
+                                                       "aud": st.just("finplane-api") | _json, "sub": _json,
+                                                       "exp": _json, "nbf": _json, "role": _json}) | _json
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=_header, claims=_claims_strategy)
+def test_no_crafted_header_or_payload_ever_gets_more_than_a_401(header, claims, generous):
+    resp = generous.get(URL, headers=_bearer(crafted(header, claims)))
+    _refused(resp)
+
+
+@pytest.fixture
+def generous(settings: ApiSettings) -> Iterator[TestClient]:
+    """An app whose lockout never triggers, so that every fuzzed token reaches the verifier."""
+    app = create_app(settings.model_copy(update={"auth_failure_limit": 10**9}), cache=MemoryCache(), writer=object())
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
