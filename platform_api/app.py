@@ -19,7 +19,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from finplane.kube import errors as kerr
+from platform_api import middleware
 from platform_api.audit import AuditLog
+from platform_api.auth.failures import AuthFailures
 from platform_api.auth.tokens import TokenVerifier
 from platform_api.cache import ReadCache
 from platform_api.metrics import ApiMetrics
@@ -64,7 +66,9 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
     metrics = ApiMetrics()
     state = AppState(settings=cfg, verifier=TokenVerifier(cfg),
                      limiter=RateLimiter(rate=cfg.rate_limit_per_second, burst=cfg.rate_limit_burst),
-                     audit=AuditLog(cfg.audit_log, evidence_dir=cfg.evidence_dir), cache=cache, writer=writer)
+                     audit=AuditLog(cfg.audit_log, evidence_dir=cfg.evidence_dir), cache=cache, writer=writer,
+                     failures=AuthFailures(limit=cfg.auth_failure_limit,
+                                           window_seconds=cfg.auth_failure_window_seconds))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -115,6 +119,9 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
                 # The change is made and in the audit log; a failing evidence disk must not turn it into a 500.
                 log.exception("could not append the change to the evidence chain")
 
+    # Outside the audit middleware, inside metrics: refused methods, locked-out addresses, oversized bodies
+    # and over-deep JSON are answered before routing, authentication or parsing, and still counted.
+    middleware.install(app, settings=cfg, failures=state.failures, prefix=API_PREFIX)
     app.middleware("http")(metrics.middleware)
 
     for router in (catalog.router, capabilities.router, channels.router, sandboxes.router, compliance.router):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from platform_api.auth.identity import Identity, Role
+from platform_api.auth.identity import Identity, Role, same_subject
 from platform_api.problems import Problem
 
 __all__ = ["require_role", "not_found", "may_see_sandbox", "may_see_team", "team_of_capability"]
@@ -50,4 +50,4 @@ def may_see_sandbox(identity: Identity, obj: dict[str, Any]) -> bool:
     if identity.role is Role.PARTNER:
         partner = ((obj.get("spec") or {}).get("partner") or {}).get("name")
         return partner is not None and partner == identity.partner
-    return (meta.get("annotations") or {}).get("finplane.io/requested-by") == identity.subject
+    return same_subject(identity, (meta.get("annotations") or {}).get("finplane.io/requested-by"))

@@ -2,7 +2,9 @@
 
 Used by every router: ``CurrentIdentity`` (authenticated, rate-limited caller), ``Cache`` (reads),
 ``Gateway`` (writes), ``Settings``. Authentication failures become 401 problems with a reason and
-a ``WWW-Authenticate`` header (RFC 6750).
+a ``WWW-Authenticate`` header (RFC 6750), each counted against the client address (the lockout
+middleware answers 429 once an address has too many). Once the caller is known, the request's JSON
+body is checked for control and format characters (:func:`platform_api.security.check_body_text`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from platform_api.auth.identity import Identity
 from platform_api.auth.tokens import AuthError
 from platform_api.cache import ReadCache
+from platform_api.middleware import scope_client_key
 from platform_api.problems import Problem
+from platform_api.security import check_body_text
 from platform_api.settings import ApiSettings
 from platform_api.state import AppState, Writer
 
@@ -32,27 +36,32 @@ def app_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(app_state)]
 
 
-def _unauthorized(reason: str, message: str) -> Problem:
-    safe = message.replace('"', "'")
-    return Problem(401, message, slug="unauthorized", reason=reason,
-                   headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{safe}"'})
+def _unauthorized(state: AppState, request: Request, reason: str, message: str,
+                  headers: dict[str, str] | None = None) -> Problem:
+    """The 401 for ``reason``, counted against the client address (which may lock it out)."""
+    state.failures.record(scope_client_key(request.scope))
+    if headers is None:
+        safe = message.replace('"', "'")
+        headers = {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{safe}"'}
+    return Problem(401, message, slug="unauthorized", reason=reason, headers=headers)
 
 
 async def current_identity(request: Request, state: State,
                            creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Identity:
-    """The verified caller; also charges its rate limit and tells the audit log who it is."""
+    """The verified caller; also charges its rate limit, tells the audit log who it is and checks the body's text."""
     if creds is None:
         header = request.headers.get("authorization")
         if header:
-            raise _unauthorized("MalformedHeader", "the Authorization header must be 'Bearer <token>'")
-        raise Problem(401, "a bearer token is required", slug="unauthorized", reason="MissingToken",
-                      headers={"WWW-Authenticate": "Bearer"})
+            raise _unauthorized(state, request, "MalformedHeader", "the Authorization header must be 'Bearer <token>'")
+        raise _unauthorized(state, request, "MissingToken", "a bearer token is required",
+                            headers={"WWW-Authenticate": "Bearer"})
     try:
         identity = await state.verifier.verify(creds.credentials)
     except AuthError as exc:
-        raise _unauthorized(exc.reason, exc.message) from None
+        raise _unauthorized(state, request, exc.reason, exc.message) from None
     request.scope["finplane.identity"] = identity
     state.limiter.check(identity.key)
+    await check_body_text(request)
     return identity
 
 

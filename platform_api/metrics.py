@@ -1,8 +1,9 @@
 """Prometheus metrics of the API: request counts and latency by route template and status.
 
 Installed as middleware by :mod:`platform_api.app`; served at ``/metrics``. Labels use the
-route template (``/api/v1/teams/{team}/capabilities/{name}``), never the raw path, so the
-number of series stays bounded whatever callers send.
+route template (``/api/v1/teams/{team}/capabilities/{name}``), never the raw path, and the method
+only when it is one the API answers (any other is ``OTHER``), so the number of series stays bounded
+whatever callers send.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.requests import Request
 from starlette.responses import Response
+
+from platform_api.middleware.methods import method_label
 
 __all__ = ["ApiMetrics", "route_template"]
 
@@ -44,6 +47,6 @@ class ApiMetrics:
             status = response.status_code
             return response
         finally:
-            labels = (request.method, route_template(request), str(status))
+            labels = (method_label(request.method), route_template(request), str(status))
             self.requests.labels(*labels).inc()
             self.latency.labels(*labels).observe(time.perf_counter() - start)

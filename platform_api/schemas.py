@@ -12,6 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from finplane.models.compliance_policy import RiskRating, RuleId, SelectableKind
+from platform_api.security import Timestamp
 
 __all__ = [
     "CapabilityCreate", "CapabilityPublic", "CapabilityUpdate", "CatalogDetail", "CatalogEntry", "ChannelCreate",
@@ -108,7 +109,7 @@ class SandboxDecision(_Body):
 
 
 class ExtensionRequest(_Body):
-    expiresAt: str = Field(description="The new expiry (RFC 3339, with a time zone).", max_length=64)
+    expiresAt: Timestamp = Field(description="The new expiry (RFC 3339, with a time zone).", max_length=64)
     reason: str = Field(min_length=1, max_length=1024)
 
 
@@ -174,7 +175,7 @@ class WaiverCreate(_Body):
     justification: str = Field(min_length=10, max_length=2048)
     risk: RiskRating = Field(description="Residual risk accepted (the CRD's riskRating).")
     ticket: str = Field(min_length=1, max_length=256)
-    expiresAt: str = Field(max_length=64, description="RFC 3339 with a time zone.")
+    expiresAt: Timestamp = Field(max_length=64, description="RFC 3339 with a time zone.")
 
 
 class WaiverPublic(BaseModel):

@@ -41,6 +41,18 @@ class ApiSettings(BaseSettings):
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
 
+    # Authentication failures (any 401) per client address: the one that reaches the limit within the window
+    # locks the address out (429 with Retry-After) for one window. Behind a proxy, run uvicorn with
+    # --forwarded-allow-ips so that the client address is the caller's, not the proxy's.
+    auth_failure_limit: int = Field(default=30, ge=1)
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
+
+    # Request bodies: larger ones are refused with 413 before they are read in full (and before
+    # authentication); JSON nested deeper is refused with 400 before it is parsed. The depth is bounded
+    # so that no setting lets a body reach Python's recursion limit.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_json_depth: int = Field(default=64, ge=2, le=200)
+
     # Audit log of every change (JSON lines); None writes to the `finplane.audit` logger only.
     audit_log: Path | None = None
     # The compliance engine's evidence folder, the operator's own FINPLANE_EVIDENCE_DIR: the API reads

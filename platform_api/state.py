@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from platform_api.audit import AuditLog
+from platform_api.auth.failures import AuthFailures
 from platform_api.auth.tokens import TokenVerifier
 from platform_api.cache import ReadCache
 from platform_api.ratelimit import RateLimiter
@@ -40,6 +41,7 @@ class AppState:
     verifier: TokenVerifier
     limiter: RateLimiter
     audit: AuditLog
+    failures: AuthFailures = field(default_factory=lambda: AuthFailures(limit=30, window_seconds=60.0))
     cache: ReadCache | None = None
     writer: Writer | None = None
     extras: dict[str, Any] = field(default_factory=dict)

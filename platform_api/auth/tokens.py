@@ -3,6 +3,9 @@
 Called by the ``current_identity`` dependency (:mod:`platform_api.deps`) for every
 authenticated request. The JWKS comes from a file (re-read when it changes) or a URL (PyJWT's
 caching client, run in a worker thread); the development key is trusted only in dev mode.
+Every refusal is an :class:`AuthError` (a 401 with a reason): the header is checked by
+:mod:`platform_api.auth.headers` before a key is chosen, the ``alg`` must fit the chosen key's type,
+and whatever PyJWT raises while decoding is mapped to a reason, never left to become a 500.
 """
 
 from __future__ import annotations
@@ -15,21 +18,13 @@ import anyio
 import jwt
 
 from platform_api.auth import devkey
-from platform_api.auth.identity import ClaimsError, Identity, identity_from_claims
+from platform_api.auth.headers import AuthError, check_key_fits, parse_header
+from platform_api.auth.identity import ClaimsError, Identity, SubjectError, identity_from_claims
 from platform_api.settings import ApiSettings
 
 __all__ = ["AuthError", "TokenVerifier"]
 
 _ASYMMETRIC = {"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"}
-
-
-class AuthError(Exception):
-    """The token was refused; ``reason`` is a CamelCase word and the message says why."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 class _FileJwks:
@@ -65,42 +60,46 @@ class TokenVerifier:
         self._dev_key: Any = devkey.public_key(settings.dev_key_dir) if settings.dev_mode else None
 
     async def _key_for(self, token: str, header: dict[str, Any], issuer: str) -> tuple[Any, str, str]:
-        """The key to check the signature with, and the issuer it binds the token to."""
-        kid = header.get("kid")
+        """The key to check the signature with, the issuer it binds the token to, and the algorithm."""
+        kid: str | None = header.get("kid")  # a string or absent: parse_header checked it
+        alg: str = header["alg"]
         if issuer == self.settings.dev_issuer:
             if self._dev_key is None:
                 raise AuthError("UntrustedIssuer", "development tokens are trusted only in dev mode")
-            return self._dev_key, self.settings.dev_issuer, "ES256"
+            check_key_fits(alg, self._dev_key)
+            return self._dev_key, self.settings.dev_issuer, alg
         if issuer != self.settings.issuer:
             raise AuthError("WrongIssuer", "the token was issued by an issuer this API does not trust")
-        alg = header.get("alg")
         if alg not in self.algorithms:
             raise AuthError("UnsupportedAlgorithm", f"tokens must be signed with one of {self.algorithms}")
+        jwk: jwt.PyJWK | None = None
         if self._file is not None:
             try:
                 keys = await anyio.to_thread.run_sync(self._file.keys)
-            except (OSError, ValueError, jwt.PyJWKSetError) as exc:
+            except (OSError, ValueError, jwt.PyJWTError) as exc:
                 raise AuthError("KeysUnavailable", "the signing keys cannot be read") from exc
-            key = keys.get(kid or "") or (next(iter(keys.values())) if len(keys) == 1 and not kid else None)
-            if key is None:
-                raise AuthError("UnknownKey", "the token's key id is not in the trusted key set")
-            return key.key, self.settings.issuer, alg
-        if self._url is not None:
+            jwk = keys.get(kid or "") or (next(iter(keys.values())) if len(keys) == 1 and not kid else None)
+        elif self._url is not None:
             try:
-                signing = await anyio.to_thread.run_sync(self._url.get_signing_key_from_jwt, token)
+                jwk = await anyio.to_thread.run_sync(self._url.get_signing_key_from_jwt, token)
             except jwt.PyJWKClientConnectionError as exc:
                 raise AuthError("KeysUnavailable", "the signing keys cannot be fetched") from exc
-            except jwt.PyJWKClientError as exc:
-                raise AuthError("UnknownKey", "the token's key id is not in the trusted key set") from exc
-            return signing.key, self.settings.issuer, alg
-        raise AuthError("UntrustedIssuer", "no trusted key set is configured for this issuer")
+            except jwt.PyJWTError:
+                jwk = None
+        else:
+            raise AuthError("UntrustedIssuer", "no trusted key set is configured for this issuer")
+        if jwk is None:
+            raise AuthError("UnknownKey", "the token's key id is not in the trusted key set")
+        jwk_data = getattr(jwk, "_jwk_data", None)
+        check_key_fits(alg, jwk.key, jwk=jwk_data if isinstance(jwk_data, dict) else None)
+        return jwk.key, self.settings.issuer, alg
 
     async def verify(self, token: str) -> Identity:
         """Verify signature, issuer, audience, exp and nbf; raise :class:`AuthError` with a reason."""
+        header = parse_header(token)
         try:
-            header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.DecodeError as exc:
+        except (jwt.PyJWTError, ValueError, RecursionError) as exc:
             raise AuthError("MalformedToken", "the bearer token is not a well-formed JWT") from exc
         issuer = unverified.get("iss")
         if not isinstance(issuer, str):
@@ -125,9 +124,15 @@ class TokenVerifier:
             raise AuthError("MissingClaim", f"the token lacks the {exc.claim} claim") from exc
         except jwt.InvalidAlgorithmError as exc:
             raise AuthError("UnsupportedAlgorithm", "the token's algorithm is not accepted") from exc
-        except jwt.InvalidTokenError as exc:
+        except jwt.InvalidKeyError as exc:
+            raise AuthError("AlgorithmMismatch", "the token's algorithm does not fit its key") from exc
+        except (jwt.PyJWTError, ValueError, TypeError, RecursionError) as exc:
+            # Claims of the wrong type (an aud that is a number, an exp that is a string...) and anything
+            # else PyJWT refuses: the token is not valid, whatever the precise flaw.
             raise AuthError("InvalidToken", "the token is not valid") from exc
         try:
             return identity_from_claims(claims)
+        except SubjectError as exc:
+            raise AuthError("InvalidSubject", str(exc)) from exc
         except ClaimsError as exc:
             raise AuthError("InvalidClaims", str(exc)) from exc

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from finplane.kube import errors as kerr
 from finplane.models.compliance_policy import Waiver
-from platform_api.auth.identity import Identity, Role
+from platform_api.auth.identity import Identity, Role, same_subject
 from platform_api.authz import not_found, require_role
 from platform_api.cache import CLUSTER_POLICY_REPORT, POLICY, POLICY_REPORT, ReadCache
 from platform_api.problems import Problem
@@ -164,7 +164,7 @@ async def approve_waiver(*, identity: Identity, cache: ReadCache, writer: Writer
     if policy is None or raw is None:
         raise not_found("Waiver request", waiver_id)
     record = json.loads(raw)
-    if record.get("requestedBy") == identity.subject:
+    if same_subject(identity, record.get("requestedBy")):
         raise Problem(403, "Four-eyes rule: the requester cannot approve its own waiver.", slug="forbidden",
                       reason="SelfApproval")
     body = copy.deepcopy(policy)

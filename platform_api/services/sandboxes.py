@@ -23,7 +23,7 @@ from typing import Any
 
 from finplane import API_VERSION, SANDBOX_CREDENTIAL_KEY, SANDBOX_CREDENTIAL_SECRET
 from finplane.kube import errors as kerr
-from platform_api.auth.identity import Identity, Role
+from platform_api.auth.identity import Identity, Role, same_subject
 from platform_api.authz import may_see_sandbox, not_found, require_role
 from platform_api.cache import SANDBOX, ReadCache
 from platform_api.problems import Problem
@@ -134,7 +134,7 @@ async def approve(*, identity: Identity, cache: ReadCache, writer: Writer, name:
     if approval_state(obj) != "pending":
         raise Problem(409, f"The request was already decided ({approval_state(obj)}).", slug="conflict",
                       reason="AlreadyDecided")
-    if _ann(obj).get(REQUESTED_BY) == identity.subject:
+    if same_subject(identity, _ann(obj).get(REQUESTED_BY)):
         raise Problem(403, "Four-eyes rule: the requester cannot approve or reject its own request.",
                       slug="forbidden", reason="SelfApproval")
     return await replace_annotations(writer=writer, cache=cache, obj=obj, set_={
@@ -210,7 +210,7 @@ async def approve_extension(*, identity: Identity, cache: ReadCache, writer: Wri
     if not raw:
         raise Problem(409, "There is no pending extension request.", slug="conflict", reason="NothingPending")
     ask = json.loads(raw)
-    if ask.get("requestedBy") == identity.subject:
+    if same_subject(identity, ask.get("requestedBy")):
         raise Problem(403, "Four-eyes rule: the requester cannot approve its own extension.", slug="forbidden",
                       reason="SelfApproval")
     body = copy.deepcopy(obj)
