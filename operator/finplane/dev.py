@@ -72,7 +72,7 @@ def run(*, port: int, api_port: int, examples: Path, once: bool, state_dir: Path
         _summary(rows, kubeconfig=kubeconfig, api_port=api_port, port=port, state=state)
         for p in procs:
             if p.poll() is not None:
-                console.print(f"[red]A process exited early ({p.args}); see {state}/*.log[/]")
+                console.print(f"[red]A process exited early ({p.args!r}); see {state}/*.log[/]")
                 return 1
         if once:
             return 0 if all_ready else 1
