@@ -52,8 +52,11 @@ crds: venv
 bench: venv
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
+# The gates CI runs before the tests: ruff, mypy strict and the import-linter contracts (all in pyproject.toml).
 lint: venv
-	$(BIN)/ruff check operator platform_api tests bench
+	$(BIN)/ruff check operator platform_api emulator tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV)

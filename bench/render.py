@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 from _common import emit, exit_on_sigterm, log
 
-from finplane.render.offline import render_documents, render_file
+from finplane.commands.render import render_file
+from finplane.render.offline import render_documents
 from finplane.settings import Settings
 
 

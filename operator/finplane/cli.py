@@ -114,7 +114,7 @@ def render(
     file: Annotated[Path, typer.Option("-f", "--file", help="A YAML file with one or more Finplane CRs.")],
 ) -> None:
     """Print, offline, the child objects the operator would create for the CRs in FILE."""
-    from finplane.render.offline import render_file
+    from finplane.commands.render import render_file
 
     typer.echo(render_file(file), nl=False)
 
@@ -136,7 +136,7 @@ def token(
 @compliance_app.command("preview")
 def compliance_preview(policy: str) -> None:
     """Show which objects, teams and channels POLICY would refuse in enforce mode."""
-    from finplane.policy.preview import main as preview
+    from finplane.commands.compliance import preview
 
     raise typer.Exit(preview(policy))
 

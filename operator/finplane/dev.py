@@ -125,7 +125,7 @@ def _run(*, port: int, api_port: int, examples: Path, once: bool, state_dir: Pat
 def _exited(procs: list[subprocess.Popen[bytes]], state: Path) -> bool:
     for p in procs:
         if p.poll() is not None:
-            console.print(f"[red]A process exited early ({p.args}, exit code {p.returncode}); see {state}/*.log[/]")
+            console.print(f"[red]A process exited early ({p.args!r}, exit code {p.returncode}); see {state}/*.log[/]")
             return True
     return False
 

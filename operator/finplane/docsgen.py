@@ -32,7 +32,7 @@ def api_reference() -> str:
     from platform_api.app import create_app
     from platform_api.cache import MemoryCache
 
-    spec = create_app(cache=MemoryCache(), writer=None).openapi()  # type: ignore[arg-type]
+    spec = create_app(cache=MemoryCache(), writer=None).openapi()
     rows = ["| method | path | what it does |", "|---|---|---|"]
     for path, ops in spec["paths"].items():
         for method, op in ops.items():

@@ -108,7 +108,7 @@ async def preview(identity: CurrentIdentity, cache: Cache, name: Name) -> Any:
     return await ev.preview(identity=identity, cache=cache, name=name)
 
 
-_CSV = {200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
               "description": "The bundle as JSON, or one of its CSV parts (first line: the chain head)."}}
 
 

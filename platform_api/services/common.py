@@ -36,7 +36,7 @@ def check_if_match(if_match: str | None, obj: Obj) -> str | None:
     """412 with the current version when ``If-Match`` names another version; returns the asked one."""
     if if_match is None:
         return None
-    current = obj.get("metadata", {}).get("resourceVersion", "")
+    current = str(obj.get("metadata", {}).get("resourceVersion", ""))
     candidates = [_strip(t) for t in if_match.split(",")]
     if "*" in candidates or current in candidates:
         return current

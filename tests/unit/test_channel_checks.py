@@ -151,7 +151,7 @@ def test_the_last_good_rendering_is_rebuilt_from_live_children() -> None:
 def test_finplane_render_shows_a_channels_routes_without_a_cluster() -> None:
     from pathlib import Path
 
-    from finplane.render.offline import render_file
+    from finplane.commands.render import render_file
 
     out = render_file(Path(__file__).resolve().parents[2] / "examples" / "30-channels.yaml")
     assert "name: open-api-payments.canary" in out

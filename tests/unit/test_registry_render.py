@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from finplane.commands.render import render_file
 from finplane.models.image_registry import ImageRegistrySpec
 from finplane.reconcile.children import HASH_ANNOTATION
 from finplane.reconcile.registry_creds import static_login
 from finplane.reconcile.registry_secrets import stamp_secret
 from finplane.reconcile.registry_targets import ROLE_ANNOTATION, target_namespaces
-from finplane.render.offline import render_file
 from finplane.render.registry import render_pull_secret
 from finplane.settings import Settings
 

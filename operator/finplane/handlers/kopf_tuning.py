@@ -13,7 +13,7 @@ today) get the stock behaviour.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -32,4 +32,4 @@ class LeanDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
         meta = body.get("metadata") or {}
         slim: dict[str, Any] = {k: v for k, v in body.items() if k not in ("metadata", "status")}
         slim["metadata"] = {k: meta[k] for k in _KEPT_METADATA if k in meta}
-        return super().build(body=kopf.Body(slim), extra_fields=extra)
+        return super().build(body=kopf.Body(cast(kopf.RawBody, slim)), extra_fields=extra)

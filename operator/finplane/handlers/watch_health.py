@@ -7,8 +7,8 @@ but if the new streams stall too the operator is blind and nothing restarts it.
 
 This module records when any watch stream last delivered something (an event or a bookmark; kopf
 asks for bookmarks, and a healthy API server sends them periodically even when nothing changes),
-by wrapping kopf's `watch_objs` (the one function every stream goes through; kopf is pinned in
-requirements.lock, and `install()` fails loudly if the seam moves). A `@kopf.on.probe` handler
+by wrapping kopf's private `watch_objs` (the one function every stream goes through) in
+`finplane.handlers.kopf_seams`, whose tests pin it. A `@kopf.on.probe` handler
 fails the /healthz probe while nothing has arrived for longer than the threshold.
 Installed by `handlers.main` at import time; read by its probe.
 """
@@ -16,11 +16,12 @@ Installed by `handlers.main` at import time; read by its probe.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import kopf
-from kopf._cogs.clients import watching  # private seam: see the module docstring
+
+from finplane.handlers import kopf_seams
 
 __all__ = ["WatchHeartbeat", "heartbeat", "install"]
 
@@ -47,20 +48,8 @@ heartbeat = WatchHeartbeat()
 
 
 def install(beat: WatchHeartbeat = heartbeat) -> None:
-    """Wrap kopf's `watch_objs` once so every raw watch event and bookmark beats `beat`."""
-    original = getattr(watching, "watch_objs", None)
-    if original is None:
-        raise RuntimeError("kopf._cogs.clients.watching.watch_objs is gone: update finplane.handlers.watch_health")
-    if getattr(original, "_finplane_wrapped", False):
-        return
-
-    async def watch_objs(**kwargs: Any) -> AsyncIterator[Any]:
-        async for raw in original(**kwargs):
-            beat.beat()
-            yield raw
-
-    watch_objs._finplane_wrapped = True  # type: ignore[attr-defined]
-    watching.watch_objs = watch_objs
+    """Wrap kopf's watch streams once (`kopf_seams.wrap_watch_streams`) so every raw event and bookmark beats `beat`."""
+    kopf_seams.wrap_watch_streams(beat.beat)
 
 
 def register_probe(*, threshold_seconds: float, beat: WatchHeartbeat = heartbeat) -> None:

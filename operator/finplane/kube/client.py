@@ -4,6 +4,7 @@ Built on the official client's `kubernetes.aio` transport (auth, TLS, kubeconfig
 resource paths from `finplane.kube.resources`, so any kind works without generated classes and
 without discovery. Writes to children go through `apply` (server-side apply under one field
 manager); status goes through `patch_status`. Errors become `finplane.kube.errors`.
+`KubeClient` implements the `finplane.kube.protocol.Kube` Protocol; type collaborators against that.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import json
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from kubernetes.aio import client as aclient
@@ -20,18 +21,19 @@ from kubernetes.aio import config as aconfig
 from kubernetes.aio.client.exceptions import ApiException
 
 from finplane import FIELD_MANAGER, __version__
+from finplane.kube import protocol
 from finplane.kube.errors import KubeError, NotFound, from_status
 from finplane.kube.resources import Resource, resource_for
 from finplane.metrics import API_RETRIES
 
-__all__ = ["Kube", "USER_AGENT"]
+__all__ = ["USER_AGENT", "Kube", "KubeClient"]
 
 USER_AGENT = f"finplane-operator/{__version__}"
 Obj = dict[str, Any]
 
 
-class Kube:
-    """One connection pool to one API server. Create with `await Kube.from_config()`."""
+class KubeClient:
+    """One connection pool to one API server. Create with `await KubeClient.from_config()`."""
 
     def __init__(self, api_client: aclient.ApiClient, *, field_manager: str = FIELD_MANAGER,
                  user_agent: str = USER_AGENT, retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0)) -> None:
@@ -42,7 +44,7 @@ class Kube:
 
     @classmethod
     async def from_config(cls, *, kubeconfig: str | None = None, field_manager: str = FIELD_MANAGER,
-                          user_agent: str = USER_AGENT) -> Kube:
+                          user_agent: str = USER_AGENT) -> KubeClient:
         """Load KUBECONFIG (or `kubeconfig`), falling back to the in-cluster service account."""
         configuration = aclient.Configuration()
         try:
@@ -187,6 +189,14 @@ class Kube:
             raise ValueError(f"{body['kind']} without metadata.name")
         return res, (meta.get("namespace") if res.namespaced else None), name
 
+
+# The client's old name, kept while callers still construct it as `Kube.from_config()` (the operator's
+# entry point, `finplane dev`, the platform API) or annotate with it; new code types against
+# `finplane.kube.protocol.Kube`.
+Kube = KubeClient
+
+if TYPE_CHECKING:  # mypy proves here that the client satisfies the Protocol
+    _implements: type[protocol.Kube] = KubeClient
 
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 

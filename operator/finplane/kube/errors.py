@@ -1,6 +1,6 @@
 """Finplane's own API errors: the one seam where the Kubernetes client's exceptions are mapped.
 
-Raised by `finplane.kube.client.Kube`; caught by reconcilers (to set conditions) and by the
+Raised by `finplane.kube.client.KubeClient`; caught by reconcilers (to set conditions) and by the
 platform API (to answer 4xx problems). Nothing outside `finplane.kube` sees `ApiException`.
 """
 

@@ -11,8 +11,8 @@ import logging
 import uuid
 from typing import Any
 
-from finplane.kube.client import Kube
 from finplane.kube.errors import KubeError
+from finplane.kube.protocol import Kube
 from finplane.status.conditions import now_iso
 
 __all__ = ["post_event"]

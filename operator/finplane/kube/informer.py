@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import aiohttp
 from kubernetes.aio import client as aclient
 
+from finplane.kube.client import KubeClient
 from finplane.kube.errors import Gone, KubeError, NotFound, from_status
 from finplane.kube.resources import Resource
 
@@ -222,6 +223,6 @@ class Informer:
                 log.exception("Informer listener failed on %s", event_type)
 
 
-def informer_for(kube: Any, resource: Resource, **kwargs: Any) -> Informer:
-    """An informer sharing a :class:`finplane.kube.client.Kube` gateway's connection pool."""
+def informer_for(kube: KubeClient, resource: Resource, **kwargs: Any) -> Informer:
+    """An informer sharing a :class:`finplane.kube.client.KubeClient` gateway's connection pool."""
     return Informer(kube._api, resource, **kwargs)  # same package: the gateway's transport is ours to share

@@ -1,25 +1,22 @@
-"""`finplane compliance preview POLICY`: what switching POLICY to enforce would refuse.
+"""What switching a CompliancePolicy to enforce would refuse (`finplane compliance preview`, the API's preview).
 
-Reads the policy and the Finplane objects from the cluster (KUBECONFIG), renders each capability
-as the operator would, and runs the same `enforced_violations` hook the capability reconciler
-runs, with the policy treated as enforced. Prints the refused capabilities with their rules, the
-teams they belong to and the channels that route to them; exit code 0 (nothing is changed).\n`summary` is the same answer as data, served by the platform API's preview route.
+Pure: given the policy and the Finplane objects, renders each capability as the operator would and
+runs the same `enforced_violations` hook the capability reconciler runs, with the policy treated as
+enforced. `summary` is the answer as data (refused capabilities with their rules, the teams they
+belong to and the channels that route to them), served by the platform API's preview route and
+printed by `finplane.commands.compliance`, which reads the objects from the cluster.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import typer
-
-from finplane import API_VERSION
 from finplane.policy.enforce import enforced_violations
 from finplane.policy.engine import capability_subject
 from finplane.policy.subject import Context
 from finplane.settings import get_settings
 
-__all__ = ["main", "refusals", "routing_channels", "summary"]
+__all__ = ["refusals", "routing_channels", "summary"]
 
 Obj = dict[str, Any]
 
@@ -37,17 +34,6 @@ def refusals(policy: Obj, capabilities: list[Obj], channels: list[Obj]) -> list[
         if found:
             out.append((body, found))
     return out
-
-
-async def _load(name: str) -> tuple[Obj, list[Obj], list[Obj]]:
-    from finplane.kube.client import Kube
-
-    kube = await Kube.from_config()
-    try:
-        policy = await kube.get(API_VERSION, "CompliancePolicy", name)
-        return (policy, await kube.list(API_VERSION, "BusinessCapability"), await kube.list(API_VERSION, "Channel"))
-    finally:
-        await kube.close()
 
 
 def routing_channels(capability: Obj, channels: list[Obj]) -> list[str]:
@@ -75,23 +61,3 @@ def summary(policy: Obj, capabilities: list[Obj], channels: list[Obj]) -> Obj:
             "evaluated": len(capabilities), "refused": refused,
             "teams": sorted({r["team"] for r in refused if r["team"]}),
             "channels": sorted({c for r in refused for c in r["channels"]})}
-
-
-def main(policy: str) -> int:
-    from finplane.kube.errors import KubeError
-
-    try:
-        body, caps, channels = asyncio.run(_load(policy))
-    except KubeError as exc:
-        typer.echo(f"cannot read CompliancePolicy {policy}: {exc.message}", err=True)
-        return 2
-    found = summary(body, caps, channels)
-    typer.echo(f"CompliancePolicy {policy} (mode {found['mode']}): in enforce mode {len(found['refused'])} of "
-               f"{found['evaluated']} capabilities would be refused")
-    for r in found["refused"]:
-        typer.echo(f"REFUSED BusinessCapability {r['namespace']}/{r['name']} team={r['team'] or '-'}")
-        for v in r["violations"]:
-            typer.echo(f"  rule {v['rule']}: {v['message']}")
-    typer.echo(f"teams: {', '.join(found['teams']) or '-'}")
-    typer.echo(f"channels: {', '.join(found['channels']) or '-'}")
-    return 0

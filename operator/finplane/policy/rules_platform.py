@@ -89,21 +89,21 @@ def data_classification_isolation(subject: Subject, params: dict[str, Any], ctx:
         return _ok(problems, "no isolated capability on this public channel")
     if subject.kind not in ("BusinessCapability", "Deployment", "Pod"):
         return []
-    cls = subject.classification
-    if cls not in isolated:
-        return [Finding("pass", f"classification {cls or 'unset'} needs no isolation")]
+    level = subject.classification
+    if level not in isolated:
+        return [Finding("pass", f"classification {level or 'unset'} needs no isolation")]
     if subject.kind == "BusinessCapability":
         me = (subject.namespace, subject.name)
         for (_, cname), ch in sorted(ctx.channels.items()):
             if (ch.get("spec") or {}).get("type") in public and me in _routes(ch):
-                problems.append(f"{cls} capability is exposed on public {ch['spec']['type']} channel {cname}")
+                problems.append(f"{level} capability is exposed on public {ch['spec']['type']} channel {cname}")
     for where, ps in pod_specs(subject):
         have = ps.get("nodeSelector") or {}
         missing = {k: v for k, v in node_selector.items() if have.get(k) != v}
         if missing:
             problems.append(f"{where} is not restricted to nodes labelled "
                             + ", ".join(f"{k}={v}" for k, v in sorted(missing.items())))
-    return _ok(problems, f"{cls} workload is isolated")
+    return _ok(problems, f"{level} workload is isolated")
 
 
 def _ok(problems: list[str], ok: str) -> list[Finding]:

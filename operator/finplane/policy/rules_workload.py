@@ -7,17 +7,17 @@ checks its own parameters and answers `error` when they are wrong (the policy's 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from finplane.policy.subject import Context, Finding, Obj, Subject, pod_specs
-from finplane.render.image import parse_image
+from finplane.render.image import ImageRef, parse_image
 
 __all__ = ["allowed_registries", "image_digest_pinned", "minimum_replicas", "no_latest_tag",
            "no_privilege_escalation", "owner_labels_present", "read_only_root_filesystem",
            "resource_limits_set", "run_as_non_root", "subject_images"]
 
-PASS = "pass"
-FAIL = "fail"
+PASS: Final = "pass"
+FAIL: Final = "fail"
 
 
 def _verdict(problems: list[str], ok: str) -> list[Finding]:
@@ -72,8 +72,8 @@ def _from_allowed(image: str, registries: list[str]) -> bool:
     return False
 
 
-def _refs(subject: Subject) -> list[tuple[str, Any]]:
-    out = []
+def _refs(subject: Subject) -> list[tuple[str, ImageRef | None]]:
+    out: list[tuple[str, ImageRef | None]] = []
     for img in subject_images(subject):
         try:
             out.append((img, parse_image(img)))

@@ -1,16 +1,14 @@
-"""`finplane render -f FILE`: the children the operator would create, printed as YAML, with no cluster.
+"""The children the operator would create for a list of Finplane CRs, with no cluster (`finplane render`).
 
-Pure apart from reading the file; uses the same render functions as the reconcilers. Renderers of
-other kinds register in RENDERERS as they land. Secrets (credentials) are never rendered here.
+Pure; uses the same render functions as the reconcilers. Called by `finplane.commands.render`, which
+reads and prints the YAML. Secrets (credentials) are never rendered here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from finplane.models.business_capability import BusinessCapabilitySpec
@@ -19,12 +17,7 @@ from finplane.render.capability import render_capability
 from finplane.render.capability_checks import check_capability
 from finplane.settings import Settings, get_settings
 
-__all__ = ["RENDERERS", "render_documents", "render_file"]
-
-# libyaml's safe loader and dumper when PyYAML was built with it: printing is ~10x faster than the pure
-# Python ones and was most of `finplane render`'s time for large inputs (bench/render.py); same output.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+__all__ = ["RENDERERS", "render_documents"]
 
 Obj = dict[str, Any]
 
@@ -80,8 +73,3 @@ def render_documents(docs: list[Obj], *, settings: Settings | None = None) -> li
             errors = describe_errors(exc)
             raise ValueError(f"{where}: {errors}") from None
     return out
-
-
-def render_file(path: Path) -> str:
-    docs = [d for d in yaml.load_all(path.read_text(), Loader=_Loader) if d]
-    return yaml.dump_all(render_documents(docs), Dumper=_Dumper, sort_keys=False)
