@@ -110,7 +110,8 @@ def test_the_operators_status_write_does_not_make_a_review_stale(pending, client
 
 # --- lifetime -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("when", [_in(-1), _in(MAX_DAYS + 1), "9999-12-31T23:59:59Z"])
+@pytest.mark.parametrize("when", [_in(-1), _in(MAX_DAYS + 1), "9999-12-31T23:59:59Z",
+                                  "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00"])
 def test_an_extension_into_the_past_or_beyond_the_maximum_lifetime_is_refused(active, client, as_, writer, when):
     resp = _post(client, as_, ACME, "acme--dev/extension", json={"expiresAt": when, "reason": "longer"})
     assert resp.status_code == 422, resp.text

@@ -82,7 +82,8 @@ def test_a_pending_waiver_over_a_teams_object_is_visible_to_that_team_only(polic
     assert client.get("/api/v1/compliance/waivers", headers=as_(**CARL)).json()["items"] == []
 
 
-@pytest.mark.parametrize("expires", ["9999-12-31T23:59:59Z", _in(91), _in(-1)])
+@pytest.mark.parametrize("expires", ["9999-12-31T23:59:59Z", "9999-12-31T23:59:59-23:59", _in(91), _in(-1),
+                                     "0001-01-01T00:00:00+14:00"])
 def test_a_waiver_cannot_outlive_the_maximum_duration(policy, client, as_, writer, expires):
     for who in (PAT, ADA):
         resp = _post(client, as_, who, waiver(expiresAt=expires))
