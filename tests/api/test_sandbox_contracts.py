@@ -251,3 +251,10 @@ def test_a_partner_cannot_squat_names_by_sharing_a_prefix(client, as_, make_sand
 def test_a_partner_sees_a_conflict_only_for_its_own_names(pending, client, as_, make_sandbox_spec):
     again = _sandbox(client, as_, ACME, "acme--dev", make_sandbox_spec("acme"))
     assert (again.status_code, again.json()["reason"]) == (409, "AlreadyExists")
+
+
+def test_a_partner_whose_name_contains_the_separator_cannot_claim_others_names(client, as_, make_sandbox_spec):
+    # "ac--me" asking for "ac--me--dev" could otherwise be read as partner "ac" and sandbox "me--dev".
+    tricky = {"role": "partner", "partner": "ac--me", "subject": "bot"}
+    resp = _sandbox(client, as_, tricky, "ac--me--dev", make_sandbox_spec("ac--me"))
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "spec.partner.name"
