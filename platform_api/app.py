@@ -79,7 +79,8 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
 
             kube = await Kube.from_config()
             kube._api.user_agent = "finplane-platform-api"  # tells API-server statistics who wrote what
-            informers = InformerCache(kube, watch_timeout=cfg.watch_timeout_seconds)
+            informers = InformerCache(kube, watch_timeout=cfg.watch_timeout_seconds,
+                                      waiver_namespace=cfg.waiver_namespace)
             informers.start()
             state.cache, state.writer = informers, kube
         try:

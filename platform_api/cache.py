@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from finplane import API_VERSION
 
 __all__ = ["CAPABILITY", "CHANNEL", "CLUSTER_POLICY_REPORT", "KINDS", "POLICY", "POLICY_REPORT", "SANDBOX",
-           "InformerCache", "Kind", "MemoryCache", "ReadCache"]
+           "WAIVER_REQUEST", "WAIVER_REQUEST_LABEL", "InformerCache", "Kind", "MemoryCache", "ReadCache"]
 
 Obj = dict[str, Any]
 Kind = tuple[str, str]  # (apiVersion, kind)
@@ -24,6 +24,9 @@ POLICY: Kind = (API_VERSION, "CompliancePolicy")
 POLICY_REPORT: Kind = ("wgpolicyk8s.io/v1alpha2", "PolicyReport")
 CLUSTER_POLICY_REPORT: Kind = ("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport")
 KINDS: tuple[Kind, ...] = (CAPABILITY, CHANNEL, SANDBOX, POLICY, POLICY_REPORT, CLUSTER_POLICY_REPORT)
+#: Pending waiver requests: one ConfigMap each, labelled, in the API's own namespace (services/waiver_store.py).
+WAIVER_REQUEST: Kind = ("v1", "ConfigMap")
+WAIVER_REQUEST_LABEL = "finplane.io/waiver-request"
 
 
 class ReadCache(Protocol):
@@ -73,11 +76,16 @@ class MemoryCache:
 class InformerCache:
     """One :class:`finplane.kube.informer.Informer` per served kind, sharing the gateway's pool."""
 
-    def __init__(self, kube: Any, *, watch_timeout: int = 300) -> None:
+    def __init__(self, kube: Any, *, watch_timeout: int = 300, waiver_namespace: str | None = None) -> None:
         from finplane.kube.informer import informer_for
         from finplane.kube.resources import resource_for
 
         self.informers = {k: informer_for(kube, resource_for(*k), watch_timeout=watch_timeout) for k in KINDS}
+        if waiver_namespace is not None:
+            # Only the API's own namespace and only labelled ConfigMaps: never every ConfigMap of the cluster.
+            self.informers[WAIVER_REQUEST] = informer_for(
+                kube, resource_for(*WAIVER_REQUEST), namespace=waiver_namespace,
+                label_selector=f"{WAIVER_REQUEST_LABEL}=true", watch_timeout=watch_timeout)
 
     def start(self) -> None:
         for informer in self.informers.values():
@@ -92,10 +100,12 @@ class InformerCache:
         return all(i.ready.is_set() for i in self.informers.values())
 
     def list(self, kind: Kind) -> list[Obj]:
-        return self.informers[kind].items()
+        informer = self.informers.get(kind)
+        return informer.items() if informer is not None else []
 
     def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj | None:
-        return self.informers[kind].get(name, namespace)
+        informer = self.informers.get(kind)
+        return informer.get(name, namespace) if informer is not None else None
 
     def observe(self, obj: Obj) -> None:
         informer = self.informers.get((obj["apiVersion"], obj["kind"]))

@@ -18,7 +18,7 @@ __all__ = [
     "CapabilityCreate", "CapabilityPublic", "CapabilityUpdate", "CatalogDetail", "CatalogEntry", "ChannelCreate",
     "ChannelPublic", "ChannelUpdate", "CredentialPublic", "DependencyRef", "EvidenceBundle", "EvidenceVerification",
     "ExtensionRequest", "NAME_PATTERN", "Page", "PolicyPublic", "PreviewPublic", "RefusedObject", "ResultPublic",
-    "SandboxCreate", "SandboxDecision", "SandboxPublic", "WaiverCreate", "WaiverObject", "WaiverPublic",
+    "SandboxCreate", "SandboxDecision", "SandboxPublic", "SandboxUpdate", "WaiverCreate", "WaiverObject", "WaiverPublic",
 ]
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -104,6 +104,10 @@ class SandboxCreate(_Body):
     termsAccepted: bool = Field(description="The partner accepts the sandbox terms; must be true.")
 
 
+class SandboxUpdate(_Body):
+    spec: dict[str, Any] = Field(description="The complete new TenantSandbox spec of a pending request (admin).")
+
+
 class SandboxDecision(_Body):
     comment: str | None = Field(default=None, max_length=1024)
 
@@ -124,12 +128,16 @@ class SandboxPublic(BaseModel):
     partner: str | None
     approval: Literal["pending", "approved", "rejected"]
     requestedBy: str | None
+    amendedBy: str | None = Field(default=None, description="The admin who changed the pending request.")
     decidedBy: str | None
     phase: str | None
     namespace: str | None
     expiresAt: str | None
     resourceVersion: str
+    etag: str = Field(description="The review tag: send it as If-Match to approve, reject or amend what you read.")
     spec: dict[str, Any]
+    platformFields: list[str] = Field(default_factory=list,
+                                      description="Platform-only fields the spec sets (an admin set them).")
     conditions: list[dict[str, Any]]
     credential: CredentialPublic | None
     extensionRequest: dict[str, Any] | None
@@ -181,9 +189,10 @@ class WaiverCreate(_Body):
 class WaiverPublic(BaseModel):
     id: str
     policy: str
-    state: Literal["pending", "approved", "rejected"]
+    state: Literal["pending", "approved", "rejected", "withdrawn"]
     rule: str
     requestedBy: str
+    team: str | None = Field(default=None, description="The requesting team (pending requests; null for admins).")
     approver: str | None = None
     expiresAt: str
     details: dict[str, Any]

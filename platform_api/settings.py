@@ -61,6 +61,20 @@ class ApiSettings(BaseSettings):
     evidence_dir: Path | None = Field(default=Path(".finplane/evidence"),
                                       validation_alias=AliasChoices("FINPLANE_EVIDENCE_DIR", "evidence_dir"))
 
+    # Partner sandboxes. The longest lifetime is the operator's own FINPLANE_SANDBOX_MAX_TTL_SECONDS (same
+    # variable, so the API refuses what the operator would refuse); partners may name only members whose
+    # user or group name starts with this template, formatted with their partner claim.
+    sandbox_max_ttl_seconds: int = Field(default=90 * 24 * 3600, gt=0, validation_alias=AliasChoices(
+        "FINPLANE_SANDBOX_MAX_TTL_SECONDS", "sandbox_max_ttl_seconds"))
+    partner_member_prefix: str = Field(default="partner:{partner}:", min_length=1, max_length=128)
+
+    # Waiver requests: the longest waiver, how many requests one team may have pending, and the namespace
+    # (the API's own) where each pending request is one ConfigMap.
+    waiver_max_days: int = Field(default=90, ge=1, le=3660)
+    waiver_max_pending_per_team: int = Field(default=10, ge=1, le=1000)
+    waiver_namespace: str = Field(default="finplane-system", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                                  max_length=63)
+
     default_page_size: int = Field(default=50, ge=1, le=1000)
     max_page_size: int = Field(default=500, ge=1, le=5000)
 

@@ -1,4 +1,4 @@
-"""Routes of channels: read for every authenticated caller, write for admins."""
+"""Routes of channels: read for every authenticated caller (partners: only what they may call), write for admins."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from platform_api.audit import note
-from platform_api.cache import CHANNEL
 from platform_api.deps import Cache, CurrentIdentity, Gateway, Settings
 from platform_api.pagination import obj_key, paginate
 from platform_api.routers.common import API_PREFIX, ERRORS, Cursor, IfMatch, Limit, page_limit, set_etag
@@ -20,10 +19,11 @@ router = APIRouter(prefix=API_PREFIX + "/channels", tags=["channels"], responses
 Name = Annotated[str, Path(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
 
 
-@router.get("", response_model=Page[ChannelPublic], summary="Every channel")
+@router.get("", response_model=Page[ChannelPublic],
+            summary="Every channel (a partner: the routes to capabilities its sandboxes may call)")
 async def list_channels(identity: CurrentIdentity, cache: Cache, settings: Settings, limit: Limit = None,
                         cursor: Cursor = None, type: Annotated[str | None, Query(max_length=32)] = None) -> Any:
-    items = [o for o in cache.list(CHANNEL) if type is None or (o.get("spec") or {}).get("type") == type]
+    items = [o for o in svc.visible(identity=identity, cache=cache) if type is None or (o.get("spec") or {}).get("type") == type]
     page = paginate(items, key=obj_key, cursor=cursor,
                     limit=page_limit(limit, default=settings.default_page_size, maximum=settings.max_page_size))
     return {"items": [svc.public(o) for o in page], "nextCursor": page.next_cursor}
@@ -41,7 +41,7 @@ async def create_channel(request: Request, response: Response, identity: Current
 
 @router.get("/{name}", response_model=ChannelPublic, summary="One channel")
 async def get_channel(response: Response, identity: CurrentIdentity, cache: Cache, name: Name) -> Any:
-    obj = svc.get(cache=cache, name=name)
+    obj = svc.get(cache=cache, name=name, identity=identity)
     set_etag(response, obj)
     return svc.public(obj)
 

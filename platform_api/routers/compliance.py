@@ -1,4 +1,4 @@
-"""Routes of compliance: policies, results, waivers (request, four-eyes approval), preview, evidence.
+"""Routes of compliance: policies, results, waivers (request, four-eyes approval, reject, withdraw), preview, evidence.
 
 Preview, evidence export and chain verification are for auditors and admins and are computed by
 the compliance engine's own functions (services/evidence.py), as the `finplane` command does.
@@ -29,6 +29,7 @@ from platform_api.schemas import (
 )
 from platform_api.services import compliance as svc
 from platform_api.services import evidence as ev
+from platform_api.services import waivers as wsvc
 
 __all__ = ["router"]
 
@@ -69,29 +70,54 @@ async def list_results(identity: CurrentIdentity, cache: Cache, settings: Settin
     return {"items": list(page), "nextCursor": page.next_cursor}
 
 
-@router.get("/waivers", response_model=Page[WaiverPublic], summary="Waivers, pending and approved")
+@router.get("/waivers", response_model=Page[WaiverPublic],
+            summary="Waivers, pending and approved (a team: its requests and waivers over its objects)")
 async def list_waivers(identity: CurrentIdentity, cache: Cache, settings: Settings, limit: Limit = None,
                        cursor: Cursor = None, state: Annotated[str | None, Query(max_length=16)] = None) -> Any:
-    found = [w for w in svc.list_waivers(identity=identity, cache=cache) if state is None or w["state"] == state]
+    found = [w for w in wsvc.list_waivers(identity=identity, cache=cache, settings=settings)
+             if state is None or w["state"] == state]
     page = paginate(found, key=lambda w: (w["policy"], w["id"]), cursor=cursor,
                     limit=page_limit(limit, default=settings.default_page_size, maximum=settings.max_page_size))
     return {"items": list(page), "nextCursor": page.next_cursor}
 
 
-@router.post("/waivers", response_model=WaiverPublic, status_code=201, summary="Request a waiver")
+@router.post("/waivers", response_model=WaiverPublic, status_code=201, responses={409: ERRORS[400]},
+             summary="Request a waiver over the team's own objects (admins: any scope)")
 async def request_waiver(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway,
-                         body: WaiverCreate) -> Any:
+                         settings: Settings, body: WaiverCreate) -> Any:
     note(request, action="request-waiver", kind="CompliancePolicy", name=body.policy, rule=body.rule.value)
-    return await svc.request_waiver(identity=identity, cache=cache, writer=writer, body=body.model_dump(mode="json", exclude_none=True))
+    return await wsvc.request_waiver(identity=identity, cache=cache, writer=writer, settings=settings,
+                                     body=body.model_dump(mode="json", exclude_none=True))
+
+
+WaiverId = Annotated[str, Path(pattern=r"^w-[a-f0-9]{8}$")]
 
 
 @router.post("/policies/{name}/waivers/{waiver_id}/approve", response_model=WaiverPublic,
-             summary="Approve a waiver (admin, not the requester)")
-async def approve_waiver(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway, name: Name,
-                         waiver_id: Annotated[str, Path(pattern=r"^w-[a-f0-9]{8}$")]) -> Any:
+             responses={409: ERRORS[400]}, summary="Approve a waiver (admin, not the requester)")
+async def approve_waiver(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway,
+                         settings: Settings, name: Name, waiver_id: WaiverId) -> Any:
     note(request, action="approve-waiver", kind="CompliancePolicy", name=name, waiver=waiver_id)
-    return await svc.approve_waiver(identity=identity, cache=cache, writer=writer, policy_name=name,
-                                    waiver_id=waiver_id)
+    return await wsvc.approve_waiver(identity=identity, cache=cache, writer=writer, settings=settings,
+                                     policy_name=name, waiver_id=waiver_id)
+
+
+@router.post("/policies/{name}/waivers/{waiver_id}/reject", response_model=WaiverPublic,
+             responses={409: ERRORS[400]}, summary="Reject a pending waiver request (admin)")
+async def reject_waiver(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway,
+                        settings: Settings, name: Name, waiver_id: WaiverId) -> Any:
+    note(request, action="reject-waiver", kind="CompliancePolicy", name=name, waiver=waiver_id)
+    return await wsvc.reject_waiver(identity=identity, cache=cache, writer=writer, settings=settings,
+                                    policy_name=name, waiver_id=waiver_id)
+
+
+@router.delete("/policies/{name}/waivers/{waiver_id}", response_model=WaiverPublic, responses={409: ERRORS[400]},
+               summary="Withdraw a pending waiver request (its requester or the requesting team)")
+async def withdraw_waiver(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway,
+                          settings: Settings, name: Name, waiver_id: WaiverId) -> Any:
+    note(request, action="withdraw-waiver", kind="CompliancePolicy", name=name, waiver=waiver_id)
+    return await wsvc.withdraw_waiver(identity=identity, cache=cache, writer=writer, settings=settings,
+                                      policy_name=name, waiver_id=waiver_id)
 
 
 async def _auditor_or_admin(identity: CurrentIdentity) -> None:

@@ -1,4 +1,5 @@
-"""Routes of partner sandboxes: request, approve/reject, read (credential once), extend, rotate, delete."""
+"""Routes of partner sandboxes: request, amend, approve/reject (bound to the reviewed ETag), read (credential
+once, to the named partner only), extension (request, withdraw, approve, reject), rotate, delete."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from platform_api.audit import note
 from platform_api.deps import Cache, CurrentIdentity, Gateway, Settings
 from platform_api.pagination import paginate
-from platform_api.routers.common import API_PREFIX, ERRORS, Cursor, Limit, page_limit, set_etag
+from platform_api.routers.common import API_PREFIX, ERRORS, Cursor, IfMatch, Limit, page_limit
 from platform_api.schemas import (
     NAME_PATTERN,
     ExtensionRequest,
@@ -18,13 +19,23 @@ from platform_api.schemas import (
     SandboxCreate,
     SandboxDecision,
     SandboxPublic,
+    SandboxUpdate,
 )
+from platform_api.services import sandbox_extensions as ext
 from platform_api.services import sandboxes as svc
 
 __all__ = ["router"]
 
 router = APIRouter(prefix=API_PREFIX + "/sandboxes", tags=["sandboxes"], responses={**ERRORS, 409: ERRORS[400]})
 Name = Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]
+#: Decisions answer 428 without If-Match and 412 when the reviewed version changed.
+PRECONDITIONS: dict[int | str, dict[str, Any]] = {412: ERRORS[400], 428: ERRORS[400]}
+
+
+def _answer(response: Response, obj: dict[str, Any]) -> Any:
+    """The public view, with the review tag as the ETag (what an admin sends back as If-Match)."""
+    response.headers["ETag"] = svc.review_tag(obj)
+    return svc.public(obj)
 
 
 @router.get("", response_model=Page[SandboxPublic], summary="The sandboxes the caller may see")
@@ -40,19 +51,19 @@ async def list_sandboxes(identity: CurrentIdentity, cache: Cache, settings: Sett
     return {"items": list(page), "nextCursor": page.next_cursor}
 
 
-@router.post("", response_model=SandboxPublic, status_code=201, summary="Request a sandbox (provisioned after approval)")
+@router.post("", response_model=SandboxPublic, status_code=201,
+             summary="Request a sandbox named <partner>--<name> (provisioned after approval)")
 async def request_sandbox(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
-                          writer: Gateway, body: SandboxCreate) -> Any:
+                          writer: Gateway, settings: Settings, body: SandboxCreate) -> Any:
     note(request, action="request", kind="TenantSandbox", name=body.name)
-    created = await svc.request(identity=identity, cache=cache, writer=writer, name=body.name, spec=body.spec,
-                                terms_accepted=body.termsAccepted)
-    set_etag(response, created)
+    created = await svc.request(identity=identity, cache=cache, writer=writer, settings=settings, name=body.name,
+                                spec=body.spec, terms_accepted=body.termsAccepted)
     response.headers["Location"] = f"{request.url.path}/{body.name}"
-    return svc.public(created)
+    return _answer(response, created)
 
 
 @router.get("/{name}", response_model=SandboxPublic,
-            summary="One sandbox; its owner receives the API credential in the first read after provisioning")
+            summary="One sandbox; the partner it names receives the API credential in its first read after provisioning")
 async def get_sandbox(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
                       writer: Gateway, name: Name) -> Any:
     result = await svc.read_with_credential(identity=identity, cache=cache, writer=writer, name=name)
@@ -62,55 +73,90 @@ async def get_sandbox(request: Request, response: Response, identity: CurrentIde
         audit = request.app.state.finplane.audit
         await asyncio.to_thread(audit.chain, audit.record(request=request, status=200, identity=identity))
         response.headers["Cache-Control"] = "no-store"
-    response.headers["ETag"] = f'"{result["resourceVersion"]}"'
+    response.headers["ETag"] = result["etag"]
     return result
 
 
-async def _decide(request: Request, identity: Any, cache: Any, writer: Any, name: str, approved: bool,
-                  body: SandboxDecision | None) -> Any:
+@router.put("/{name}", response_model=SandboxPublic, responses=PRECONDITIONS,
+            summary="Amend a pending request's spec, platform-only fields included (admin, If-Match)")
+async def amend_sandbox(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                        writer: Gateway, settings: Settings, name: Name, body: SandboxUpdate,
+                        if_match: IfMatch = None) -> Any:
+    note(request, action="amend", kind="TenantSandbox", name=name)
+    obj = await svc.amend(identity=identity, cache=cache, writer=writer, settings=settings, name=name,
+                          spec=body.spec, if_match=if_match)
+    return _answer(response, obj)
+
+
+async def _decide(request: Request, response: Response, identity: Any, cache: Any, writer: Any, name: str,
+                  approved: bool, body: SandboxDecision | None, if_match: str | None) -> Any:
     note(request, action="approve" if approved else "reject", kind="TenantSandbox", name=name)
     obj = await svc.approve(identity=identity, cache=cache, writer=writer, name=name, approved=approved,
-                            comment=body.comment if body else None)
-    return svc.public(obj)
+                            comment=body.comment if body else None, if_match=if_match)
+    return _answer(response, obj)
 
 
-@router.post("/{name}/approve", response_model=SandboxPublic, summary="Approve a request (admin, not the requester)")
-async def approve_sandbox(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway, name: Name,
-                          body: SandboxDecision | None = None) -> Any:
-    return await _decide(request, identity, cache, writer, name, True, body)
+@router.post("/{name}/approve", response_model=SandboxPublic, responses=PRECONDITIONS,
+             summary="Approve the request as reviewed (admin, not the requester; If-Match)")
+async def approve_sandbox(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                          writer: Gateway, name: Name, body: SandboxDecision | None = None,
+                          if_match: IfMatch = None) -> Any:
+    return await _decide(request, response, identity, cache, writer, name, True, body, if_match)
 
 
-@router.post("/{name}/reject", response_model=SandboxPublic, summary="Reject a request (admin, not the requester)")
-async def reject_sandbox(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway, name: Name,
-                         body: SandboxDecision | None = None) -> Any:
-    return await _decide(request, identity, cache, writer, name, False, body)
+@router.post("/{name}/reject", response_model=SandboxPublic, responses=PRECONDITIONS,
+             summary="Reject the request as reviewed (admin, not the requester; If-Match)")
+async def reject_sandbox(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                         writer: Gateway, name: Name, body: SandboxDecision | None = None,
+                         if_match: IfMatch = None) -> Any:
+    return await _decide(request, response, identity, cache, writer, name, False, body, if_match)
 
 
-@router.post("/{name}/extension", response_model=SandboxPublic, status_code=202, summary="Request a later expiry")
-async def request_extension(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway, name: Name,
-                            body: ExtensionRequest) -> Any:
+@router.post("/{name}/extension", response_model=SandboxPublic, status_code=202,
+             summary="Request a later expiry (one pending request at a time, within the platform's maximum)")
+async def request_extension(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                            writer: Gateway, settings: Settings, name: Name, body: ExtensionRequest) -> Any:
     note(request, action="request-extension", kind="TenantSandbox", name=name)
-    obj = await svc.extend(identity=identity, cache=cache, writer=writer, name=name, expires_at=body.expiresAt,
-                           reason=body.reason)
-    return svc.public(obj)
+    obj = await ext.extend(identity=identity, cache=cache, writer=writer, settings=settings, name=name,
+                           expires_at=body.expiresAt, reason=body.reason)
+    return _answer(response, obj)
 
 
-@router.post("/{name}/extension/approve", response_model=SandboxPublic,
-             summary="Approve the pending extension (admin, not the requester)")
-async def approve_extension(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway,
-                            name: Name) -> Any:
+@router.delete("/{name}/extension", response_model=SandboxPublic,
+               summary="Withdraw the pending extension request (its requester)")
+async def withdraw_extension(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                             writer: Gateway, name: Name) -> Any:
+    note(request, action="withdraw-extension", kind="TenantSandbox", name=name)
+    obj = await ext.withdraw_extension(identity=identity, cache=cache, writer=writer, name=name)
+    return _answer(response, obj)
+
+
+@router.post("/{name}/extension/approve", response_model=SandboxPublic, responses=PRECONDITIONS,
+             summary="Approve the pending extension as reviewed (admin, not the requester; If-Match)")
+async def approve_extension(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                            writer: Gateway, settings: Settings, name: Name, if_match: IfMatch = None) -> Any:
     note(request, action="approve-extension", kind="TenantSandbox", name=name)
-    obj = await svc.approve_extension(identity=identity, cache=cache, writer=writer, name=name)
-    return svc.public(obj)
+    obj = await ext.approve_extension(identity=identity, cache=cache, writer=writer, settings=settings, name=name,
+                                      if_match=if_match)
+    return _answer(response, obj)
+
+
+@router.post("/{name}/extension/reject", response_model=SandboxPublic, responses=PRECONDITIONS,
+             summary="Reject the pending extension as reviewed (admin; If-Match)")
+async def reject_extension(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                           writer: Gateway, name: Name, if_match: IfMatch = None) -> Any:
+    note(request, action="reject-extension", kind="TenantSandbox", name=name)
+    obj = await ext.reject_extension(identity=identity, cache=cache, writer=writer, name=name, if_match=if_match)
+    return _answer(response, obj)
 
 
 @router.post("/{name}/rotation", response_model=SandboxPublic, status_code=202,
              summary="Rotate the API credential (the new one is shown once)")
-async def rotate_credential(request: Request, identity: CurrentIdentity, cache: Cache, writer: Gateway,
-                            name: Name) -> Any:
+async def rotate_credential(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                            writer: Gateway, name: Name) -> Any:
     note(request, action="rotate-credential", kind="TenantSandbox", name=name)
     obj = await svc.rotate(identity=identity, cache=cache, writer=writer, name=name)
-    return svc.public(obj)
+    return _answer(response, obj)
 
 
 @router.delete("/{name}", status_code=204, summary="Delete a sandbox (admin)")

@@ -193,7 +193,11 @@ class ApiStack:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "FINPLANE_API_DEV_MODE": "true",
                "FINPLANE_EVIDENCE_DIR": str(self.evidence_dir),
                "FINPLANE_API_DEV_KEY_DIR": str(tmp / "keys"), "FINPLANE_API_AUDIT_LOG": str(self.audit_log),
-               "FINPLANE_API_RATE_LIMIT_PER_SECOND": "1000", "FINPLANE_API_RATE_LIMIT_BURST": "5000"}
+               "FINPLANE_API_RATE_LIMIT_PER_SECOND": "1000", "FINPLANE_API_RATE_LIMIT_BURST": "5000",
+               # every test here talks from 127.0.0.1, and the fuzzer sends hundreds of requests without a
+               # valid token on purpose: the lockout (tested in-process in test_hardening_tokens.py) would
+               # answer 429 to the rest of the module.
+               "FINPLANE_API_AUTH_FAILURE_LIMIT": "100000"}
         self.log = open(tmp / "api.log", "w")  # noqa: SIM115 - the child's stderr for its lifetime
         self.process = subprocess.Popen([sys.executable, "-m", "finplane", "api", "--port", "0"], env=env,
                                         stdout=subprocess.PIPE, stderr=self.log, text=True)

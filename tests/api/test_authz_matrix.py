@@ -40,16 +40,16 @@ MATRIX = [
     ("team-payments", "POST", "/api/v1/channels", {"name": "web", "spec": {"type": "web"}}, 403),
     ("auditor", "DELETE", "/api/v1/channels/mobile", None, 403),
     ("admin", "DELETE", "/api/v1/channels/mobile", None, 204),
-    ("partner-acme", "GET", "/api/v1/sandboxes/acme-sbx", None, 200),
-    ("partner-globex", "GET", "/api/v1/sandboxes/acme-sbx", None, 404),
-    ("partner-globex", "POST", "/api/v1/sandboxes/acme-sbx/rotation", None, 404),
-    ("partner-globex", "POST", "/api/v1/sandboxes/acme-sbx/extension",
+    ("partner-acme", "GET", "/api/v1/sandboxes/acme--sbx", None, 200),
+    ("partner-globex", "GET", "/api/v1/sandboxes/acme--sbx", None, 404),
+    ("partner-globex", "POST", "/api/v1/sandboxes/acme--sbx/rotation", None, 404),
+    ("partner-globex", "POST", "/api/v1/sandboxes/acme--sbx/extension",
      {"expiresAt": "2099-01-01T00:00:00Z", "reason": "more time"}, 404),
-    ("team-cards", "GET", "/api/v1/sandboxes/acme-sbx", None, 404),
-    ("auditor", "GET", "/api/v1/sandboxes/acme-sbx", None, 200),
-    ("partner-acme", "POST", "/api/v1/sandboxes/acme-sbx/approve", None, 403),
-    ("auditor", "POST", "/api/v1/sandboxes/acme-sbx/approve", None, 403),
-    ("partner-acme", "DELETE", "/api/v1/sandboxes/acme-sbx", None, 403),
+    ("team-cards", "GET", "/api/v1/sandboxes/acme--sbx", None, 404),
+    ("auditor", "GET", "/api/v1/sandboxes/acme--sbx", None, 200),
+    ("partner-acme", "POST", "/api/v1/sandboxes/acme--sbx/approve", None, 403),
+    ("auditor", "POST", "/api/v1/sandboxes/acme--sbx/approve", None, 403),
+    ("partner-acme", "DELETE", "/api/v1/sandboxes/acme--sbx", None, 403),
     ("partner-acme", "GET", "/api/v1/compliance/policies", None, 403),
     ("auditor", "GET", "/api/v1/compliance/policies", None, 200),
     ("auditor", "GET", "/api/v1/compliance/results", None, 200),
@@ -66,7 +66,7 @@ def world(writer, make_capability, make_sandbox_spec):  # type: ignore[no-untype
     writer.seed({"apiVersion": "finplane.io/v1alpha1", "kind": "Channel", "metadata": {"name": "mobile"},
                  "spec": {"type": "mobile"}})
     writer.seed({"apiVersion": "finplane.io/v1alpha1", "kind": "TenantSandbox",
-                 "metadata": {"name": "acme-sbx", "annotations": {"finplane.io/approval": "pending",
+                 "metadata": {"name": "acme--sbx", "annotations": {"finplane.io/approval": "pending",
                                                                   "finplane.io/requested-by": "acme-bot"}},
                  "spec": make_sandbox_spec("acme")})
     writer.seed({"apiVersion": "finplane.io/v1alpha1", "kind": "CompliancePolicy", "metadata": {"name": "baseline"},
@@ -83,7 +83,7 @@ def test_each_role_gets_exactly_the_access_of_the_matrix(world, client, as_, cal
 
 
 def test_a_hidden_object_answers_exactly_like_a_missing_one(world, client, as_):
-    hidden = client.get("/api/v1/sandboxes/acme-sbx", headers=as_(**ROLES["partner-globex"]))
+    hidden = client.get("/api/v1/sandboxes/acme--sbx", headers=as_(**ROLES["partner-globex"]))
     missing = client.get("/api/v1/sandboxes/no-such-sbx", headers=as_(**ROLES["partner-globex"]))
     strip = lambda r: {k: v for k, v in r.json().items() if k not in ("detail", "instance")}  # noqa: E731
     assert hidden.status_code == missing.status_code == 404

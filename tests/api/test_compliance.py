@@ -6,7 +6,7 @@ justification, an expired date) are refused with 422. Preview and evidence: test
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ PAT = {"role": "team", "team": "payments", "subject": "pat"}
 WAIVER = {"policy": "baseline", "rule": "no-latest-tag",
           "resources": [{"kind": "BusinessCapability", "namespace": "payments", "name": "pay"}],
           "justification": "vendor image only has latest", "risk": "low", "ticket": "RISK-7",
-          "expiresAt": "2099-01-01T00:00:00Z"}
+          "expiresAt": (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="seconds")}
 
 
 @pytest.fixture

@@ -91,32 +91,34 @@ def test_another_teams_capability_cannot_be_read_or_changed(stack):
 
 def test_a_sandbox_is_approved_by_a_second_person_and_its_credential_shown_once(stack):
     acme = stack.headers(role="partner", partner="acme", subject="acme-bot")
-    body = {"name": "acme-e2e", "termsAccepted": True,
+    body = {"name": "acme--e2e", "termsAccepted": True,
             "spec": {"partner": {"organisation": "Acme Ltd", "contact": "ops@acme.example"}, "ttlSeconds": 86400}}
     assert stack.http.post("/api/v1/sandboxes", headers=acme, json=body).status_code == 201
-    assert stack.http.post("/api/v1/sandboxes/acme-e2e/approve", headers=acme).status_code == 403
-    approved = stack.http.post("/api/v1/sandboxes/acme-e2e/approve", headers=stack.headers(role="admin", subject="ada"))
+    assert stack.http.post("/api/v1/sandboxes/acme--e2e/approve", headers=acme).status_code == 403
+    ada = stack.headers(role="admin", subject="ada")
+    reviewed = stack.http.get("/api/v1/sandboxes/acme--e2e", headers=ada).headers["etag"]
+    approved = stack.http.post("/api/v1/sandboxes/acme--e2e/approve", headers={**ada, "If-Match": reviewed})
     assert approved.json()["approval"] == "approved"
-    ann = json.loads(stack.kubectl("get", "tenantsandbox", "acme-e2e", "-o", "json"))["metadata"]["annotations"]
+    ann = json.loads(stack.kubectl("get", "tenantsandbox", "acme--e2e", "-o", "json"))["metadata"]["annotations"]
     assert (ann["finplane.io/approval"], ann["finplane.io/requested-by"], ann["finplane.io/decided-by"]) == \
         ("approved", "acme-bot", "ada")
     # The operator's part: a namespace, the credential Secret and the status pointing at it.
     key = "fpk_" + "s3cr3t" * 4
-    stack.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "sbx-acme-e2e"}})
-    stack.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": SANDBOX_CREDENTIAL_SECRET, "namespace": "sbx-acme-e2e"},
+    stack.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "sbx-acme--e2e"}})
+    stack.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": SANDBOX_CREDENTIAL_SECRET, "namespace": "sbx-acme--e2e"},
                  "data": {"api-key": base64.b64encode(key.encode()).decode()}})
-    stack.kubectl("patch", "tenantsandbox", "acme-e2e", "--subresource=status", "--type=merge", "-p", json.dumps(
-        {"status": {"phase": "Active", "namespace": "sbx-acme-e2e", "credentialFingerprint": "s3cr3t",
-                    "credentialSecretRef": {"name": SANDBOX_CREDENTIAL_SECRET, "namespace": "sbx-acme-e2e",
+    stack.kubectl("patch", "tenantsandbox", "acme--e2e", "--subresource=status", "--type=merge", "-p", json.dumps(
+        {"status": {"phase": "Active", "namespace": "sbx-acme--e2e", "credentialFingerprint": "s3cr3t",
+                    "credentialSecretRef": {"name": SANDBOX_CREDENTIAL_SECRET, "namespace": "sbx-acme--e2e",
                                             "key": "api-key"}}}))
-    wait_for(lambda: stack.http.get("/api/v1/sandboxes/acme-e2e", headers=stack.headers(role="auditor", subject="a"))
+    wait_for(lambda: stack.http.get("/api/v1/sandboxes/acme--e2e", headers=stack.headers(role="auditor", subject="a"))
              .json()["credential"])
-    first = stack.http.get("/api/v1/sandboxes/acme-e2e", headers=acme).json()["credential"]
-    second = stack.http.get("/api/v1/sandboxes/acme-e2e", headers=acme).json()["credential"]
+    first = stack.http.get("/api/v1/sandboxes/acme--e2e", headers=acme).json()["credential"]
+    second = stack.http.get("/api/v1/sandboxes/acme--e2e", headers=acme).json()["credential"]
     assert first["value"] == key
     assert second == {"fingerprint": "s3cr3t", "value": None, "shown": True}
     globex = stack.headers(role="partner", partner="globex", subject="globex-bot")
-    assert stack.http.get("/api/v1/sandboxes/acme-e2e", headers=globex).status_code == 404
+    assert stack.http.get("/api/v1/sandboxes/acme--e2e", headers=globex).status_code == 404
     assert key not in stack.audit_log.read_text()
 
 

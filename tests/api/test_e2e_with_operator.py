@@ -64,6 +64,11 @@ class Api:
     def as_(self, role: str, **kw: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {devkey.mint(role=role, settings=self.settings, **kw)}"}
 
+    def reviewed(self, who: dict[str, Any], sandbox: str) -> dict[str, str]:
+        """The caller's headers with If-Match: the sandbox's ETag as the caller read it."""
+        headers = self.as_(**who)
+        return {**headers, "If-Match": self.http.get(f"/api/v1/sandboxes/{sandbox}", headers=headers).headers["etag"]}
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -114,39 +119,39 @@ def capability(name: str, image: str) -> dict[str, Any]:
 
 def test_a_partner_gets_an_approved_sandbox_and_its_credential_exactly_once(
         api: Api, module_cluster: Cluster) -> None:
-    created = api.http.post("/api/v1/sandboxes", headers=api.as_(**ACME), json=sandbox_request("acme-one"))
+    created = api.http.post("/api/v1/sandboxes", headers=api.as_(**ACME), json=sandbox_request("acme--one"))
     assert created.status_code == 201, created.text
     assert created.json()["approval"] == "pending"
     wait_for(lambda: any(c.get("reason") == "AwaitingApproval" for c in (module_cluster.get(
-        "tenantsandbox", "acme-one") or {}).get("status", {}).get("conditions", [])), what="AwaitingApproval")
-    assert module_cluster.get("namespace", "sbx-acme-one") is None
+        "tenantsandbox", "acme--one") or {}).get("status", {}).get("conditions", [])), what="AwaitingApproval")
+    assert module_cluster.get("namespace", "sbx-acme--one") is None
 
-    approved = api.http.post("/api/v1/sandboxes/acme-one/approve", headers=api.as_(**ADA), json={})
+    approved = api.http.post("/api/v1/sandboxes/acme--one/approve", headers=api.reviewed(ADA, "acme--one"), json={})
     assert approved.status_code == 200, approved.text
     assert approved.json()["decidedBy"] == "ada"
 
     def first_read() -> dict[str, Any] | None:
-        body = api.http.get("/api/v1/sandboxes/acme-one", headers=api.as_(**ACME)).json()
+        body = api.http.get("/api/v1/sandboxes/acme--one", headers=api.as_(**ACME)).json()
         return body if body.get("credential") else None
 
     shown = wait_for(first_read, timeout=60, what="sandbox provisioned with a credential")
     key = shown["credential"]["value"]
     assert key and shown["phase"] == "Active"
-    secret = module_cluster.get("secret", "partner-api-credential", "sbx-acme-one")
+    secret = module_cluster.get("secret", "partner-api-credential", "sbx-acme--one")
     assert base64.b64decode(secret["data"]["api-key"]).decode() == key
 
-    again = api.http.get("/api/v1/sandboxes/acme-one", headers=api.as_(**ACME)).json()
+    again = api.http.get("/api/v1/sandboxes/acme--one", headers=api.as_(**ACME)).json()
     assert again["credential"] == {"fingerprint": shown["credential"]["fingerprint"], "value": None, "shown": True}
-    assert key not in api.http.get("/api/v1/sandboxes/acme-one", headers=api.as_(**AUDREY)).text
+    assert key not in api.http.get("/api/v1/sandboxes/acme--one", headers=api.as_(**AUDREY)).text
 
 
 def test_the_requester_cannot_approve_its_own_sandbox_request(api: Api, module_cluster: Cluster) -> None:
     assert api.http.post("/api/v1/sandboxes", headers=api.as_(**ADA),
-                         json=sandbox_request("acme-self")).status_code == 201
-    refused = api.http.post("/api/v1/sandboxes/acme-self/approve", headers=api.as_(**ADA), json={})
+                         json=sandbox_request("acme--self")).status_code == 201
+    refused = api.http.post("/api/v1/sandboxes/acme--self/approve", headers=api.reviewed(ADA, "acme--self"), json={})
     assert (refused.status_code, refused.json()["reason"]) == (403, "SelfApproval")
-    assert api.http.get("/api/v1/sandboxes/acme-self", headers=api.as_(**ADA)).json()["approval"] == "pending"
-    assert module_cluster.get("namespace", "sbx-acme-self") is None
+    assert api.http.get("/api/v1/sandboxes/acme--self", headers=api.as_(**ADA)).json()["approval"] == "pending"
+    assert module_cluster.get("namespace", "sbx-acme--self") is None
 
 
 def test_a_capability_created_by_a_team_becomes_ready_in_the_catalog(api: Api) -> None:
@@ -178,6 +183,8 @@ def test_a_waiver_requested_and_approved_by_two_identities_turns_a_fail_into_ski
         return found[0]["result"] if found else None
 
     assert wait_for(result_of_legacy, timeout=60, what="a result for legacy") == "fail"
+    # Pending requests are ConfigMaps in the API's own namespace (the chart's release namespace).
+    module_cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "finplane-system"}})
     expires = (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="seconds").replace("+00:00", "Z")
     requested = api.http.post("/api/v1/compliance/waivers", headers=api.as_(**PAT), json={
         "policy": "tags", "rule": "no-latest-tag",
@@ -200,8 +207,8 @@ def test_the_one_chain_verifies_and_the_export_shows_api_changes_beside_the_oper
     assert api.http.post("/api/v1/teams/payments/capabilities", headers=api.as_(**PAT),
                          json=capability("audit-trail", "registry.bank.example/trail:1.0")).status_code == 201
     assert api.http.post("/api/v1/sandboxes", headers=api.as_(**ACME),
-                         json=sandbox_request("acme-two")).status_code == 201
-    api.http.post("/api/v1/sandboxes/acme-two/approve", headers=api.as_(**ADA), json={})
+                         json=sandbox_request("acme--two")).status_code == 201
+    api.http.post("/api/v1/sandboxes/acme--two/approve", headers=api.reviewed(ADA, "acme--two"), json={})
 
     cli = subprocess.run([sys.executable, "-m", "finplane", "evidence", "verify"], capture_output=True, text=True,
                          env={**module_cluster.env, "FINPLANE_EVIDENCE_DIR": str(evidence_dir)}, check=False)
@@ -215,5 +222,5 @@ def test_the_one_chain_verifies_and_the_export_shows_api_changes_beside_the_oper
     assert bundle["chainVerified"] is True
     changes = {(e["action"], e["object"], e["actor"]) for e in bundle["entries"] if e["type"] == "api-change"}
     assert ("create", "BusinessCapability/payments/audit-trail", "pat") in changes
-    assert ("approve", "TenantSandbox/acme-two", "ada") in changes
+    assert ("approve", "TenantSandbox/acme--two", "ada") in changes
     assert any(e["type"] == "result" for e in bundle["entries"])  # the operator's, in the same chain

@@ -13,7 +13,7 @@ an unauthenticated attempt stays out of the chain.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ ADA = {"role": "admin", "subject": "ada"}
 WAIVER = {"policy": "baseline", "rule": "no-latest-tag",
           "resources": [{"kind": "BusinessCapability", "namespace": "payments", "name": "pay"}],
           "justification": "vendor image only has latest", "risk": "low", "ticket": "RISK-7",
-          "expiresAt": "2099-01-01T00:00:00Z"}
+          "expiresAt": (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="seconds")}  # within the maximum
 
 
 @pytest.fixture

@@ -7,16 +7,40 @@ Another person approves as before."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import pytest
 
 from platform_api.auth.identity import Identity, Role, canonical_subject, same_subject, subject_problem
+from platform_api.settings import ApiSettings
 
 API = "finplane.io/v1alpha1"
 ADA = {"role": "admin", "subject": "ada"}
 BOB = {"role": "admin", "subject": "bob"}
+SBX = "acme--ada-sbx"  # sandboxes requested through the API are named <partner>--<name>
+
+
+def _in(days: float) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 WAIVER = {"policy": "baseline", "rule": "no-latest-tag", "justification": "vendor image, fix in Q3",
-          "risk": "low", "ticket": "RISK-7", "expiresAt": "2099-01-01T00:00:00Z",
+          "risk": "low", "ticket": "RISK-7", "expiresAt": _in(30),
           "resources": [{"kind": "BusinessCapability", "namespace": "payments", "name": "pay"}]}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> ApiSettings:
+    return ApiSettings(dev_mode=True, dev_key_dir=tmp_path / "keys", audit_log=tmp_path / "audit.jsonl",
+                       evidence_dir=tmp_path / "evidence", rate_limit_per_second=1000, rate_limit_burst=1000,
+                       waiver_namespace="finplane-system")
+
+
+def _approve(client, as_, name, who, path="approve"):  # type: ignore[no-untyped-def]
+    """Approve as `who` the version `who` just read (approval binds to the reviewed ETag)."""
+    etag = client.get(f"/api/v1/sandboxes/{name}", headers=as_(role="admin", subject="bob")).headers["etag"]
+    return client.post(f"/api/v1/sandboxes/{name}/{path}", headers=as_(**who) | {"If-Match": etag})
 
 LOOK_ALIKES = ["Ada", "ADA", "\uff41\uff44\uff41", "\U0001d41a\U0001d41d\U0001d41a"]
 INVISIBLE = ["ada ", " ada", "ada\u200b", "\u200bada", "ada\u202e", "ada\x00", "ada\t", "a\u00a0da", "ada\u2028",
@@ -26,26 +50,26 @@ INVISIBLE = ["ada ", " ada", "ada\u200b", "\u200bada", "ada\u202e", "ada\x00", "
 @pytest.fixture
 def ada_request(client, as_, make_sandbox_spec):  # type: ignore[no-untyped-def]
     resp = client.post("/api/v1/sandboxes", headers=as_(**ADA),
-                       json={"name": "ada-sbx", "spec": make_sandbox_spec("acme"), "termsAccepted": True})
+                       json={"name": SBX, "spec": make_sandbox_spec("acme"), "termsAccepted": True})
     assert resp.status_code == 201, resp.text
     return resp.json()
 
 
 @pytest.mark.parametrize("subject", LOOK_ALIKES)
 def test_a_case_or_width_variant_of_the_requester_cannot_approve_its_request(ada_request, client, as_, subject):
-    resp = client.post("/api/v1/sandboxes/ada-sbx/approve", headers=as_(role="admin", subject=subject))
+    resp = _approve(client, as_, SBX, {"role": "admin", "subject": subject})
     assert resp.status_code == 403, resp.text
     assert resp.json()["reason"] == "SelfApproval"
-    assert client.post("/api/v1/sandboxes/ada-sbx/approve", headers=as_(**BOB)).json()["approval"] == "approved"
+    assert _approve(client, as_, SBX, BOB).json()["approval"] == "approved"
 
 
 @pytest.mark.parametrize("subject", INVISIBLE)
 def test_a_subject_with_whitespace_control_or_format_characters_is_refused_at_authentication(
         ada_request, client, as_, subject):
-    resp = client.post("/api/v1/sandboxes/ada-sbx/approve", headers=as_(role="admin", subject=subject))
+    resp = _approve(client, as_, SBX, {"role": "admin", "subject": subject})
     assert resp.status_code == 401, resp.text
     assert resp.json()["reason"] == "InvalidSubject"
-    assert client.get("/api/v1/sandboxes/ada-sbx", headers=as_(**BOB)).json()["approval"] == "pending"
+    assert client.get(f"/api/v1/sandboxes/{SBX}", headers=as_(**BOB)).json()["approval"] == "pending"
 
 
 def test_an_overlong_subject_is_refused(client, as_):
@@ -54,9 +78,10 @@ def test_an_overlong_subject_is_refused(client, as_):
 
 
 def test_the_requester_is_recorded_in_its_canonical_form(client, as_, make_sandbox_spec, writer):
-    client.post("/api/v1/sandboxes", headers=as_(role="admin", subject="ADA"),
-                json={"name": "ada-sbx", "spec": make_sandbox_spec("acme"), "termsAccepted": True})
-    obj = writer.objects[(API, "TenantSandbox", "", "ada-sbx")]
+    resp = client.post("/api/v1/sandboxes", headers=as_(role="admin", subject="ADA"),
+                       json={"name": SBX, "spec": make_sandbox_spec("acme"), "termsAccepted": True})
+    assert resp.status_code == 201, resp.text
+    obj = writer.objects[(API, "TenantSandbox", "", SBX)]
     assert obj["metadata"]["annotations"]["finplane.io/requested-by"] == "ada"
 
 
@@ -65,16 +90,19 @@ def test_a_record_written_before_subjects_were_canonical_still_binds(client, as_
                  "metadata": {"name": "old-sbx", "annotations": {"finplane.io/approval": "pending",
                                                                  "finplane.io/requested-by": "Ada"}},
                  "spec": make_sandbox_spec("acme")})
-    resp = client.post("/api/v1/sandboxes/old-sbx/approve", headers=as_(**ADA))
+    resp = _approve(client, as_, "old-sbx", ADA)
     assert (resp.status_code, resp.json()["reason"]) == (403, "SelfApproval")
 
 
 def test_a_look_alike_cannot_approve_its_own_extension(client, as_, make_sandbox_spec):
-    client.post("/api/v1/sandboxes", headers=as_(role="partner", partner="acme", subject="acme-bot"),
-                json={"name": "acme-sbx", "spec": make_sandbox_spec("acme"), "termsAccepted": True})
-    client.post("/api/v1/sandboxes/acme-sbx/extension", headers=as_(**ADA),
-                json={"expiresAt": "2099-03-01T12:00:00Z", "reason": "pilot"})
-    resp = client.post("/api/v1/sandboxes/acme-sbx/extension/approve", headers=as_(role="admin", subject="Ada"))
+    made = client.post("/api/v1/sandboxes", headers=as_(role="partner", partner="acme", subject="acme-bot"),
+                       json={"name": "acme--sbx", "spec": make_sandbox_spec("acme"), "termsAccepted": True})
+    assert made.status_code == 201, made.text
+    assert _approve(client, as_, "acme--sbx", BOB).status_code == 200  # extensions are for approved sandboxes
+    asked = client.post("/api/v1/sandboxes/acme--sbx/extension", headers=as_(**ADA),
+                        json={"expiresAt": _in(20), "reason": "pilot"})
+    assert asked.status_code == 202, asked.text
+    resp = _approve(client, as_, "acme--sbx", {"role": "admin", "subject": "Ada"}, path="extension/approve")
     assert (resp.status_code, resp.json()["reason"]) == (403, "SelfApproval")
 
 

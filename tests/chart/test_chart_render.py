@@ -133,9 +133,9 @@ def test_namespaced_mode_watches_only_the_listed_namespaces_with_a_peering_objec
     assert [a for a in args if a.startswith("--namespace=")] == ["--namespace=payments", "--namespace=cards"]
     assert not find(objects, "ClusterKopfPeering")
     assert sorted(p["metadata"]["namespace"] for p in find(objects, "KopfPeering")) == ["cards", "payments"]
-    roles = find(objects, "Role")
+    roles = find(objects, "Role", "finplane-operator")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["cards", "payments"]
-    bindings = find(objects, "RoleBinding")
+    bindings = find(objects, "RoleBinding", "finplane-operator")
     assert all(b["subjects"] == [{"kind": "ServiceAccount", "name": "finplane-operator", "namespace": NAMESPACE}]
                for b in bindings) and len(bindings) == 2
     cluster_resources = {r for rule in find(objects, "ClusterRole", "finplane-operator")[0]["rules"]
