@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from finplane.policy.evidence import EvidenceLog
-from finplane.policy.evidence_cli import verify as cli_verify
+from finplane.commands.evidence import verify as cli_verify
 from platform_api.settings import ApiSettings
 
 API = "finplane.io/v1alpha1"

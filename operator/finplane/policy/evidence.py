@@ -74,31 +74,46 @@ class EvidenceLog:
         self.corrupt: EvidenceCorrupt | None = None
         self._size, self._next_line = 0, 1  # where the last entry read ends, and the number of the next line
         self._torn: Torn | None = None
+        # The furthest entry this process has verified (seq, hash), and the hash found at that seq on the last
+        # read: a reload must find the same entry there, or entries were removed or rewritten meanwhile.
+        self._high: tuple[int, str] = (0, GENESIS)
+        self._seen_high = GENESIS
         self._load()
 
     def _load(self) -> None:
         self.head, self.seq, self.results, self.waivers, self.modes = GENESIS, 0, {}, {}, {}
         self.corrupt, self._size, self._next_line, self._torn = None, 0, 1, None
+        self._seen_high = GENESIS
         self._read_from(0)
+        seq, digest = self._high
+        if seq and self._seen_high != digest:
+            # Sticky: what this process once read must still be there, or a truncation would pass on reload.
+            self.corrupt = EvidenceCorrupt(
+                f"the log no longer holds entry {seq} ({digest[:16]}…) that was read from it before: entries "
+                f"were removed from its end or it was rewritten (it now ends at seq {self.seq})")
 
     def _read_from(self, offset: int) -> None:
         """Check and replay the entries from byte `offset` (where the last one this process knows ends)."""
         self._torn = None
         try:
-            lines, torn = read_lines(self.path, offset=offset, first_line=self._next_line)
+            found = read_lines(self.path, offset=offset, first_line=self._next_line)
         except FileNotFoundError:
             return
-        except EvidenceCorrupt as exc:
-            self.corrupt = exc
-            return
-        for number, end, e in lines:
+        for number, end, e in found.entries:
             bad = check_link(e, prev=self.head, seq=self.seq + 1, keys=self.keys)
             if bad:
                 self.corrupt = EvidenceCorrupt(bad, line=number)
                 return
             self.head, self.seq, self._size, self._next_line = e["hash"], int(e["seq"]), end, number + 1
             self._remember(e)
-        self._torn = torn
+            if self.seq == self._high[0]:
+                self._seen_high = self.head
+            elif self.seq > self._high[0] and self._seen_high == self._high[1]:
+                self._high, self._seen_high = (self.seq, self.head), self.head
+        if found.corrupt is not None:
+            self.corrupt = found.corrupt
+            return
+        self._torn = found.torn
 
     def _remember(self, e: Entry) -> None:
         kind = e.get("type")
@@ -159,6 +174,7 @@ class EvidenceLog:
         entry["kid"], entry["sig"] = self.signer.sign(entry["hash"])
         fh.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")  # type: ignore[attr-defined]
         self.head, self.seq = entry["hash"], entry["seq"]
+        self._high, self._seen_high = (self.seq, self.head), self.head
         self._remember(entry)
         return entry
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GENESIS", "Entry", "EvidenceCorrupt", "Torn", "canonical", "entry_hash", "iso", "parse_time",
+__all__ = ["GENESIS", "Entry", "EvidenceCorrupt", "Lines", "Torn", "canonical", "entry_hash", "iso", "parse_time",
            "read_entries", "read_lines"]
 
 GENESIS = "0" * 64
@@ -73,11 +73,19 @@ def parse_time(value: str) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def read_lines(path: Path, *, offset: int = 0, first_line: int = 1) -> tuple[list[tuple[int, int, Entry]], Torn | None]:
-    """([(line, end offset, entry)], torn last line or None) from byte `offset` on.
+@dataclass(frozen=True)
+class Lines:
+    """What `read_lines` found: the entries (line, end offset, entry) up to any corruption, and what stopped it."""
+    entries: list[tuple[int, int, Entry]]
+    torn: Torn | None = None
+    corrupt: EvidenceCorrupt | None = None
 
-    Raises `EvidenceCorrupt` for a line that is not a JSON object, unless it is the last one and
-    has no newline (a torn write). Blank lines are skipped (but counted).
+
+def read_lines(path: Path, *, offset: int = 0, first_line: int = 1) -> Lines:
+    """The entries from byte `offset` on, a torn last line, or the first line that is not a JSON object.
+
+    A last line without its newline that is not JSON is torn (a crash mid-append), not corrupt.
+    Blank lines are skipped (but counted). Raises FileNotFoundError for a missing file.
     """
     with path.open("rb") as fh:
         fh.seek(offset)
@@ -95,18 +103,23 @@ def read_lines(path: Path, *, offset: int = 0, first_line: int = 1) -> tuple[lis
                     raise ValueError("not an object")
             except ValueError as exc:
                 if nl < 0:
-                    return out, Torn(number, offset + pos, raw)
+                    return Lines(out, torn=Torn(number, offset + pos, raw))
                 msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-                raise EvidenceCorrupt(f"not a JSON entry ({msg})", line=number) from None
+                return Lines(out, corrupt=EvidenceCorrupt(f"not a JSON entry ({msg})", line=number))
             out.append((number, offset + end, entry))
         pos, number = end, number + 1
-    return out, None
+    return Lines(out)
 
 
 def read_entries(path: Path) -> Iterator[tuple[int, Entry]]:
-    """(line number, entry) of every complete line; nothing for a missing file; a torn last line is skipped."""
+    """(line number, entry) of every complete line, then `EvidenceCorrupt` for a line that is not JSON.
+
+    Nothing for a missing file; a torn last line is skipped.
+    """
     if not path.exists():
         return
-    lines, _ = read_lines(path)
-    for number, _end, entry in lines:
+    found = read_lines(path)
+    for number, _end, entry in found.entries:
         yield number, entry
+    if found.corrupt is not None:
+        raise found.corrupt

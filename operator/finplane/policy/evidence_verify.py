@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from finplane.policy.evidence_chain import GENESIS, Entry, EvidenceCorrupt, Torn, entry_hash, read_lines
+from finplane.policy.evidence_chain import GENESIS, Entry, Torn, entry_hash, read_lines
 from finplane.policy.evidence_keys import TrustedKeys, default_key_file, load_public_key
 
 __all__ = ["Anchor", "Verification", "check_link", "default_trusted", "verify_log"]
@@ -102,31 +102,32 @@ def verify_log(path: Path, *, keys: TrustedKeys | None = None, anchors: Iterable
     prev, count, last = GENESIS, 0, None
     seqs: dict[str, int] = {}
     try:
-        lines, torn = read_lines(path)
-    except EvidenceCorrupt as exc:
-        return Verification(False, 0, GENESIS, exc.line, exc.reason)
+        found = read_lines(path)
     except FileNotFoundError:
         return Verification(False, 0, GENESIS, None, f"{path}: no evidence log")
-    for number, _end, entry in lines:
+    torn = found.torn
+    for number, _end, entry in found.entries:
         bad = check_link(entry, prev=prev, seq=count + 1, keys=keys)
         if bad:
             return Verification(False, count, prev, number, bad, last, torn=torn)
         prev, count, last = entry["hash"], count + 1, entry
         seqs[prev] = count
+    if found.corrupt is not None:
+        return Verification(False, count, prev, found.corrupt.line, found.corrupt.reason, last)
     notes: list[str] = []
     if torn is not None:
         notes.append(f"line {torn.line}: a torn last line ({len(torn.data)} bytes without a newline, not JSON) left "
                      "by a write a crash interrupted; it is not an entry, and the writer removes it and records "
                      "that on its next append")
-    if count == 0 and torn is None:
-        return Verification(False, 0, GENESIS, None, "the log is empty: Finplane never leaves an empty log, "
-                                                     "so it was truncated", None, notes=tuple(notes))
     reached = []
     for a in anchors:
         problem = _anchor_problem(a, seqs, keys, count, prev)
         if problem:
             return Verification(False, count, prev, None, problem, last, tuple(reached), torn, tuple(notes))
         reached.append(a.source)
+    if count == 0 and torn is None:
+        return Verification(False, 0, GENESIS, None, "the log is empty: Finplane never leaves an empty log, "
+                                                     "so it was truncated", None, notes=tuple(notes))
     if not anchors:
         notes.append("not anchored: the chain and its signatures hold, but removing the last entries cannot be "
                      "seen without a head recorded outside the log (--expect-head, --anchor, --kubeconfig)")
