@@ -23,7 +23,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix=API_PREFIX + "/compliance/evidence", tags=["compliance"], responses=ERRORS)
 
-_CSV = {200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
               "description": "The bundle as JSON, or one of its CSV parts (first line: the chain head)."}}
 
 

@@ -9,8 +9,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from finplane.policy.evidence import EvidenceLog, verify_log
 from finplane.commands.evidence import export, verify
+from finplane.policy.evidence import EvidenceLog, verify_log
 
 
 def day(d: int) -> datetime:

@@ -116,9 +116,9 @@ def assessment_results(bundle: Obj, *, now: datetime | None = None) -> Obj:
             "target": {"type": "objective-id", "target-id": f"{rule}_obj",
                        "status": {"state": "satisfied" if result == "pass" else "not-satisfied"}},
             "related-observations": [{"observation-uuid": oid}]}
-        rid = risk_of.get((str(e.get("policy")), str(e.get("waiver"))))
-        if waived and rid:
-            finding["related-risks"] = [{"risk-uuid": rid}]
+        risk_id = risk_of.get((str(e.get("policy")), str(e.get("waiver"))))
+        if waived and risk_id:
+            finding["related-risks"] = [{"risk-uuid": risk_id}]
         findings.append(finding)
 
     selected = sorted(reviewed) or sorted(CONTROLS)

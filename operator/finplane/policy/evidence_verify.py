@@ -119,7 +119,7 @@ def verify_log(path: Path, *, keys: TrustedKeys | None = None, anchors: Iterable
         notes.append(f"line {torn.line}: a torn last line ({len(torn.data)} bytes without a newline, not JSON) left "
                      "by a write a crash interrupted; it is not an entry, and the writer removes it and records "
                      "that on its next append")
-    reached = []
+    reached: list[str] = []
     for a in anchors:
         problem = _anchor_problem(a, seqs, keys, count, prev)
         if problem:
