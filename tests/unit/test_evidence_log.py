@@ -146,3 +146,11 @@ def test_the_key_file_setting_moves_the_key(tmp_path: Path, monkeypatch: pytest.
     log.append(event(1))
     assert (tmp_path / "secret" / "key.pem").exists() and not (tmp_path / "logs" / "keys").exists()
     assert verify_log(log.path).ok
+
+
+def test_the_key_file_is_an_operator_setting_of_the_same_name() -> None:
+    from finplane.policy.evidence_keys import KEY_ENV
+    from finplane.settings import Settings
+
+    assert "evidence_key_file" in Settings.model_fields
+    assert KEY_ENV == "FINPLANE_" + "evidence_key_file".upper()

@@ -1,6 +1,6 @@
 """`finplane evidence verify | export | public-key`: what auditors run.
 
-verify checks the chain and every signature of the evidence log and that it reaches the heads
+verify checks the chain and the signatures of the evidence log and that it reaches the heads
 recorded outside it (`--expect-head`, `--anchor` an earlier export or an S3 copy, `--kubeconfig`
 for the policies' status, `--s3-bucket` for the newest entry shipped to S3), naming what is wrong
 (exit 1). export writes a point-in-time bundle: the state of every result at `--to` ("what was
@@ -135,7 +135,7 @@ def verify(path: Path | None, *, public_keys: list[Path] | None = None, expect_h
         typer.echo(f"{log}: FAILED: {where}{v.reason} ({v.entries} entries verified before it)")
         return 1
     kid = (v.head_entry or {}).get("kid")
-    typer.echo(f"{log}: OK, {v.entries} entries, all signed by key {kid}, head {v.head}"
+    typer.echo(f"{log}: OK, {v.entries} entries signed by key {kid}, head {v.head}"
                + (f"; reaches {', '.join(v.anchors)}" if v.anchors else "; NOT ANCHORED"))
     return 0
 

@@ -35,7 +35,7 @@ from finplane.policy.evidence_chain import (
     read_lines,
 )
 from finplane.policy.evidence_keys import Signer, TrustedKeys, default_key_file, load_or_create_signer
-from finplane.policy.evidence_verify import Anchor, Verification, check_link, verify_log
+from finplane.policy.evidence_verify import Anchor, Verification, check_link, first_bad_signature, verify_log
 
 __all__ = ["GENESIS", "LOG_NAME", "Anchor", "EvidenceCorrupt", "EvidenceLog", "Verification", "entry_hash",
            "parse_time", "read_entries", "state_at", "verify_log"]
@@ -99,21 +99,31 @@ class EvidenceLog:
             found = read_lines(self.path, offset=offset, first_line=self._next_line)
         except FileNotFoundError:
             return
+        prev, seq, batch, ends = self.head, self.seq, [], []
         for number, end, e in found.entries:
-            bad = check_link(e, prev=self.head, seq=self.seq + 1, keys=self.keys)
+            bad = check_link(e, prev=prev, seq=seq + 1)
             if bad:
                 self.corrupt = EvidenceCorrupt(bad, line=number)
-                return
+                break
+            batch.append((number, e))
+            ends.append(end)
+            prev, seq = e["hash"], seq + 1
+        unsigned = first_bad_signature(batch, self.keys)
+        if unsigned is not None:  # never chain onto an entry whose signature does not hold
+            index, number, reason = unsigned
+            self.corrupt = EvidenceCorrupt(reason, line=number)
+            batch = batch[:index]
+        for (number, e), end in zip(batch, ends, strict=False):
             self.head, self.seq, self._size, self._next_line = e["hash"], int(e["seq"]), end, number + 1
             self._remember(e)
             if self.seq == self._high[0]:
                 self._seen_high = self.head
             elif self.seq > self._high[0] and self._seen_high == self._high[1]:
                 self._high, self._seen_high = (self.seq, self.head), self.head
-        if found.corrupt is not None:
+        if self.corrupt is None:
             self.corrupt = found.corrupt
-            return
-        self._torn = found.torn
+        if self.corrupt is None:
+            self._torn = found.torn
 
     def _remember(self, e: Entry) -> None:
         kind = e.get("type")

@@ -1,7 +1,8 @@
-"""Verify an evidence log: the chain, every signature, and that it reaches the heads recorded outside it.
+"""Verify an evidence log: the chain, its signatures, and that it reaches the heads recorded outside it.
 
 Pure apart from reading the log and key files. `verify_log` walks the log and stops at the first
-line whose sequence number, link, hash or signature is wrong, naming it and why. The chain and the
+line whose sequence number, link, hash or signature is wrong, naming it and why (the signature of the
+last entry vouches for the whole chain before it; the others are checked only to name a bad line). The chain and the
 signatures catch an edited, inserted or deleted line and an entry appended or re-chained by someone
 without the operator's key. What no file can show by itself is that its last entries were removed
 (or that it was replaced by an older copy): for that, `anchors` are heads recorded elsewhere (the
@@ -49,17 +50,36 @@ class Verification:
         return bool(self.anchors)
 
 
-def check_link(entry: Entry, *, prev: str, seq: int, keys: TrustedKeys) -> str | None:
-    """Why `entry` cannot follow head `prev` as number `seq` (None when it can)."""
+def check_link(entry: Entry, *, prev: str, seq: int) -> str | None:
+    """Why `entry` cannot follow head `prev` as number `seq` (None when it can); signatures apart."""
     if entry.get("seq") != seq:
         return (f"seq {entry.get('seq')} where {seq} was due (an entry before this line was deleted, "
                 "or one was inserted)")
     if entry.get("prev") != prev:
         return "prev does not match the previous entry's hash (a line was edited, inserted or removed)"
-    digest = entry_hash(entry)
-    if entry.get("hash") != digest:
+    if entry.get("hash") != entry_hash(entry):
         return "hash does not match the entry's content (the line was edited)"
-    return keys.check(entry_hash=digest, kid=entry.get("kid"), sig=entry.get("sig"))
+    return None
+
+
+def first_bad_signature(entries: list[tuple[int, Entry]], keys: TrustedKeys) -> tuple[int, int, str] | None:
+    """(index, line, reason) of the first entry of an intact chain whose signature fails, or None.
+
+    The last signature is checked first, and is enough when it holds: it covers that entry's hash, which
+    covers `prev`, so every entry before it through the chain (each one was also signed when appended, and
+    a writer never chains onto an entry whose signature it has not checked). Only when it fails is every
+    entry checked, to name the first bad line (a forged suffix: from an edit on, or appended entries).
+    """
+    def bad(e: Entry) -> str | None:
+        return keys.check(entry_hash=str(e.get("hash")), kid=e.get("kid"), sig=e.get("sig"))
+
+    if not entries or bad(entries[-1][1]) is None:
+        return None
+    for index, (number, e) in enumerate(entries):
+        reason = bad(e)
+        if reason:
+            return index, number, reason
+    return None  # unreachable: the last one failed
 
 
 def default_trusted(log: Path) -> tuple[TrustedKeys, list[Path]]:
@@ -99,21 +119,31 @@ def verify_log(path: Path, *, keys: TrustedKeys | None = None, anchors: Iterable
         where = ", ".join(str(p) for p in looked) or "nothing"
         return Verification(False, 0, GENESIS, None, f"no trusted public key to check the signatures with "
                                                      f"(looked at {where}; give one with --public-key)")
-    prev, count, last = GENESIS, 0, None
-    seqs: dict[str, int] = {}
     try:
         found = read_lines(path)
     except FileNotFoundError:
         return Verification(False, 0, GENESIS, None, f"{path}: no evidence log")
     torn = found.torn
+    prev, walked = GENESIS, []
+    broken: tuple[int | None, str] | None = None
     for number, _end, entry in found.entries:
-        bad = check_link(entry, prev=prev, seq=count + 1, keys=keys)
+        bad = check_link(entry, prev=prev, seq=len(walked) + 1)
         if bad:
-            return Verification(False, count, prev, number, bad, last, torn=torn)
-        prev, count, last = entry["hash"], count + 1, entry
-        seqs[prev] = count
-    if found.corrupt is not None:
-        return Verification(False, count, prev, found.corrupt.line, found.corrupt.reason, last)
+            broken = (number, bad)
+            break
+        walked.append((number, entry))
+        prev = entry["hash"]
+    if broken is None and found.corrupt is not None:
+        broken = (found.corrupt.line, found.corrupt.reason)
+    unsigned = first_bad_signature(walked, keys)
+    if unsigned is not None:  # a forged entry comes before any break it caused
+        index, number, reason = unsigned
+        before = walked[index - 1][1] if index else None
+        return Verification(False, index, before["hash"] if before else GENESIS, number, reason, before, torn=torn)
+    count, last = len(walked), (walked[-1][1] if walked else None)
+    if broken is not None:
+        return Verification(False, count, prev, broken[0], broken[1], last, torn=torn)
+    seqs = {e["hash"]: i + 1 for i, (_n, e) in enumerate(walked)}
     notes: list[str] = []
     if torn is not None:
         notes.append(f"line {torn.line}: a torn last line ({len(torn.data)} bytes without a newline, not JSON) left "
