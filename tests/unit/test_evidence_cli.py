@@ -60,6 +60,10 @@ def test_verify_and_export_find_the_log_finplane_dev_writes(tmp_path: Path, monk
     res = runner.invoke(app, ["evidence", "verify", "--expect-head", log.head])
     assert res.exit_code == 0, res.output
     assert ".finplane/dev/evidence/evidence.jsonl: OK, 3 entries" in res.output and "reaches --expect-head" in res.output
+    (tmp_path / cmd.DEV_STATE_DIR / "kubeconfig").write_text("{}")  # `finplane dev` is running
+    res = runner.invoke(app, ["evidence", "verify"])
+    assert res.exit_code == 0 and "NOT ANCHORED" in res.output
+    assert "add --kubeconfig .finplane/dev/kubeconfig to anchor on the policies' status" in res.output
     res = runner.invoke(app, ["evidence", "export", "--from", "2020-01-01", "--to", "2100-01-01", "--out", "audit"])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "audit" / "bundle.json").read_text())["signedHead"]["hash"] == log.head

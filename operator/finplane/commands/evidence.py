@@ -134,6 +134,10 @@ def verify(path: Path | None, *, public_keys: list[Path] | None = None, expect_h
         where = f"line {v.bad_line}: " if v.bad_line is not None else ""
         typer.echo(f"{log}: FAILED: {where}{v.reason} ({v.entries} entries verified before it)")
         return 1
+    dev_kubeconfig = DEV_STATE_DIR / "kubeconfig"
+    if not v.anchors and log.resolve().is_relative_to(DEV_STATE_DIR.resolve()) and dev_kubeconfig.exists():
+        typer.echo(f"hint: `finplane dev` is running here: add --kubeconfig {dev_kubeconfig} to anchor on the "
+                   "policies' status")
     kid = (v.head_entry or {}).get("kid")
     typer.echo(f"{log}: OK, {v.entries} entries signed by key {kid}, head {v.head}"
                + (f"; reaches {', '.join(v.anchors)}" if v.anchors else "; NOT ANCHORED"))
