@@ -63,7 +63,7 @@ async def verify(*, identity: Identity, evidence_dir: Path | None, cache: ReadCa
 def public_key(*, evidence_dir: Path | None) -> Obj:
     """The evidence signing key's public half (PEM) and id; 404 before anything was signed."""
     key = default_key_file(evidence_log(evidence_dir))
-    for path in (key.with_suffix(".pub"), key):
+    for path in (key, key.with_suffix(".pub")):  # the key the entries are signed with, first
         if path.exists():
             kid, pub = next(iter(load_public_key(path).keys.items()))
             return {"kid": kid, "algorithm": "Ed25519", "pem": public_pem(pub)}

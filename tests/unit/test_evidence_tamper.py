@@ -4,8 +4,8 @@ Covers, each failing `finplane evidence verify` with a message naming what is wr
 an edited line with its hash recomputed; a deleted line; the last line removed; the last ten
 removed; the log truncated to empty; the log replaced by an older copy; an entry appended with a
 recomputed hash; an entry appended and signed with the attacker's own key; an edit with every later
-line re-chained (and re-signed with another key); a forged signed head in an export's bundle; a
-missing log (verify and export both exit non-zero and say where they looked). The untouched log
+line re-chained (and re-signed with another key); a forged signed head in an export's bundle; the
+public key file beside the log replaced by the attacker's; a missing log (verify and export both exit non-zero and say where they looked). The untouched log
 passes, against every kind of anchor. The anchors are what the operator recorded outside the file:
 the policy's `status.evidence.headHash`, an earlier export's signed head, a hash given by hand.
 """
@@ -219,3 +219,19 @@ def test_a_missing_log_is_an_error_for_verify_and_export_alike(tmp_path: Path, c
     assert "no evidence log found" in capsys.readouterr().err and not (tmp_path / "out").exists()
     assert verify(tmp_path / "gone.jsonl") == 2
     assert "gone.jsonl: no evidence log" in capsys.readouterr().err
+
+
+def test_replacing_the_public_key_file_beside_the_log_does_not_make_a_forgery_pass(
+        log: EvidenceLog, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from finplane.policy.evidence_keys import public_pem
+
+    accepted = tmp_path / "accepted.pem"  # what the auditor recorded when the system was accepted
+    accepted.write_text(public_pem(log.signer.public))
+    mallory = Signer(Ed25519PrivateKey.generate())
+    (tmp_path / "keys" / "evidence-ed25519.pub").write_text(public_pem(mallory.public))
+    entry = forged(log)
+    entry["kid"], entry["sig"] = mallory.sign(entry["hash"])
+    write(log, [*lines(log), json.dumps(entry)])
+    for kw in ({}, {"public_keys": [accepted]}):
+        code, out = cli(log, capsys, **kw)
+        assert code == 1 and f"line {ENTRIES + 1}: the entry is signed by key {mallory.kid}" in out

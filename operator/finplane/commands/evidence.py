@@ -190,8 +190,8 @@ def public_key(key_file: Path | None, path: Path | None) -> int:
     if key is None:
         log = path or next((c for c, _ in candidates() if c.is_file()), candidates()[0][0])
         key = default_key_file(log)
-        pub = key.with_suffix(".pub")
-        key = pub if pub.exists() else key
+        if not key.exists() and key.with_suffix(".pub").exists():
+            key = key.with_suffix(".pub")
     if not key.exists():
         typer.echo(f"{key}: no evidence key (it is generated when the operator or the API first appends)", err=True)
         return 2

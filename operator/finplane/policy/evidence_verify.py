@@ -83,9 +83,13 @@ def first_bad_signature(entries: list[tuple[int, Entry]], keys: TrustedKeys) -> 
 
 
 def default_trusted(log: Path) -> tuple[TrustedKeys, list[Path]]:
-    """The public key of the default key file for `log` (or its `.pub`), and the files looked at."""
+    """The public half of the key the writer signs with (else its `.pub`), and the files looked at.
+
+    The key file first: it is what the writer signs with. This trusts the files beside the log; an
+    auditor verifies with the public key recorded when the system was accepted (`--public-key`).
+    """
     key = default_key_file(log)
-    looked = [key.with_suffix(".pub"), key]
+    looked = [key, key.with_suffix(".pub")]
     for path in looked:
         if path.exists():
             return load_public_key(path), looked
