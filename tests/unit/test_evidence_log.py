@@ -7,7 +7,8 @@ a garbage line in the middle makes the log `corrupt` (`EvidenceCorrupt`, naming 
 `Ready=False/EvidenceCorrupt` condition), `append` refuses to chain onto it and writes nothing;
 a log truncated under a running writer is refused rather than chained onto the truncated head; a
 head recorded outside the log that it does not reach marks it corrupt; the key is generated once
-(mode 0600, public key beside it) and reused by a second writer; `FINPLANE_EVIDENCE_KEY_FILE` moves it.
+(mode 0600, public key beside it) and reused by a second writer; `FINPLANE_EVIDENCE_KEY_FILE` moves it;
+the cluster's key round-trips through its Secret and the ConfigMap publishes only the public half.
 """
 
 from __future__ import annotations
@@ -154,3 +155,32 @@ def test_the_key_file_is_an_operator_setting_of_the_same_name() -> None:
 
     assert "evidence_key_file" in Settings.model_fields
     assert KEY_ENV == "FINPLANE_" + "evidence_key_file".upper()
+
+
+def test_the_cluster_key_round_trips_through_its_secret_and_only_the_public_half_is_published(
+        tmp_path: Path) -> None:
+    import base64
+
+    from finplane.policy.evidence_keys import (
+        load_public_key,
+        public_key_configmap,
+        signer_from_secret,
+        signing_secret,
+    )
+
+    log = EvidenceLog(tmp_path / "evidence.jsonl")
+    secret = signing_secret(log.signer, name="finplane-evidence-key", namespace="finplane-system")
+    assert secret["immutable"] is True and secret["metadata"]["annotations"]["finplane.io/evidence-key-id"] == \
+        log.signer.kid
+    restored = signer_from_secret(secret)
+    assert restored.kid == log.signer.kid
+    again = EvidenceLog(log.path, signer=restored)  # the operator after a restart, key read from the Secret
+    again.append(event(1))
+    cm = public_key_configmap(log.signer, name="finplane-evidence-public-key", namespace="finplane-system")
+    assert "PRIVATE" not in json.dumps(cm) and cm["data"]["kid"] == log.signer.kid
+    pem = tmp_path / "published.pem"
+    pem.write_text(cm["data"]["public-key.pem"])
+    assert verify_log(log.path, keys=load_public_key(pem)).ok
+    with pytest.raises(ValueError, match="has no evidence-ed25519.pem"):
+        signer_from_secret({"metadata": {"name": "empty"}, "data": {}})
+    assert base64.b64decode(secret["data"]["evidence-ed25519.pem"]).startswith(b"-----BEGIN PRIVATE KEY")

@@ -5,8 +5,8 @@ an edited line with its hash recomputed; a deleted line; the last line removed; 
 removed; the log truncated to empty; the log replaced by an older copy; an entry appended with a
 recomputed hash; an entry appended and signed with the attacker's own key; an edit with every later
 line re-chained (and re-signed with another key); a forged signed head in an export's bundle; the
-public key file beside the log replaced by the attacker's; a missing log (verify and export both exit non-zero and say where they looked). The untouched log
-passes, against every kind of anchor. The anchors are what the operator recorded outside the file:
+public key file beside the log replaced by the attacker's; a missing log (verify and export both exit
+non-zero and say where they looked). The untouched log passes, against every kind of anchor. The anchors are what the operator recorded outside the file:
 the policy's `status.evidence.headHash`, an earlier export's signed head, a hash given by hand.
 """
 

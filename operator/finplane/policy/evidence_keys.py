@@ -8,6 +8,11 @@ key file is generated on first start (created exclusively, mode 0600, so that tw
 together end up with one key). The public key is written next to it (`.pub`) and served by
 `finplane evidence public-key` and `GET /api/v1/evidence/public-key`; auditors verify with it.
 
+On a cluster the key is a Secret: `signing_secret` builds it (the operator creates it on first start
+when `get` finds none, then mounts or reads it), `signer_from_secret` reads it back, and
+`public_key_configmap` builds the ConfigMap that publishes the public half to auditors. These are pure
+manifests; the one who writes them is the operator's start-up (through `finplane.kube`).
+
 Signatures cover `finplane-evidence-v1:` + the entry's hash, so they bind its sequence number, time,
 link and content. `kid` is the first 16 hex digits of the SHA-256 of the raw public key.
 """
@@ -19,15 +24,17 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-__all__ = ["KEY_ENV", "Signer", "TrustedKeys", "default_key_file", "key_id", "load_or_create_signer",
-           "load_public_key", "public_pem"]
+__all__ = ["KEY_ENV", "SECRET_KEY", "Signer", "TrustedKeys", "default_key_file", "key_id", "load_or_create_signer",
+           "load_public_key", "public_key_configmap", "public_pem", "signer_from_secret", "signing_secret"]
 
 KEY_ENV = "FINPLANE_EVIDENCE_KEY_FILE"
+SECRET_KEY = "evidence-ed25519.pem"  # the data key of the Secret (its file name when mounted)
 _DOMAIN = b"finplane-evidence-v1:"
 
 
@@ -118,9 +125,7 @@ def load_or_create_signer(path: Path) -> Signer:
     """The key in `path` (PEM, PKCS#8); generated there first when absent, its public key beside it."""
     if not path.exists():
         key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        if _write_exclusive(path, pem, 0o600):
+        if _write_exclusive(path, _private_pem(key), 0o600):
             pub = path.with_suffix(".pub")
             if not pub.exists():
                 _write_exclusive(pub, public_pem(key.public_key()).encode(), 0o644)
@@ -141,3 +146,36 @@ def load_public_key(path: Path) -> TrustedKeys:
     if not isinstance(pub, Ed25519PublicKey):
         raise ValueError(f"{path}: not an Ed25519 key")
     return TrustedKeys({key_id(pub): pub})
+
+
+def _private_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def signing_secret(signer: Signer, *, name: str, namespace: str) -> dict[str, Any]:
+    """The Secret holding `signer`'s private key (immutable: a key is replaced, never edited)."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "immutable": True,
+            "metadata": {"name": name, "namespace": namespace,
+                         "labels": {"app.kubernetes.io/part-of": "finplane"},
+                         "annotations": {"finplane.io/evidence-key-id": signer.kid}},
+            "data": {SECRET_KEY: base64.b64encode(_private_pem(signer.private)).decode()}}
+
+
+def signer_from_secret(body: dict[str, Any]) -> Signer:
+    """The signer in a Secret built by `signing_secret`; ValueError naming what is wrong otherwise."""
+    raw = (body.get("data") or {}).get(SECRET_KEY)
+    if not raw:
+        raise ValueError(f"Secret {body.get('metadata', {}).get('name')} has no {SECRET_KEY}")
+    key = serialization.load_pem_private_key(base64.b64decode(raw), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"Secret {body.get('metadata', {}).get('name')}: {SECRET_KEY} is not an Ed25519 key")
+    return Signer(key)
+
+
+def public_key_configmap(signer: Signer, *, name: str, namespace: str) -> dict[str, Any]:
+    """The ConfigMap publishing the public key auditors verify with (never the private key)."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace,
+                         "labels": {"app.kubernetes.io/part-of": "finplane"}},
+            "data": {"kid": signer.kid, "algorithm": "Ed25519", "public-key.pem": public_pem(signer.public)}}
