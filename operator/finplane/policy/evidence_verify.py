@@ -128,7 +128,7 @@ def verify_log(path: Path, *, keys: TrustedKeys | None = None, anchors: Iterable
     except FileNotFoundError:
         return Verification(False, 0, GENESIS, None, f"{path}: no evidence log")
     torn = found.torn
-    prev, walked = GENESIS, []
+    prev, walked = GENESIS, list[tuple[int, Entry]]()
     broken: tuple[int | None, str] | None = None
     for number, _end, entry in found.entries:
         bad = check_link(entry, prev=prev, seq=len(walked) + 1)
