@@ -27,7 +27,7 @@ from platform_api.cache import ReadCache
 from platform_api.metrics import ApiMetrics
 from platform_api.problems import Problem, install_handlers, problem_response
 from platform_api.ratelimit import RateLimiter
-from platform_api.routers import capabilities, catalog, channels, compliance, sandboxes
+from platform_api.routers import capabilities, catalog, channels, compliance, evidence, sandboxes
 from platform_api.routers.common import API_PREFIX
 from platform_api.settings import ApiSettings, get_settings
 from platform_api.state import AppState, Writer
@@ -106,6 +106,15 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
     async def _audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if request.method in _READS:
             return await call_next(request)
+        try:  # a change whose evidence cannot be recorded is not made (EvidenceCorrupt is a ValueError)
+            await asyncio.to_thread(state.audit.ready)
+        except (OSError, ValueError) as exc:
+            log.error("refusing a change: the evidence log cannot be appended to: %s", exc)
+            state.audit.record(request=request, status=503, identity=None)
+            return problem_response(Problem(503, "The change was not made: its evidence cannot be recorded "
+                                            "(the evidence log is unavailable or corrupt).", slug="evidence-unavailable",
+                                            reason="EvidenceUnavailable", headers={"Retry-After": "30"}),
+                                    instance=request.url.path)
         status = 500
         try:
             response = await call_next(request)
@@ -117,7 +126,7 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
             try:
                 await asyncio.to_thread(state.audit.chain, entry)
             except (OSError, ValueError):
-                # The change is made and in the audit log; a failing evidence disk must not turn it into a 500.
+                # Only if the log broke between the check above and now: the change stands, in the audit log.
                 log.exception("could not append the change to the evidence chain")
 
     # Outside the audit middleware, inside metrics: refused methods, locked-out addresses, oversized bodies
@@ -125,7 +134,8 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
     middleware.install(app, settings=cfg, failures=state.failures, prefix=API_PREFIX)
     app.middleware("http")(metrics.middleware)
 
-    for router in (catalog.router, capabilities.router, channels.router, sandboxes.router, compliance.router):
+    for router in (catalog.router, capabilities.router, channels.router, sandboxes.router, compliance.router,
+                   evidence.router):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

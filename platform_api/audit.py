@@ -21,8 +21,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from finplane.policy.evidence import EvidenceLog
-from finplane.policy.evidence_cli import LOG_NAME
+from finplane.policy.evidence import LOG_NAME, EvidenceLog
 
 __all__ = ["AuditLog", "evidence_event", "note"]
 
@@ -68,6 +67,15 @@ class AuditLog:
         self._evidence_path = evidence_dir / LOG_NAME if evidence_dir is not None else None
         self._evidence: EvidenceLog | None = None  # opened on the first change: reading the chain costs
         self._evidence_lock = threading.Lock()
+
+    def ready(self) -> None:
+        """Raise (OSError, EvidenceCorrupt) unless a change's evidence could be chained now; called before it."""
+        if self._evidence_path is None:
+            return
+        with self._evidence_lock:
+            if self._evidence is None:
+                self._evidence = EvidenceLog(self._evidence_path)
+            self._evidence.check()
 
     def chain(self, entry: dict[str, Any]) -> dict[str, Any] | None:
         """Append an authenticated attempt to the evidence chain (blocking: file lock and fsync)."""

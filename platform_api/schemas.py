@@ -16,7 +16,8 @@ from platform_api.security import Timestamp
 
 __all__ = [
     "CapabilityCreate", "CapabilityPublic", "CapabilityUpdate", "CatalogDetail", "CatalogEntry", "ChannelCreate",
-    "ChannelPublic", "ChannelUpdate", "CredentialPublic", "DependencyRef", "EvidenceBundle", "EvidenceVerification",
+    "ChannelPublic", "ChannelUpdate", "CredentialPublic", "DependencyRef", "EvidenceBundle", "EvidencePublicKey",
+    "EvidenceVerification",
     "ExtensionRequest", "NAME_PATTERN", "Page", "PolicyPublic", "PreviewPublic", "RefusedObject", "ResultPublic",
     "SandboxCreate", "SandboxDecision", "SandboxPublic", "SandboxUpdate", "WaiverCreate", "WaiverObject", "WaiverPublic",
 ]
@@ -227,6 +228,16 @@ class EvidenceVerification(BaseModel):
     head: str = Field(description="Hash of the last verified entry (64 zeros for an empty chain).")
     badLine: int | None = Field(description="The first line that fails verification.")
     reason: str
+    anchors: list[str] = Field(default_factory=list, description="The heads recorded outside the log that it reaches.")
+    notes: list[str] = Field(default_factory=list, description="A torn last line, or that nothing anchored the log.")
+
+
+class EvidencePublicKey(BaseModel):
+    """The key evidence entries are signed with (``finplane evidence public-key``)."""
+
+    kid: str = Field(description="Key id: the first 16 hex digits of the SHA-256 of the raw public key.")
+    algorithm: str
+    pem: str = Field(description="The public key, PEM (SubjectPublicKeyInfo).")
 
 
 class EvidenceBundle(BaseModel):

@@ -12,9 +12,10 @@ from typing import Annotated
 
 import typer
 
+from finplane.commands.evidence import app as evidence_app
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Finplane: operator and developer platform.")
 compliance_app = typer.Typer(no_args_is_help=True, help="Compliance policies: preview enforcement.")
-evidence_app = typer.Typer(no_args_is_help=True, help="The tamper-evident evidence log.")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(evidence_app, name="evidence")
 
@@ -139,28 +140,6 @@ def compliance_preview(policy: str) -> None:
     from finplane.commands.compliance import preview
 
     raise typer.Exit(preview(policy))
-
-
-@evidence_app.command("verify")
-def evidence_verify(path: Annotated[Path | None, typer.Option(help="The evidence log.")] = None) -> None:
-    """Verify the evidence log's hash chain; report the first tampered line."""
-    from finplane.policy.evidence_cli import verify
-
-    raise typer.Exit(verify(path))
-
-
-@evidence_app.command("export")
-def evidence_export(
-    from_: Annotated[str, typer.Option("--from", help="Start (ISO 8601).")],
-    to: Annotated[str, typer.Option(help="End (ISO 8601).")],
-    team: Annotated[str | None, typer.Option(help="Only this team.")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for the bundle.")] = Path("evidence-export"),
-    path: Annotated[Path | None, typer.Option(help="The evidence log.")] = None,
-) -> None:
-    """Export a point-in-time evidence bundle (JSON and CSV with the chain's head hash)."""
-    from finplane.policy.evidence_cli import export
-
-    raise typer.Exit(export(path, from_, to, team, out))
 
 
 def main() -> None:

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(None, description="AWS endpoint override (tests: moto server).")
     evidence_dir: str = Field(".finplane/evidence", description="Local folder of the evidence log.")
     evidence_s3_bucket: str | None = Field(None, description="S3 bucket (Object Lock) to ship evidence to.")
+    evidence_key_file: str | None = Field(
+        None, description="Ed25519 key that signs evidence entries (on a cluster, a mounted Secret); unset: "
+                          "keys/evidence-ed25519.pem in evidence_dir, generated when absent.")
     backoff_seconds: float = Field(5.0, gt=0, description="First retry delay after a temporary error.")
     backoff_max_seconds: float = Field(300.0, gt=0, description="Longest retry delay.")
     forbidden_report_after: int = Field(

@@ -1,15 +1,14 @@
-"""Routes of compliance: policies, results, waivers (request, four-eyes approval, reject, withdraw), preview, evidence.
+"""Routes of compliance: policies, results, waivers (request, four-eyes approval, reject, withdraw), preview.
 
-Preview, evidence export and chain verification are for auditors and admins and are computed by
-the compliance engine's own functions (services/evidence.py), as the `finplane` command does.
+The preview is for auditors and admins and is computed by the compliance engine's own functions
+(services/evidence.py), as the `finplane` command does; the evidence routes are in routers/evidence.py.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
 
 from platform_api.audit import note
 from platform_api.auth.identity import Role
@@ -18,8 +17,6 @@ from platform_api.deps import Cache, CurrentIdentity, Gateway, Settings
 from platform_api.pagination import obj_key, paginate
 from platform_api.routers.common import API_PREFIX, ERRORS, Cursor, Limit, page_limit, set_etag
 from platform_api.schemas import (
-    EvidenceBundle,
-    EvidenceVerification,
     Page,
     PolicyPublic,
     PreviewPublic,
@@ -31,7 +28,7 @@ from platform_api.services import compliance as svc
 from platform_api.services import evidence as ev
 from platform_api.services import waivers as wsvc
 
-__all__ = ["router"]
+__all__ = ["AUDITORS", "router"]
 
 router = APIRouter(prefix=API_PREFIX + "/compliance", tags=["compliance"], responses=ERRORS)
 Name = Annotated[str, Path(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
@@ -132,32 +129,3 @@ AUDITORS = [Depends(_auditor_or_admin)]
             summary="What enforce mode would refuse (audit -> enforce preview)")
 async def preview(identity: CurrentIdentity, cache: Cache, name: Name) -> Any:
     return await ev.preview(identity=identity, cache=cache, name=name)
-
-
-_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
-              "description": "The bundle as JSON, or one of its CSV parts (first line: the chain head)."}}
-
-
-@router.get("/evidence/export", response_model=EvidenceBundle, responses=_CSV, dependencies=AUDITORS,
-            summary="Point-in-time evidence bundle")
-async def evidence_export(identity: CurrentIdentity, settings: Settings,
-                          from_: Annotated[str, Query(alias="from", min_length=1, max_length=64,
-                                                      description="Start, ISO 8601 (a date is its midnight UTC).")],
-                          to: Annotated[str, Query(min_length=1, max_length=64,
-                                                   description="End, ISO 8601: the state reported is the state then.")],
-                          team: Q = None, format: Annotated[Literal["json", "csv"], Query()] = "json",
-                          part: Annotated[Literal["entries", "state"], Query(
-                              description="For CSV: the entries in the range, or the state at `to`.")] = "entries",
-                          ) -> Any:
-    bundle = await ev.export(identity=identity, evidence_dir=settings.evidence_dir, from_=from_, to=to, team=team)
-    if format == "csv":
-        return PlainTextResponse(ev.export_csv(bundle, part=part), media_type="text/csv",
-                                 headers={"X-Finplane-Chain-Head": bundle["chainHead"],
-                                          "Content-Disposition": f'attachment; filename="evidence-{part}.csv"'})
-    return JSONResponse(bundle, headers={"X-Finplane-Chain-Head": bundle["chainHead"]})
-
-
-@router.get("/evidence/verify", response_model=EvidenceVerification, dependencies=AUDITORS,
-            summary="Result of the evidence chain verification")
-async def evidence_verify(identity: CurrentIdentity, settings: Settings) -> Any:
-    return await ev.verify(identity=identity, evidence_dir=settings.evidence_dir)

@@ -1,10 +1,12 @@
 """Evidence and preview for auditors and admins, through the compliance engine's own functions.
 
-Called by routers/compliance.py. The evidence log is the operator's (``FINPLANE_EVIDENCE_DIR``,
-file ``evidence.jsonl``): verification and the export bundle are computed by
-``finplane.policy.evidence`` / ``finplane.policy.evidence_bundle`` exactly as ``finplane evidence
-verify/export`` compute them, and the preview by ``finplane.policy.preview.summary`` over the
-API's cache, as ``finplane compliance preview`` does over the cluster. Nothing here writes.
+Called by routers/evidence.py and routers/compliance.py (preview). The evidence log is the operator's
+(``FINPLANE_EVIDENCE_DIR``, file ``evidence.jsonl``): verification and the export bundle are computed by
+``finplane.policy.evidence_verify`` / ``finplane.policy.evidence_bundle`` exactly as ``finplane evidence
+verify/export`` compute them, anchored on the heads the policies' status records (from the API's
+cache, as ``--kubeconfig`` reads them from the cluster); the public key is the evidence signing key's.
+The preview is ``finplane.policy.preview.summary`` over the API's cache, as ``finplane compliance
+preview`` does over the cluster. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -13,16 +15,17 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from finplane.policy.evidence import GENESIS, verify_log
+from finplane.policy.evidence import GENESIS, LOG_NAME, verify_log
+from finplane.policy.evidence_anchors import anchors_from_policies
 from finplane.policy.evidence_bundle import bundle_csv, load_bundle, parse_range
-from finplane.policy.evidence_cli import LOG_NAME
+from finplane.policy.evidence_keys import default_key_file, load_public_key, public_pem
 from finplane.policy.preview import summary
 from platform_api.auth.identity import Identity, Role
 from platform_api.authz import not_found, require_role
 from platform_api.cache import CAPABILITY, CHANNEL, POLICY, ReadCache
 from platform_api.problems import Problem
 
-__all__ = ["evidence_log", "export", "export_csv", "preview", "verify"]
+__all__ = ["evidence_log", "export", "export_csv", "preview", "public_key", "verify"]
 
 Obj = dict[str, Any]
 
@@ -45,18 +48,31 @@ async def preview(*, identity: Identity, cache: ReadCache, name: str) -> Obj:
     return await asyncio.to_thread(summary, policy, cache.list(CAPABILITY), cache.list(CHANNEL))
 
 
-async def verify(*, identity: Identity, evidence_dir: Path | None) -> Obj:
+async def verify(*, identity: Identity, evidence_dir: Path | None, cache: ReadCache | None = None) -> Obj:
     require_role(identity, Role.AUDITOR, Role.ADMIN)
     log = evidence_log(evidence_dir)
     if not log.exists():
-        return {"present": False, "ok": True, "entries": 0, "head": GENESIS, "badLine": None, "reason": ""}
-    v = await asyncio.to_thread(verify_log, log)  # a long log takes a while to hash: off the event loop
+        return {"present": False, "ok": False, "entries": 0, "head": GENESIS, "badLine": None,
+                "reason": "no evidence log", "anchors": [], "notes": []}
+    anchors = anchors_from_policies(cache.list(POLICY)) if cache is not None else []
+    v = await asyncio.to_thread(verify_log, log, anchors=anchors)  # a long log takes a while: off the event loop
     return {"present": True, "ok": v.ok, "entries": v.entries, "head": v.head, "badLine": v.bad_line,
-            "reason": v.reason}
+            "reason": v.reason, "anchors": list(v.anchors), "notes": list(v.notes)}
+
+
+def public_key(*, evidence_dir: Path | None) -> Obj:
+    """The evidence signing key's public half (PEM) and id; 404 before anything was signed."""
+    key = default_key_file(evidence_log(evidence_dir))
+    for path in (key, key.with_suffix(".pub")):  # the key the entries are signed with, first
+        if path.exists():
+            kid, pub = next(iter(load_public_key(path).keys.items()))
+            return {"kid": kid, "algorithm": "Ed25519", "pem": public_pem(pub)}
+    raise Problem(404, "No evidence signing key yet: it is generated when the first entry is signed.",
+                  slug="not-found", reason="NoEvidenceKey")
 
 
 async def export(*, identity: Identity, evidence_dir: Path | None, from_: str, to: str,
-                 team: str | None) -> Obj:
+                 team: str | None, cache: ReadCache | None = None) -> Obj:
     """The point-in-time bundle (JSON-ready), as `finplane evidence export` writes it to bundle.json."""
     require_role(identity, Role.AUDITOR, Role.ADMIN)
     log = evidence_log(evidence_dir)
@@ -66,7 +82,11 @@ async def export(*, identity: Identity, evidence_dir: Path | None, from_: str, t
         raise Problem(422, f"from/to must be ISO 8601 times or dates, from before to: {exc}", slug="validation",
                       reason="ValidationFailed",
                       errors=[{"field": "from", "message": str(exc)}]) from None
-    return await asyncio.to_thread(load_bundle, log, start=start, end=end, team=team)
+    if not log.exists():
+        raise Problem(404, "There is no evidence log to export (nothing recorded, or the log was removed).",
+                      slug="not-found", reason="NoEvidenceLog")
+    anchors = anchors_from_policies(cache.list(POLICY)) if cache is not None else []
+    return await asyncio.to_thread(load_bundle, log, start=start, end=end, team=team, anchors=anchors)
 
 
 def export_csv(bundle: Obj, *, part: str) -> str:

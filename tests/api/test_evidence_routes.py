@@ -6,8 +6,13 @@ partners get 403; verification is the one `finplane evidence verify` computes (i
 chain the operator and the API wrote together, and names the line someone edited); the export
 for a past date reports what was true then, filters by team, carries the chain head, and shows
 API changes; CSV downloads start with the chain head; a bad date range is 422; a missing log is
-reported as absent; the preview lists the refused capability with its team, rules and channels;
-an unauthenticated attempt stays out of the chain.
+reported as absent and not verified, and its export is 404; the preview lists the refused capability
+with its team, rules and channels; an unauthenticated attempt stays out of the chain.
+
+The guard rails of the signed log, as the attacker: a change through the API is refused with 503
+(and not made) while the evidence log is corrupt or was truncated under the API, so no change goes
+unrecorded; verification is anchored on the head the policy's status records, so an attacker who
+removes the last entries is named; the public key route serves the key the entries verify with.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from finplane.commands.evidence import verify as cli_verify
 from finplane.policy.evidence import EvidenceLog
-from finplane.policy.evidence_cli import verify as cli_verify
 from platform_api.settings import ApiSettings
 
 API = "finplane.io/v1alpha1"
@@ -89,9 +94,11 @@ def test_verification_names_the_line_someone_edited(operator_log, client, as_, l
     assert (body["ok"], body["badLine"], body["entries"]) == (False, 2, 1)
 
 
-def test_a_missing_evidence_log_is_reported_as_absent_not_as_broken(client, as_):  # type: ignore[no-untyped-def]
+def test_a_missing_evidence_log_is_reported_as_absent_and_not_verified(client, as_):  # type: ignore[no-untyped-def]
     body = client.get("/api/v1/compliance/evidence/verify", headers=as_(**AUDREY)).json()
-    assert (body["present"], body["entries"]) == (False, 0)
+    assert (body["present"], body["ok"], body["entries"], body["reason"]) == (False, False, 0, "no evidence log")
+    resp = client.get("/api/v1/compliance/evidence/export?from=2026-01-01&to=2026-02-01", headers=as_(**AUDREY))
+    assert resp.status_code == 404 and resp.json()["reason"] == "NoEvidenceLog"
 
 
 @pytest.mark.parametrize("who", [PAT, {"role": "partner", "partner": "acme", "subject": "pia"}], ids=["team", "partner"])
@@ -164,3 +171,59 @@ def test_a_denied_attempt_by_a_known_caller_is_recorded_as_denied(policy, client
     assert resp.status_code == 403
     entry = json.loads(log_path.read_text().splitlines()[-1])
     assert (entry["actor"], entry["role"], entry["status"], entry["result"]) == ("audrey", "auditor", 403, "denied")
+
+
+def test_a_change_is_refused_with_503_and_not_made_while_the_evidence_log_is_corrupt(
+        operator_log, policy, client, as_, log_path, writer):  # type: ignore[no-untyped-def]
+    lines = log_path.read_text().splitlines()
+    lines.insert(1, "garbage written by someone with access to the volume")
+    log_path.write_text("\n".join(lines) + "\n")
+    before = log_path.read_bytes()
+    resp = client.post("/api/v1/compliance/waivers", headers=as_(**PAT), json=WAIVER)
+    assert resp.status_code == 503 and resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["reason"] == "EvidenceUnavailable" and "was not made" in resp.json()["detail"]
+    assert resp.headers["retry-after"] == "30"
+    assert client.get("/api/v1/compliance/waivers", headers=as_(**ADA)).json()["items"] == []  # never made
+    assert log_path.read_bytes() == before
+    assert client.get("/api/v1/compliance/policies", headers=as_(**PAT)).status_code == 200  # reads go on
+
+
+def test_a_log_truncated_under_the_running_api_refuses_the_next_change(
+        operator_log, policy, client, as_, log_path, writer):  # type: ignore[no-untyped-def]
+    assert client.post("/api/v1/compliance/waivers", headers=as_(**PAT), json=WAIVER).status_code == 201
+    lines = log_path.read_text().splitlines()
+    log_path.write_text(lines[0] + "\n")  # the attacker cuts the chain; the next change must not chain onto it
+    second = {**WAIVER, "ticket": "RISK-8"}
+    resp = client.post("/api/v1/compliance/waivers", headers=as_(**PAT), json=second)
+    assert resp.status_code == 503
+    waivers = client.get("/api/v1/compliance/waivers", headers=as_(**ADA)).json()["items"]
+    assert len(waivers) == 1 and "RISK-8" not in json.dumps(waivers)  # the second request was not made
+    assert log_path.read_text().splitlines() == lines[:1]
+
+
+def test_verification_names_the_policy_status_head_the_truncated_log_no_longer_reaches(
+        operator_log, policy, client, as_, log_path, writer):  # type: ignore[no-untyped-def]
+    writer.set_status("finplane.io/v1alpha1", "CompliancePolicy", "baseline",
+                      {"evidence": {"headHash": operator_log.head}})
+    body = client.get("/api/v1/compliance/evidence/verify", headers=as_(**AUDREY)).json()
+    assert body["ok"] and body["anchors"] == ["the status of CompliancePolicy baseline"]
+    log_path.write_text("".join(line + "\n" for line in log_path.read_text().splitlines()[:-1]))
+    body = client.get("/api/v1/compliance/evidence/verify", headers=as_(**AUDREY)).json()
+    assert not body["ok"] and body["entries"] == 2
+    assert body["reason"].startswith("the log does not reach the head recorded in the status of CompliancePolicy "
+                                     "baseline")
+    bundle = client.get("/api/v1/compliance/evidence/export?from=2026-01-01&to=2026-12-31",
+                        headers=as_(**AUDREY)).json()
+    assert bundle["chainVerified"] is False and "does not reach" in bundle["problem"]
+
+
+def test_the_public_key_route_serves_the_key_the_entries_verify_with(operator_log, client, as_, tmp_path):  # type: ignore[no-untyped-def]
+    resp = client.get("/api/v1/compliance/evidence/public-key", headers=as_(**PAT))
+    assert resp.status_code == 200
+    body = resp.json()
+    assert (body["kid"], body["algorithm"]) == (operator_log.signer.kid, "Ed25519")
+    assert "PRIVATE" not in body["pem"]
+    pem = tmp_path / "published.pem"
+    pem.write_text(body["pem"])
+    assert cli_verify(operator_log.path, public_keys=[pem], expect_head=[operator_log.head]) == 0
+    assert client.get("/api/v1/compliance/evidence/public-key").status_code == 401

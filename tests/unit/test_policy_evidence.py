@@ -9,8 +9,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from finplane.commands.evidence import export, verify
 from finplane.policy.evidence import EvidenceLog, verify_log
-from finplane.policy.evidence_cli import export, verify
 
 
 def day(d: int) -> datetime:
@@ -56,7 +56,7 @@ def test_removing_a_line_fails_verification_at_the_next_one(tmp_path: Path) -> N
     assert verify_log(path).bad_line == 3
 
 
-def test_rehashing_an_edited_line_still_breaks_the_link_of_the_next_line(tmp_path: Path) -> None:
+def test_rehashing_an_edited_line_fails_at_that_line_on_its_signature(tmp_path: Path) -> None:
     from finplane.policy.evidence import entry_hash
 
     path = filled(tmp_path)
@@ -66,7 +66,8 @@ def test_rehashing_an_edited_line_still_breaks_the_link_of_the_next_line(tmp_pat
     entry["hash"] = entry_hash(entry)
     lines[0] = json.dumps(entry)
     path.write_text("\n".join(lines) + "\n")
-    assert verify_log(path).bad_line == 2
+    v = verify_log(path)
+    assert v.bad_line == 1 and "signature does not verify" in v.reason
 
 
 def test_a_reopened_log_continues_the_chain_and_remembers_the_last_results(tmp_path: Path) -> None:

@@ -8,6 +8,9 @@ never calls DeleteObject(s) or PutObjectRetention: retention is only ever set at
 The local log is the durable queue: a marker file records the last shipped sequence number, so
 entries written while S3 is unreachable are shipped, in order, once it answers again; nothing is
 dropped and nothing is shipped twice under different keys.
+
+`latest` reads back the newest shipped entry: a signed head that a writer of the local file
+cannot take back, which `finplane evidence verify --s3-bucket` uses as an anchor.
 """
 
 from __future__ import annotations
@@ -90,3 +93,14 @@ class S3EvidenceShipper:
         kwargs = {"VersionId": version} if version else {}
         body = self.client.get_object(Bucket=self.bucket, Key=key, **kwargs)["Body"].read()
         return dict(json.loads(body))
+
+    def latest(self) -> dict[str, Any] | None:
+        """The shipped entry with the highest sequence number (keys sort by it), or None when none was shipped."""
+        newest: str | None = None
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for obj in page.get("Contents", []):
+                if obj["Key"].endswith(".json") and (newest is None or obj["Key"] > newest):
+                    newest = obj["Key"]
+        if newest is None:
+            return None
+        return dict(json.loads(self.client.get_object(Bucket=self.bucket, Key=newest)["Body"].read()))

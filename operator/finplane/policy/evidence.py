@@ -1,11 +1,17 @@
-"""The append-only, hash-chained evidence log (JSON lines).
+"""The append-only, hash-chained, signed evidence log (JSON lines): the writer.
 
-Each entry carries `prev` (the previous entry's hash) and `hash` (SHA-256 of its own canonical
-JSON without `hash`), so editing, inserting or removing any line breaks the chain from that line
-on; `verify` names the first broken line. Written by the compliance reconciler on every change
-(a result turning pass/fail/skip, a waiver granted or expired, a mode switched); read back at
-start-up to know the last recorded state, and by `finplane evidence verify/export`.
-Local file I/O only; shipping to S3 lives in `finplane.external.s3_evidence`.
+Each entry carries `seq`, `prev` (the previous entry's hash), `hash` (SHA-256 of its canonical JSON)
+and an Ed25519 signature `sig` by the operator's key `kid` (`evidence_keys`), so that an edited,
+inserted, deleted, appended or re-chained line fails `verify_log` (`evidence_verify`) at that line;
+removing the last lines shows against a head recorded outside the log (an anchor).
+
+Written by the compliance reconciler on every change (a result turning pass/fail/skip, a waiver
+granted or expired, a mode switched) and by the platform API (every authenticated change); read
+back at start-up to know the last recorded state, and by `finplane evidence verify/export`.
+A torn last line (a crash mid-append) is cut off and recorded by a `torn-line-recovered` entry on
+the next append; any other corruption, and a log that shrank under a writer, sets `corrupt`
+(an `EvidenceCorrupt`) and `append` refuses to chain onto it. Local file I/O only; shipping to S3
+lives in `finplane.external.s3_evidence`.
 """
 
 from __future__ import annotations
@@ -14,78 +20,27 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-__all__ = ["GENESIS", "EvidenceLog", "Verification", "entry_hash", "read_entries", "state_at", "verify_log"]
+from finplane.policy.evidence_chain import (
+    GENESIS,
+    Entry,
+    EvidenceCorrupt,
+    Torn,
+    entry_hash,
+    iso,
+    parse_time,
+    read_entries,
+    read_lines,
+)
+from finplane.policy.evidence_keys import Signer, TrustedKeys, default_key_file, load_or_create_signer
+from finplane.policy.evidence_verify import Anchor, Verification, check_link, first_bad_signature, verify_log
 
-GENESIS = "0" * 64
-Entry = dict[str, Any]
+__all__ = ["GENESIS", "LOG_NAME", "Anchor", "EvidenceCorrupt", "EvidenceLog", "Verification", "entry_hash",
+           "parse_time", "read_entries", "state_at", "verify_log"]
 
-
-def _canonical(entry: Entry) -> bytes:
-    return json.dumps({k: v for k, v in entry.items() if k != "hash"}, sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def entry_hash(entry: Entry) -> str:
-    return hashlib.sha256(_canonical(entry)).hexdigest()
-
-
-def _iso(now: datetime) -> str:
-    return now.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def parse_time(value: str) -> datetime:
-    """ISO 8601 (a bare date means its midnight UTC)."""
-    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
-def read_entries(path: Path) -> Iterator[tuple[int, Entry]]:
-    """(line number, entry) of every line; raises ValueError naming a line that is not JSON."""
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"line {number}: not JSON ({exc.msg})") from None
-
-
-@dataclass(frozen=True)
-class Verification:
-    ok: bool
-    entries: int
-    head: str
-    bad_line: int | None = None
-    reason: str = ""
-
-
-def verify_log(path: Path) -> Verification:
-    """Walk the chain; the first line whose hash, link or sequence is wrong fails verification."""
-    prev, count = GENESIS, 0
-    try:
-        for number, entry in read_entries(path):
-            if entry.get("prev") != prev:
-                return Verification(False, count, prev, number, "prev does not match the previous entry's hash "
-                                                                 "(a line was edited, inserted or removed)")
-            if entry.get("seq") != count + 1:
-                return Verification(False, count, prev, number, f"seq {entry.get('seq')} where {count + 1} was due")
-            if entry.get("hash") != entry_hash(entry):
-                return Verification(False, count, prev, number, "hash does not match the entry's content "
-                                                                 "(the line was edited)")
-            prev, count = entry["hash"], count + 1
-    except ValueError as exc:
-        line = int(str(exc).split(":")[0].split()[-1])
-        return Verification(False, count, prev, line, str(exc))
-    return Verification(True, count, prev)
+LOG_NAME = "evidence.jsonl"
 
 
 def state_at(entries: list[Entry], at: datetime) -> dict[str, Entry]:
@@ -102,23 +57,73 @@ def state_at(entries: list[Entry], at: datetime) -> dict[str, Entry]:
 
 
 class EvidenceLog:
-    """One local log file; `append` writes and fsyncs one chained entry. Not shared between processes."""
+    """One log file; `append` chains, signs, writes and fsyncs one entry under an exclusive file lock.
 
-    def __init__(self, path: Path) -> None:
+    Several processes may append to one file (the operator and the API in `finplane dev`): each
+    reloads what the others wrote before it appends, so they extend one chain.
+    """
+
+    def __init__(self, path: Path, *, signer: Signer | None = None, trusted: TrustedKeys | None = None) -> None:
         self.path = path
-        self.head = GENESIS
-        self.seq = 0
+        self.signer = signer or load_or_create_signer(default_key_file(path))
+        self.keys = self.signer.trusted().merged(trusted) if trusted else self.signer.trusted()
         self.results: dict[str, Entry] = {}  # last result entry per key (replayed at start)
         self.waivers: dict[str, str] = {}  # "policy/waiver" -> "granted" | "expired"
         self.modes: dict[str, str] = {}
+        self.head, self.seq = GENESIS, 0
+        self.corrupt: EvidenceCorrupt | None = None
+        self._size, self._next_line = 0, 1  # where the last entry read ends, and the number of the next line
+        self._torn: Torn | None = None
+        # The furthest entry this process has verified (seq, hash), and the hash found at that seq on the last
+        # read: a reload must find the same entry there, or entries were removed or rewritten meanwhile.
+        self._high: tuple[int, str] = (0, GENESIS)
+        self._seen_high = GENESIS
         self._load()
 
     def _load(self) -> None:
         self.head, self.seq, self.results, self.waivers, self.modes = GENESIS, 0, {}, {}, {}
-        for _, e in read_entries(self.path):
-            self.head, self.seq = e.get("hash", self.head), int(e.get("seq", self.seq))
+        self.corrupt, self._size, self._next_line, self._torn = None, 0, 1, None
+        self._seen_high = GENESIS
+        self._read_from(0)
+        seq, digest = self._high
+        if seq and self._seen_high != digest:
+            # Sticky: what this process once read must still be there, or a truncation would pass on reload.
+            self.corrupt = EvidenceCorrupt(
+                f"the log no longer holds entry {seq} ({digest[:16]}…) that was read from it before: entries "
+                f"were removed from its end or it was rewritten (it now ends at seq {self.seq})")
+
+    def _read_from(self, offset: int) -> None:
+        """Check and replay the entries from byte `offset` (where the last one this process knows ends)."""
+        self._torn = None
+        try:
+            found = read_lines(self.path, offset=offset, first_line=self._next_line)
+        except FileNotFoundError:
+            return
+        prev, seq, batch, ends = self.head, self.seq, [], []
+        for number, end, e in found.entries:
+            bad = check_link(e, prev=prev, seq=seq + 1)
+            if bad:
+                self.corrupt = EvidenceCorrupt(bad, line=number)
+                break
+            batch.append((number, e))
+            ends.append(end)
+            prev, seq = e["hash"], seq + 1
+        unsigned = first_bad_signature(batch, self.keys)
+        if unsigned is not None:  # never chain onto an entry whose signature does not hold
+            index, number, reason = unsigned
+            self.corrupt = EvidenceCorrupt(reason, line=number)
+            batch = batch[:index]
+        for (number, e), end in zip(batch, ends, strict=False):
+            self.head, self.seq, self._size, self._next_line = e["hash"], int(e["seq"]), end, number + 1
             self._remember(e)
-        self._size = self.path.stat().st_size if self.path.exists() else 0
+            if self.seq == self._high[0]:
+                self._seen_high = self.head
+            elif self.seq > self._high[0] and self._seen_high == self._high[1]:
+                self._high, self._seen_high = (self.seq, self.head), self.head
+        if self.corrupt is None:
+            self.corrupt = found.corrupt
+        if self.corrupt is None:
+            self._torn = found.torn
 
     def _remember(self, e: Entry) -> None:
         kind = e.get("type")
@@ -132,21 +137,87 @@ class EvidenceLog:
         elif kind == "mode":
             self.modes[str(e.get("policy"))] = str(e.get("mode"))
 
-    def append(self, event: Entry, *, now: datetime | None = None) -> Entry:
-        """Chain `event` after the head and write it durably; returns the full entry."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as fh:
-            # An exclusive lock, and a reload if the file grew behind our back (another process on the
-            # same folder), so that two writers extend one chain instead of forking it.
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            if os.fstat(fh.fileno()).st_size != self._size:
-                self._load()
-            entry: Entry = {"seq": self.seq + 1, "time": _iso(now or datetime.now(UTC)), **event, "prev": self.head}
-            entry["hash"] = entry_hash(entry)
-            fh.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-            self._size = os.fstat(fh.fileno()).st_size
+    def sync(self, fd: int) -> None:
+        """Catch up with what other writers appended; a log shorter than what was read is corrupt."""
+        size = os.fstat(fd).st_size
+        if self.corrupt is not None:
+            self._load()  # restored by an operator meanwhile? then the log is whole again
+        elif size < self._size:
+            self.corrupt = EvidenceCorrupt(
+                f"the log is {size} bytes, shorter than the {self._size} bytes already read (up to seq {self.seq}, "
+                f"{self.head[:16]}…): entries were removed from its end")
+        elif size != self._size:
+            self._read_from(self._size)
+
+    def check(self) -> None:
+        """Raise `EvidenceCorrupt` (or OSError) unless an append could be chained now; creates nothing.
+
+        The platform API calls it before it makes a change, so that a change is not made without its evidence.
+        """
+        if self.path.exists():
+            with self.path.open("rb") as fh:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+                self.sync(fh.fileno())
+            writable = os.access(self.path, os.W_OK)
+        elif self.seq:
+            self.corrupt = EvidenceCorrupt(f"the log file is gone (it held {self.seq} entries)")
+            writable = True
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            writable = os.access(self.path.parent, os.W_OK)
+        if self.corrupt is not None:
+            raise self.corrupt
+        if not writable:
+            raise PermissionError(f"{self.path}: not writable")
+
+    def check_anchor(self, head: str, *, source: str) -> EvidenceCorrupt | None:
+        """Does the log reach `head`, recorded in `source` (e.g. the policy's status)? If not, it is corrupt."""
+        if head in (GENESIS, self.head) or any(e.get("hash") == head for _, e in read_entries(self.path)):
+            return None
+        self.corrupt = EvidenceCorrupt(f"the log does not reach the head recorded in {source} ({head[:16]}…): it "
+                                       f"ends at seq {self.seq}, so entries were removed or it was replaced")
+        return self.corrupt
+
+    def _write(self, fh: object, event: Entry, now: datetime) -> Entry:
+        entry: Entry = {"seq": self.seq + 1, "time": iso(now), **event, "prev": self.head}
+        entry["hash"] = entry_hash(entry)
+        entry["kid"], entry["sig"] = self.signer.sign(entry["hash"])
+        fh.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")  # type: ignore[attr-defined]
         self.head, self.seq = entry["hash"], entry["seq"]
+        self._high, self._seen_high = (self.seq, self.head), self.head
         self._remember(entry)
+        return entry
+
+    def _recover_torn(self, fh: object, torn: Torn, now: datetime) -> None:
+        fd = fh.fileno()  # type: ignore[attr-defined]
+        os.ftruncate(fd, torn.offset)
+        self._write(fh, {"type": "torn-line-recovered", "line": torn.line, "bytes": len(torn.data),
+                         "sha256": hashlib.sha256(torn.data).hexdigest(),
+                         "message": f"a write interrupted by a crash left {len(torn.data)} bytes without a newline "
+                                    f"at line {torn.line}; they were removed (their SHA-256 is recorded here)"}, now)
+
+    def append(self, event: Entry, *, now: datetime | None = None) -> Entry:
+        """Chain `event` after the head, sign it and write it durably; returns the full entry.
+
+        Raises `EvidenceCorrupt` when the log is corrupt (nothing is written), OSError when the disk fails.
+        """
+        when = now or datetime.now(UTC)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a+", encoding="utf-8") as fh:  # a+: pread of the tail needs a readable fd
+            fd = fh.fileno()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self.sync(fd)
+            if self.corrupt is not None:
+                raise self.corrupt
+            end = self._torn.offset if self._torn is not None else os.fstat(fd).st_size
+            line = self._next_line + os.pread(fd, end - self._size, self._size).count(b"\n")  # blank lines
+            if self._torn is not None:
+                self._recover_torn(fh, self._torn, when)
+                self._torn, line = None, line + 1
+            elif self._size and os.pread(fd, 1, self._size - 1) != b"\n":
+                fh.write("\n")  # the last entry was written whole but its newline was lost
+            entry = self._write(fh, event, when)
+            fh.flush()
+            os.fsync(fd)
+            self._size, self._next_line = os.fstat(fd).st_size, line + 1
         return entry

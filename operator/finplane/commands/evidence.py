@@ -1,0 +1,245 @@
+"""`finplane evidence verify | export | public-key`: what auditors run.
+
+verify checks the chain and the signatures of the evidence log and that it reaches the heads
+recorded outside it (`--expect-head`, `--anchor` an earlier export or an S3 copy, `--kubeconfig`
+for the policies' status, `--s3-bucket` for the newest entry shipped to S3), naming what is wrong
+(exit 1). export writes a point-in-time bundle: the state of every result at `--to` ("what was
+true on date X"), the entries between `--from` and `--to`, optionally for one team, as JSON and
+CSV with the chain's signed head, and the same as OSCAL assessment-results (validated); it exits
+1 when the chain does not verify. public-key prints the key auditors verify signatures with.
+Both find the log `finplane dev` writes when no `--path` is given, and say where they looked when
+there is none (exit 2). Registered on the `finplane` command by `finplane.cli`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from finplane.policy.evidence_keys import TrustedKeys
+    from finplane.policy.evidence_verify import Anchor
+
+__all__ = ["DEV_STATE_DIR", "app", "export", "find_log", "public_key", "verify"]
+
+app = typer.Typer(no_args_is_help=True, help="The tamper-evident evidence log.")
+LOG_NAME = "evidence.jsonl"  # finplane.policy.evidence.LOG_NAME (not imported: `finplane --help` stays fast)
+DEV_STATE_DIR = Path(".finplane/dev")  # `finplane dev --state-dir`'s default; dev.py writes <it>/evidence/
+SETTINGS_DIR = Path(".finplane/evidence")  # finplane.settings.Settings.evidence_dir's default
+
+
+def candidates() -> list[tuple[Path, str]]:
+    """Where a log is looked for, in order, and why there."""
+    out = []
+    env = os.environ.get("FINPLANE_EVIDENCE_DIR")
+    if env:
+        out.append((Path(env) / LOG_NAME, "$FINPLANE_EVIDENCE_DIR"))
+    out += [(DEV_STATE_DIR / "evidence" / LOG_NAME, "where `finplane dev` writes"),
+            (SETTINGS_DIR / LOG_NAME, "the operator's default evidence_dir")]
+    return out
+
+
+def find_log(path: Path | None) -> Path | None:
+    """`path`, else the first candidate that exists; None (after saying where it looked) when none does."""
+    if path is not None:
+        if path.is_file():
+            return path
+        typer.echo(f"{path}: no evidence log (the file does not exist)", err=True)
+        return None
+    for log, _why in candidates():
+        if log.is_file():
+            return log
+    looked = "; ".join(f"{log.resolve()} ({why})" for log, why in candidates())
+    typer.echo(f"no evidence log found; looked at: {looked}. Give one with --path.", err=True)
+    return None
+
+
+def _keys(log: Path, public_keys: list[Path]) -> TrustedKeys | None:
+    from finplane.policy.evidence_keys import TrustedKeys, load_public_key
+
+    keys = TrustedKeys()
+    for p in public_keys:
+        keys = keys.merged(load_public_key(p))
+    return keys if public_keys else None  # None: the default key file next to the log
+
+
+async def _policy_anchors(kubeconfig: Path) -> list[Anchor]:
+    from finplane.kube.client import Kube
+    from finplane.policy.evidence_anchors import anchors_from_policies
+
+    kube = await Kube.from_config(kubeconfig=str(kubeconfig))
+    try:
+        return anchors_from_policies(await kube.list("finplane.io/v1alpha1", "CompliancePolicy"))
+    finally:
+        await kube.close()
+
+
+def _s3_anchor(bucket: str, prefix: str) -> Anchor | None:
+    from finplane.external.s3_evidence import S3EvidenceShipper
+    from finplane.policy.evidence_anchors import anchor_from_document
+    from finplane.settings import get_settings
+
+    s = get_settings()
+    shipper = S3EvidenceShipper(bucket=bucket, prefix=prefix, region=s.aws_region or "us-east-1",
+                                endpoint_url=s.aws_endpoint_url, state_dir=Path(s.evidence_dir))
+    entry = shipper.latest()
+    return anchor_from_document(entry, source=f"s3://{bucket}/{prefix} (newest shipped entry)") if entry else None
+
+
+def anchors(*, expect_head: list[str], anchor: list[Path], kubeconfig: Path | None,
+            s3_bucket: str | None, s3_prefix: str) -> list[Anchor]:
+    """Every anchor the options name; raises ValueError (or KubeError, or botocore's) when one cannot be read."""
+    from finplane.policy.evidence_anchors import anchor_from_file
+    from finplane.policy.evidence_verify import Anchor
+
+    out = [Anchor("--expect-head", h.strip().lower()) for h in expect_head]
+    out += [anchor_from_file(p) for p in anchor]
+    if kubeconfig is not None:
+        found = asyncio.run(_policy_anchors(kubeconfig))
+        if not found:
+            raise ValueError(f"no CompliancePolicy in the cluster of {kubeconfig} records an evidence head")
+        out += found
+    if s3_bucket:
+        latest = _s3_anchor(s3_bucket, s3_prefix)
+        if latest is None:
+            raise ValueError(f"nothing shipped under s3://{s3_bucket}/{s3_prefix}")
+        out.append(latest)
+    return out
+
+
+def verify(path: Path | None, *, public_keys: list[Path] | None = None, expect_head: list[str] | None = None,
+           anchor: list[Path] | None = None, kubeconfig: Path | None = None, s3_bucket: str | None = None,
+           s3_prefix: str = "finplane/evidence/") -> int:
+    from finplane.policy.evidence_verify import verify_log
+
+    log = find_log(path)
+    if log is None:
+        return 2
+    try:
+        keys = _keys(log, public_keys or [])
+        heads = anchors(expect_head=expect_head or [], anchor=anchor or [], kubeconfig=kubeconfig,
+                        s3_bucket=s3_bucket, s3_prefix=s3_prefix)
+    except Exception as exc:  # noqa: BLE001 - a bad key file, anchor, cluster or bucket: say which, exit 2
+        typer.echo(f"cannot read the keys or anchors: {exc}", err=True)
+        return 2
+    v = verify_log(log, keys=keys, anchors=heads)
+    for note in v.notes:
+        typer.echo(f"note: {note}")
+    if not v.ok:
+        where = f"line {v.bad_line}: " if v.bad_line is not None else ""
+        typer.echo(f"{log}: FAILED: {where}{v.reason} ({v.entries} entries verified before it)")
+        return 1
+    dev_kubeconfig = DEV_STATE_DIR / "kubeconfig"
+    if not v.anchors and log.resolve().is_relative_to(DEV_STATE_DIR.resolve()) and dev_kubeconfig.exists():
+        typer.echo(f"hint: `finplane dev` is running here: add --kubeconfig {dev_kubeconfig} to anchor on the "
+                   "policies' status")
+    kid = (v.head_entry or {}).get("kid")
+    typer.echo(f"{log}: OK, {v.entries} entries signed by key {kid}, head {v.head}"
+               + (f"; reaches {', '.join(v.anchors)}" if v.anchors else "; NOT ANCHORED"))
+    return 0
+
+
+def export(path: Path | None, from_: str, to: str, team: str | None, out: Path, *,
+           public_keys: list[Path] | None = None, expect_head: list[str] | None = None,
+           anchor: list[Path] | None = None, kubeconfig: Path | None = None) -> int:
+    from finplane.policy.evidence_bundle import bundle_csv, load_bundle, parse_range
+    from finplane.policy.evidence_oscal import assessment_results, validate
+
+    log = find_log(path)
+    if log is None:
+        return 2
+    try:
+        start, end = parse_range(from_, to)
+    except ValueError as exc:
+        typer.echo(f"bad --from/--to: {exc}", err=True)
+        return 2
+    try:
+        keys = _keys(log, public_keys or [])
+        heads = anchors(expect_head=expect_head or [], anchor=anchor or [], kubeconfig=kubeconfig,
+                        s3_bucket=None, s3_prefix="")
+    except Exception as exc:  # noqa: BLE001 - as for verify
+        typer.echo(f"cannot read the keys or anchors: {exc}", err=True)
+        return 2
+    bundle = load_bundle(log, start=start, end=end, team=team, keys=keys, anchors=heads)
+    oscal = assessment_results(bundle)
+    validate(oscal)  # a document auditors' tools would refuse is a bug here: fail loudly, write nothing
+    head = bundle["chainHead"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bundle.json").write_text(json.dumps(bundle, indent=2, sort_keys=True), encoding="utf-8")
+    (out / "state.csv").write_text(bundle_csv(bundle["stateAtTo"], head), encoding="utf-8")
+    (out / "entries.csv").write_text(bundle_csv(bundle["entries"], head), encoding="utf-8")
+    (out / "assessment-results.json").write_text(json.dumps(oscal, indent=2), encoding="utf-8")
+    ok = bundle["chainVerified"]
+    typer.echo(f"exported {len(bundle['stateAtTo'])} results as of {end.isoformat()} and {len(bundle['entries'])} "
+               f"entries from {log} to {out} (bundle.json, state.csv, entries.csv, assessment-results.json); chain "
+               + (f"verified, signed head seq {(bundle['signedHead'] or {}).get('seq')} {head}" if ok else
+                  f"NOT verified: {bundle['problem']}" + (f" (line {bundle['brokenAtLine']})"
+                                                         if bundle["brokenAtLine"] else "")))
+    return 0 if ok else 1
+
+
+def public_key(key_file: Path | None, path: Path | None) -> int:
+    from finplane.policy.evidence_keys import default_key_file, load_public_key, public_pem
+
+    key = key_file
+    if key is None:
+        log = path or next((c for c, _ in candidates() if c.is_file()), candidates()[0][0])
+        key = default_key_file(log)
+        if not key.exists() and key.with_suffix(".pub").exists():
+            key = key.with_suffix(".pub")
+    if not key.exists():
+        typer.echo(f"{key}: no evidence key (it is generated when the operator or the API first appends)", err=True)
+        return 2
+    keys = load_public_key(key)
+    for kid, pub_key in keys.keys.items():
+        typer.echo(f"# evidence signing key {kid} (Ed25519), from {key}")
+        typer.echo(public_pem(pub_key), nl=False)
+    return 0
+
+
+Paths = Annotated[list[Path] | None, typer.Option("--public-key", help="Trust this public key (PEM; repeatable). "
+                                                  "Default: the key file next to the log.")]
+Heads = Annotated[list[str] | None, typer.Option(help="A head hash recorded elsewhere that the log must reach.")]
+AnchorFiles = Annotated[list[Path] | None, typer.Option(
+    "--anchor", help="An earlier export's bundle.json or assessment-results.json, or an evidence entry (S3 copy).")]
+Kubeconfig = Annotated[Path | None, typer.Option(help="Read the CompliancePolicies' status.evidence.headHash.")]
+LogPath = Annotated[Path | None, typer.Option("--path", help="The evidence log (default: where `finplane dev` writes).")]
+
+
+@app.command("verify")
+def verify_command(path: LogPath = None, public_key_: Paths = None, expect_head: Heads = None,
+                   anchor: AnchorFiles = None, kubeconfig: Kubeconfig = None,
+                   s3_bucket: Annotated[str | None, typer.Option(help="Anchor on the newest entry shipped here.")] = None,
+                   s3_prefix: Annotated[str, typer.Option(help="Key prefix in --s3-bucket.")] = "finplane/evidence/",
+                   ) -> None:
+    """Verify the evidence log: chain, signatures, and the heads recorded outside it; name what is wrong."""
+    raise typer.Exit(verify(path, public_keys=public_key_, expect_head=expect_head, anchor=anchor,
+                            kubeconfig=kubeconfig, s3_bucket=s3_bucket, s3_prefix=s3_prefix))
+
+
+@app.command("export")
+def export_command(
+    from_: Annotated[str, typer.Option("--from", help="Start (ISO 8601).")],
+    to: Annotated[str, typer.Option(help="End (ISO 8601).")],
+    team: Annotated[str | None, typer.Option(help="Only this team.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the bundle.")] = Path("evidence-export"),
+    path: LogPath = None, public_key_: Paths = None, expect_head: Heads = None, anchor: AnchorFiles = None,
+    kubeconfig: Kubeconfig = None,
+) -> None:
+    """Export a point-in-time evidence bundle (JSON, CSV and OSCAL assessment-results, with the signed head)."""
+    raise typer.Exit(export(path, from_, to, team, out, public_keys=public_key_, expect_head=expect_head,
+                            anchor=anchor, kubeconfig=kubeconfig))
+
+
+@app.command("public-key")
+def public_key_command(
+    key_file: Annotated[Path | None, typer.Option(help="The key file (default: the one next to the log).")] = None,
+    path: LogPath = None,
+) -> None:
+    """Print the public key that evidence signatures verify with (PEM), for auditors."""
+    raise typer.Exit(public_key(key_file, path))
