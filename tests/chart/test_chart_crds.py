@@ -10,7 +10,8 @@ from pathlib import Path
 import helm_python as helm
 import pytest
 import yaml
-from chart_helpers import CHART, REPO
+
+from tests.support.chart import CHART, REPO
 
 
 def test_the_chart_crds_are_identical_to_the_generated_crds() -> None:

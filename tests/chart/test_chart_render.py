@@ -15,7 +15,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from chart_helpers import CHART, NAMESPACE, VALUE_SETS, find
+
+from tests.support.chart import CHART, NAMESPACE, VALUE_SETS, find
 
 SET_NAMES = list(VALUE_SETS)
 KUBE_VERSIONS = ["1.27.0", kubernetes_validate.latest_version()]

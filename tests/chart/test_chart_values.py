@@ -9,7 +9,8 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
-from chart_helpers import CHART, NAMESPACE, RELEASE, REPO, find, render
+
+from tests.support.chart import CHART, NAMESPACE, RELEASE, REPO, find, render
 
 WRONG_VALUES = [
     ({"operator": {"replicas": 0}}, "/operator/replicas"),

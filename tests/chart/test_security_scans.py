@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
-from chart_helpers import REPO
+
+from tests.support.chart import REPO
 
 CHECKOV_VERSION = "3.3.30"
 TOOLS = REPO / ".venv-tools" / "checkov"

@@ -19,7 +19,9 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from helpers import Cluster, OperatorProcess, condition, free_port, is_ready, wait_for
+
+from tests.support import Cluster, OperatorProcess, condition, free_port, is_ready, wait_for
+from tests.support.builders import capability, namespace
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -36,17 +38,6 @@ def cluster(module_cluster: Cluster) -> Cluster:
 @pytest.fixture(scope="module")
 def operator(module_operator: OperatorProcess) -> OperatorProcess:
     return module_operator
-
-
-def capability(name: str, ns: str = "payments", **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "finplane.io/v1alpha1", "kind": "BusinessCapability",
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {"owner": {"team": "payments", "contact": "p@bank.example"}, "domain": "payments",
-                     "image": "registry.finplane.local/payments/app:1.0.0", **spec}}
-
-
-def namespace(name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
 
 
 def ready(cluster: Cluster, name: str, ns: str = "payments", *, timeout: float = 30) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from helpers import Cluster
+
+from tests.support import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e

@@ -14,19 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import is_ready, wait_for
-from reliability_kit import (
-    CHILD_RESOURCES,
-    apply_many,
-    capabilities,
-    capability,
-    children_of,
-    condition,
-    fault_cluster,
-    namespace,
-    ready_count,
-    start_operator,
-)
+
+from tests.support import condition, fault_cluster, is_ready, start_operator, wait_for
+from tests.support.builders import capability, namespace
+from tests.support.reliability import CHILD_RESOURCES, apply_many, capabilities, children_of, ready_count
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO, free_port, wait_for
-from reliability_kit import PeeredOperator, apply_many, capability, fault_cluster, namespace, ready_count
+
+from tests.support import REPO, PeeredOperator, fault_cluster, free_port, wait_for
+from tests.support.builders import capability, namespace
+from tests.support.reliability import apply_many, ready_count
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
