@@ -56,7 +56,9 @@ def test_deleting_a_namespace_mid_reconcile_leaves_no_orphans_and_no_errors_behi
                         ("failed (attempt" in line or " ERROR " in line or "Forbidden" in line)]
             assert not failures, "the deletion showed up as reconcile failures:\n" + "\n".join(failures[:10])
             assert "Traceback" not in operator.logs()
-            for cap in capabilities(cluster, "survivor"):
+            survivors = capabilities(cluster, "survivor")
+            assert len(survivors) == 3
+            for cap in survivors:
                 assert is_ready(cap)
                 assert all(c["status"] == "True" or c["type"] == "Progressing"
                            for c in cap["status"]["conditions"]), cap["status"]["conditions"]

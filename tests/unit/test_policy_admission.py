@@ -30,7 +30,9 @@ def rendered(mode: str = "enforce", waivers: list[dict[str, Any]] | None = None)
 
 
 def test_the_policy_and_binding_validate_against_the_kubernetes_schema() -> None:
-    for obj in rendered():
+    objects = rendered()
+    assert sorted(o["kind"] for o in objects) == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    for obj in objects:
         kubernetes_validate.validate(obj, "1.33", strict=True)
 
 

@@ -52,6 +52,7 @@ def test_each_entry_is_stored_once_with_a_compliance_retention_and_reads_back_by
     result = shipper.ship(log.path)
     assert (result.shipped, result.queued, result.error) == (3, 0, None)
     entries = [e for _, e in read_entries(log.path)]
+    assert len(entries) == 3
     for entry in entries:
         head = s3.head_object(Bucket="evidence", Key=shipper.key_for(entry))
         assert head["ObjectLockMode"] == "COMPLIANCE"
