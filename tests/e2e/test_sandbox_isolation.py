@@ -209,6 +209,7 @@ def test_an_existing_foreign_namespace_is_a_conflict_and_is_not_adopted(cluster:
 def test_deleting_a_sandbox_removes_its_namespace(cluster: Any, operator: Any) -> None:
     cluster.apply(sandbox("omega"))
     wait_for(lambda: is_ready(cluster.get("tenantsandbox", "omega")), what="sandbox Ready")
+    assert cluster.get("namespace", "sbx-omega") is not None, "the sandbox's namespace is missing before the deletion"
     cluster.kubectl("delete", "tenantsandbox", "omega")
     wait_for(lambda: cluster.get("namespace", "sbx-omega") is None, what="namespace garbage-collected")
     assert cluster.list("secrets", namespace="sbx-omega") == []
