@@ -19,7 +19,7 @@ from platform_api.app import create_app
 from platform_api.auth import devkey
 from platform_api.cache import MemoryCache
 from platform_api.settings import ApiSettings
-from tests.support import builders
+from tests.support import builders, wait_for
 
 Obj = dict[str, Any]
 
@@ -206,13 +206,8 @@ class ApiStack:
         import httpx
 
         self.http = httpx.Client(base_url=self.url, timeout=10)
-        for _ in range(150):
-            if self.http.get("/readyz").status_code == 200:
-                break
-            import time
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("the API never became ready")
+        wait_for(lambda: self.http.get("/readyz").status_code == 200, timeout=15, interval=0.1,
+                 what="the API answering /readyz with 200")
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         import subprocess
