@@ -55,8 +55,11 @@ def capability(name: str, namespace: str = "payments", *, owner: Obj | None = No
 def sandbox(name: str, *, partner: Obj | None = None, labels: dict[str, str] | None = None,
             annotations: dict[str, str] | None = None, uid: str | None = None, status: Obj | None = None,
             **spec: Any) -> Obj:
-    """A TenantSandbox (cluster-scoped); the partner defaults to one named like the sandbox."""
+    """A TenantSandbox (cluster-scoped); the partner defaults to one named like the sandbox, the lifetime to a
+    day (`ttlSeconds`) unless the test gives `ttlSeconds` or `expiresAt`."""
     partner = partner or {"name": name, "organisation": f"{name} Ltd", "contact": f"ops@{name}.example"}
+    if "ttlSeconds" not in spec and "expiresAt" not in spec:
+        spec["ttlSeconds"] = 86400
     return _resource("TenantSandbox", name, None, {"partner": dict(partner), **spec},
                      labels=labels, annotations=annotations, uid=uid, status=status)
 
