@@ -15,31 +15,21 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
+from tests.support import REPO, Cluster, OperatorProcess, embedded_cluster, start_operator
 
-from helpers import Cluster, OperatorProcess, free_port  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
 REAL = os.environ.get("FINPLANE_TEST_KUBE") == "real"
 
 
 def _start_cluster(tmp_path: Path) -> Cluster:
-    if REAL:
-        c = Cluster(kubeconfig=Path(os.environ["KUBECONFIG"]), url="", handle=None)
-    else:
-        from finplane_emulator.testing import start_apiserver
-
-        handle = start_apiserver(tmp_path / "apiserver")
-        c = Cluster(kubeconfig=Path(handle.kubeconfig), url=handle.url, handle=handle)
+    if not REAL:
+        return embedded_cluster(tmp_path)
+    c = Cluster(kubeconfig=Path(os.environ["KUBECONFIG"]), url="", handle=None)
     c.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
     return c
 
 
 def _start_operator(cluster: Cluster, tmp_path: Path) -> OperatorProcess:
-    proc = OperatorProcess(cluster=cluster, log_path=tmp_path / "operator.log",
-                           liveness_port=free_port(), metrics_port=free_port())
-    proc.start()
-    return proc
+    return start_operator(cluster, tmp_path)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from platform_api.app import create_app
 from platform_api.auth import devkey
 from platform_api.cache import MemoryCache
 from platform_api.settings import ApiSettings
+from tests.support import builders, wait_for
 
 Obj = dict[str, Any]
 
@@ -94,13 +95,12 @@ def capability(name: str, team: str, *, domain: str = "payments", ready: bool | 
     conditions = [] if ready is None else [{"type": "Ready", "status": "True" if ready else "False",
                                             "reason": "Ready" if ready else "Progressing", "message": "",
                                             "lastTransitionTime": "2024-01-01T00:00:00Z"}]
-    return {"apiVersion": "finplane.io/v1alpha1", "kind": "BusinessCapability",
-            "metadata": {"name": name, "namespace": team, "labels": {"finplane.io/team": team}},
-            "spec": {"owner": {"team": team, "contact": f"{team}@bank.example"}, "domain": domain,
-                     "image": "registry.bank.example/x:1.0", "description": f"{name} of {team}",
-                     "dataClassification": classification, "dependencies": deps or []},
-            "status": {"conditions": conditions,
-                       "exposedOn": [{"channel": c, "route": "r"} for c in channels]}}
+    return builders.capability(name, team, owner={"team": team, "contact": f"{team}@bank.example"}, domain=domain,
+                               image="registry.bank.example/x:1.0", labels={"finplane.io/team": team},
+                               status={"conditions": conditions,
+                                       "exposedOn": [{"channel": c, "route": "r"} for c in channels]},
+                               description=f"{name} of {team}", dataClassification=classification,
+                               dependencies=deps or [])
 
 
 def sandbox_spec(partner: str) -> Obj:
@@ -210,13 +210,8 @@ class ApiStack:
         import httpx
 
         self.http = httpx.Client(base_url=self.url, timeout=10)
-        for _ in range(150):
-            if self.http.get("/readyz").status_code == 200:
-                break
-            import time
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("the API never became ready")
+        wait_for(lambda: self.http.get("/readyz").status_code == 200, timeout=15, interval=0.1,
+                 what="the API answering /readyz with 200")
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         import subprocess

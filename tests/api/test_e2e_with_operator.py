@@ -25,10 +25,10 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Cluster, OperatorProcess, free_port, wait_for
 
 from platform_api.auth import devkey
 from platform_api.settings import ApiSettings
+from tests.support import Cluster, OperatorProcess, free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("api-operator")]
 

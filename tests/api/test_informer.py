@@ -15,6 +15,7 @@ from finplane.kube.client import Kube
 from finplane.kube.informer import Informer, informer_for
 from finplane.kube.resources import resource_for
 from finplane_emulator.testing import ApiServerHandle, start_apiserver
+from tests.support import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("api-informer")]
 
@@ -41,13 +42,6 @@ async def kube(server: ApiServerHandle) -> AsyncIterator[Kube]:
         await k.delete("v1", "ConfigMap", obj["metadata"]["name"], "default")
     yield k
     await k.close()
-
-
-async def eventually(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_the_store_follows_adds_changes_and_deletes_through_the_watch(kube):

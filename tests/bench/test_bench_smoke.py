@@ -7,10 +7,12 @@ are asserted (benchmarks are not tests); this only proves the scripts still work
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -34,12 +36,20 @@ def test_benchmark_script_runs_at_a_tiny_size_and_prints_its_figures(name: str) 
     assert len(results) == 1 and results[0], proc.stdout
 
 
-def test_run_all_writes_the_machine_the_command_and_keeps_the_notes(tmp_path: Path) -> None:
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        import run_all
-    finally:
-        sys.path.pop(0)
+def _script(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """bench/<name>.py as a module (bench/ is a folder of scripts importing each other by bare name)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_all_writes_the_machine_the_command_and_keeps_the_notes(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _script("_common", monkeypatch)  # what run_all imports
+    run_all = _script("run_all", monkeypatch)
     out = tmp_path / "RESULTS.md"
     out.write_text("# Benchmark results\n\n<!-- BEGIN GENERATED -->old<!-- END GENERATED -->\n\n## Tuning\nkept\n")
     result = run_all.run_one("render", SMALL["render"])

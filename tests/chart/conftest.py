@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # chart_helpers.py
-
-from chart_helpers import VALUE_SETS, render  # noqa: E402
+from tests.support.chart import VALUE_SETS, render
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chart_helpers import NAMESPACE, find
+from tests.support.chart import NAMESPACE, find
 
 Obj = dict[str, Any]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from chart_helpers import find, render
 
 from finplane.settings import Settings
+from tests.support.chart import find, render
 
 Obj = dict[str, Any]
 

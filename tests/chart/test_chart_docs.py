@@ -7,7 +7,7 @@ import importlib.util
 import sys
 from types import ModuleType
 
-from chart_helpers import CHART
+from tests.support.chart import CHART
 
 
 def values_table() -> ModuleType:

@@ -15,7 +15,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from chart_helpers import CHART, NAMESPACE, VALUE_SETS, find
+
+from tests.support.chart import CHART, NAMESPACE, VALUE_SETS, find
 
 SET_NAMES = list(VALUE_SETS)
 KUBE_VERSIONS = ["1.27.0", kubernetes_validate.latest_version()]
@@ -67,6 +68,7 @@ def test_peering_objects_validate_against_the_chart_crds(rendered: dict[str, lis
 
 @pytest.mark.parametrize("name", SET_NAMES)
 def test_every_object_carries_the_standard_labels(rendered: dict[str, list[dict[str, Any]]], name: str) -> None:
+    assert len(rendered[name]) >= 15
     for obj in rendered[name]:
         labels = obj["metadata"].get("labels", {})
         for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
@@ -77,7 +79,9 @@ def test_every_object_carries_the_standard_labels(rendered: dict[str, list[dict[
 @pytest.mark.parametrize("name", SET_NAMES)
 def test_every_pod_runs_under_the_restricted_profile_with_resources(
         rendered: dict[str, list[dict[str, Any]]], name: str) -> None:
-    for pod_name, spec in pod_specs(rendered[name]):
+    pods = pod_specs(rendered[name])
+    assert {"finplane-operator", "finplane-api"} <= {pod_name for pod_name, _ in pods}
+    for pod_name, spec in pods:
         psc = spec["securityContext"]
         assert psc["runAsNonRoot"] is True and psc["seccompProfile"]["type"] == "RuntimeDefault", pod_name
         assert spec.get("hostNetwork") is not True and spec.get("hostPID") is not True, pod_name
@@ -105,7 +109,9 @@ def test_long_running_containers_have_liveness_and_readiness_probes_on_their_hea
 
 
 def test_pods_spread_over_zones_and_nodes_without_blocking_scheduling(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    for _, spec in pod_specs(find(rendered["default"], "Deployment")):
+    deployments = pod_specs(find(rendered["default"], "Deployment"))
+    assert sorted(name for name, _ in deployments) == ["finplane-api", "finplane-operator"]
+    for _, spec in deployments:
         keys = {c["topologyKey"]: c["whenUnsatisfiable"] for c in spec["topologySpreadConstraints"]}
         assert keys == {"topology.kubernetes.io/zone": "ScheduleAnyway", "kubernetes.io/hostname": "ScheduleAnyway"}
 
@@ -227,7 +233,7 @@ def test_network_policies_isolate_finplanes_own_pods(rendered: dict[str, list[di
 
 
 def test_turning_off_network_policies_and_the_api_removes_them(tmp_path: Path) -> None:
-    from chart_helpers import render
+    from tests.support.chart import render
 
     objects = render({"networkPolicy": {"enabled": False}, "api": {"enabled": False}})
     assert not find(objects, "NetworkPolicy")

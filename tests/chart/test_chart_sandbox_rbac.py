@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 import yaml
-from chart_helpers import CHART, REPO, find, render
 
 from finplane import SANDBOX_CREDENTIAL_SECRET
 from finplane.render.sandbox import MEMBER_RULES, member_rules_yaml
 from finplane.settings import Settings
+from tests.support.chart import CHART, REPO, find, render
 
 Obj = dict[str, Any]
 

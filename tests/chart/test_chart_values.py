@@ -9,7 +9,8 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
-from chart_helpers import CHART, NAMESPACE, RELEASE, REPO, find, render
+
+from tests.support.chart import CHART, NAMESPACE, RELEASE, REPO, find, render
 
 WRONG_VALUES = [
     ({"operator": {"replicas": 0}}, "/operator/replicas"),
@@ -59,7 +60,7 @@ def test_the_bank_values_of_the_install_guide_are_valid_and_render() -> None:
     sa = find(objects, "ServiceAccount", "finplane-operator")[0]
     assert "eks.amazonaws.com/role-arn" in sa["metadata"]["annotations"]
     images = {c["image"] for d in find(objects, "Deployment") for c in d["spec"]["template"]["spec"]["containers"]}
-    assert all(".dkr.ecr." in image and "@sha256:" in image for image in images)
+    assert images and all(".dkr.ecr." in image and "@sha256:" in image for image in images)
 
 
 def test_the_api_settings_of_the_install_guide_reach_the_apis_own_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 import yaml
-from chart_helpers import CHART, NAMESPACE, REPO, find, render
+
+from tests.support.chart import CHART, NAMESPACE, REPO, find, render
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -58,9 +59,8 @@ def reconciled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         pytest.skip("needs the embedded API server's request counters")
     examples = sorted((REPO / "examples").glob("*.yaml"))
     assert examples, "examples/ holds no example CRs"
-    from helpers import Cluster, free_port, wait_for
-
     from finplane_emulator.testing import start_apiserver
+    from tests.support import Cluster, free_port, wait_for
 
     tmp = tmp_path_factory.mktemp("rbac-e2e")
     handle = start_apiserver(tmp / "apiserver")

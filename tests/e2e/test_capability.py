@@ -19,7 +19,9 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from helpers import Cluster, OperatorProcess, condition, free_port, is_ready, wait_for
+
+from tests.support import Cluster, OperatorProcess, condition, free_port, is_ready, wait_for
+from tests.support.builders import capability, namespace
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -36,17 +38,6 @@ def cluster(module_cluster: Cluster) -> Cluster:
 @pytest.fixture(scope="module")
 def operator(module_operator: OperatorProcess) -> OperatorProcess:
     return module_operator
-
-
-def capability(name: str, ns: str = "payments", **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "finplane.io/v1alpha1", "kind": "BusinessCapability",
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {"owner": {"team": "payments", "contact": "p@bank.example"}, "domain": "payments",
-                     "image": "registry.finplane.local/payments/app:1.0.0", **spec}}
-
-
-def namespace(name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
 
 
 def ready(cluster: Cluster, name: str, ns: str = "payments", *, timeout: float = 30) -> dict[str, Any]:
@@ -71,11 +62,12 @@ def test_the_examples_capabilities_become_ready_with_every_child_valid(cluster: 
                                                                       "finplane.io/capability=payments-api")}
     assert kinds == {"Deployment", "Service", "ServiceAccount", "NetworkPolicy", "PodDisruptionBudget",
                      "HorizontalPodAutoscaler"}
-    for kind in CHILD_KINDS:
-        for obj in cluster.list(kind, "kyc", "app.kubernetes.io/managed-by=finplane"):
-            for k in ("status", "managedFields"):
-                obj.pop(k, None) if k == "status" else obj["metadata"].pop(k, None)
-            kubernetes_validate.validate(obj, "1.31", strict=False)
+    live = [o for kind in CHILD_KINDS for o in cluster.list(kind, "kyc", "app.kubernetes.io/managed-by=finplane")]
+    assert {o["kind"] for o in live} >= {"Deployment", "Service", "ServiceAccount", "NetworkPolicy"}
+    for obj in live:
+        for k in ("status", "managedFields"):
+            obj.pop(k, None) if k == "status" else obj["metadata"].pop(k, None)
+        kubernetes_validate.validate(obj, "1.31", strict=False)
     out = cluster.kubectl("get", "bcap", "-n", "kyc").stdout
     assert "kyc-check" in out and "True" in out
 
@@ -155,8 +147,11 @@ def _read_json_stream(stream: Any, out: list[dict[str, Any]]) -> None:
 
 
 def test_deleting_a_capability_leaves_no_orphans(cluster: Cluster, operator: OperatorProcess) -> None:
-    cluster.apply([namespace("payments"), capability("gone", replicas=2)])
+    cluster.apply([namespace("payments"),
+                   capability("gone", autoscaling={"minReplicas": 2, "maxReplicas": 3})])  # every child kind
     ready(cluster, "gone")
+    children = {kind: cluster.list(kind, "payments", "finplane.io/capability=gone") for kind in CHILD_KINDS}
+    assert [kind for kind, objs in children.items() if not objs] == [], "children missing before the deletion"
     cluster.kubectl("delete", "bcap", "gone", "-n", "payments")
     for kind in CHILD_KINDS:
         wait_for(lambda k=kind: not cluster.list(k, "payments", "finplane.io/capability=gone"),

@@ -21,7 +21,9 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from helpers import Cluster, condition, is_ready, wait_for
+
+from tests.support import Cluster, builders, condition, is_ready, wait_for
+from tests.support.builders import route
 
 Obj = dict[str, Any]
 HERE = Path(__file__).resolve().parent
@@ -29,26 +31,19 @@ SCHEMAS = HERE.parent / "schemas"
 
 
 def namespaces(*names: str) -> list[Obj]:
-    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in names]
+    return [builders.namespace(n) for n in names]
 
 
 def capability(ns: str, name: str, *, port: int = 8080, classification: str = "internal") -> Obj:
-    return {"apiVersion": "finplane.io/v1alpha1", "kind": "BusinessCapability",
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {"owner": {"team": ns, "contact": f"{ns}@bank.example"}, "domain": ns,
-                     "image": f"registry.example/{ns}/{name}:1.0.0", "replicas": 1, "port": port,
-                     "dataClassification": classification}}
+    return builders.capability(name, ns, owner={"team": ns, "contact": f"{ns}@bank.example"}, domain=ns,
+                               image=f"registry.example/{ns}/{name}:1.0.0", replicas=1, port=port,
+                               dataClassification=classification)
 
 
 def channel(name: str, routes: list[Obj], *, type_: str = "mobile", backend: Obj | None = None) -> Obj:
-    return {"apiVersion": "finplane.io/v1alpha1", "kind": "Channel", "metadata": {"name": name},
-            "spec": {"type": type_, "hostnames": [f"{name}.bank.example"], "tls": {"secretName": f"{name}-tls"},
-                     "backend": backend or {"kind": "ingress", "ingressClassName": "nginx"},
-                     "routes": routes, "gatewayNamespace": "ingress-nginx"}}
-
-
-def route(name: str, ns: str, cap: str, path: str, **extra: Any) -> Obj:
-    return {"name": name, "capability": {"namespace": ns, "name": cap}, "pathPrefix": path, **extra}
+    return builders.channel(name, routes, type_=type_, tls={"secretName": f"{name}-tls"},
+                            backend=backend or {"kind": "ingress", "ingressClassName": "nginx"},
+                            gatewayNamespace="ingress-nginx")
 
 
 def route_status(cluster: Cluster, channel_name: str, route_name: str) -> Obj:

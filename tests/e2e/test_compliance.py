@@ -24,13 +24,14 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from helpers import Cluster, OperatorProcess, condition, free_port, wait_for
+
+from tests.support import Cluster, OperatorProcess, builders, condition, free_port, wait_for
+from tests.support.builders import namespace
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 Obj = dict[str, Any]
 DIGEST = "sha256:" + "b" * 64
-API = "finplane.io/v1alpha1"
 
 
 @pytest.fixture
@@ -51,14 +52,8 @@ def op(cluster: Cluster, tmp_path: Path, evidence_dir: Path) -> Any:
         proc.stop()
 
 
-def ns(name: str) -> Obj:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-
-
 def capability(name: str, image: str, **spec: Any) -> Obj:
-    return {"apiVersion": API, "kind": "BusinessCapability", "metadata": {"name": name, "namespace": "payments"},
-            "spec": {"owner": {"team": "payments", "contact": "p@bank.example"}, "domain": "payments",
-                     "image": image, "criticality": "high", **spec}}
+    return builders.capability(name, image=image, **{"criticality": "high", **spec})
 
 
 GOOD = capability("good", f"registry.finplane.local/payments/good@{DIGEST}", replicas=2,
@@ -81,21 +76,16 @@ def deployment(name: str, namespace: str, *, hardened: bool) -> Obj:
 
 
 def channel(name: str, type_: str, target: str, labels: Obj | None = None) -> Obj:
-    return {"apiVersion": API, "kind": "Channel", "metadata": {"name": name, "labels": labels or {}},
-            "spec": {"type": type_, "hostnames": [f"{name}.bank.example"],
-                     "routes": [{"name": "main", "capability": {"namespace": "payments", "name": target}}]}}
+    return builders.channel(name, [builders.route("main", "payments", target)], type_=type_, labels=labels or {})
 
 
 def sandbox(name: str, ttl: int) -> Obj:
-    return {"apiVersion": API, "kind": "TenantSandbox", "metadata": {"name": name},
-            "spec": {"partner": {"name": name, "organisation": f"{name} Ltd", "contact": f"ops@{name}.example"},
-                     "ttlSeconds": ttl}}
+    return builders.sandbox(name, ttlSeconds=ttl)
 
 
 def policy(name: str, rules: list[Obj], *, mode: str = "audit", waivers: list[Obj] | None = None,
            **selector: Any) -> Obj:
-    return {"apiVersion": API, "kind": "CompliancePolicy", "metadata": {"name": name},
-            "spec": {"mode": mode, "selector": selector, "rules": rules, "waivers": waivers or []}}
+    return builders.compliance_policy(name, rules, mode=mode, selector=selector, waivers=waivers or [])
 
 
 DAY = 24 * 3600
@@ -124,7 +114,7 @@ def schema(plural: str) -> Obj:
 
 def test_audit_reports_a_compliant_and_a_violating_object_for_every_rule(
         cluster: Cluster, op: OperatorProcess, evidence_dir: Path) -> None:
-    cluster.apply([ns("payments"), ns("legacy"), ns("secure")])
+    cluster.apply([namespace("payments"), namespace("legacy"), namespace("secure")])
     cluster.apply([GOOD, BAD, channel("mobile", "mobile", "bad"),
                    channel("branch", "branch", "good", {"finplane.io/team": "branches"}),
                    sandbox("acme", 30 * DAY), sandbox("longlived", 60 * DAY),
@@ -192,7 +182,7 @@ def test_audit_reports_a_compliant_and_a_violating_object_for_every_rule(
 
 def test_preview_lists_exactly_the_capabilities_enforce_then_refuses_with_the_rule_id(
         cluster: Cluster, op: OperatorProcess) -> None:
-    cluster.apply(ns("payments"))
+    cluster.apply(namespace("payments"))
     other = capability("other", "docker.io/library/redis:7.2", replicas=2)
     cluster.apply([GOOD, capability("tagged", "registry.finplane.local/payments/t:1.0", replicas=2), other])
     rules = [{"id": "allowed-registries", "parameters": {"registries": ["registry.finplane.local"]}},
@@ -227,7 +217,7 @@ def test_preview_lists_exactly_the_capabilities_enforce_then_refuses_with_the_ru
 
 def test_a_waiver_turns_fail_into_skip_and_its_expiry_turns_it_back_with_an_event(
         cluster: Cluster, op: OperatorProcess, evidence_dir: Path) -> None:
-    cluster.apply(ns("payments"))
+    cluster.apply(namespace("payments"))
     cluster.apply(capability("tagged", "registry.finplane.local/payments/t:1.0", replicas=2))
     expires = (datetime.now(UTC) + timedelta(seconds=8)).isoformat().replace("+00:00", "Z")
     waiver = {"name": "tags-ok", "ruleId": "image-digest-pinned",

@@ -15,38 +15,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Cluster, OperatorProcess, condition, free_port, wait_for
+
+from tests.support import Cluster, OperatorProcess, condition, start_operator, wait_for
+from tests.support.builders import capability, compliance_policy, namespace
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 Obj = dict[str, Any]
-API = "finplane.io/v1alpha1"
 
-NAMESPACE: Obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "payments"}}
-LATEST: Obj = {"apiVersion": API, "kind": "BusinessCapability", "metadata": {"name": "bad", "namespace": "payments"},
-               "spec": {"owner": {"team": "payments", "contact": "p@bank.example"}, "domain": "payments",
-                        "image": "docker.io/library/nginx:latest"}}
+NAMESPACE: Obj = namespace("payments")
+LATEST: Obj = capability("bad", image="docker.io/library/nginx:latest")
 
 
 def policy(mode: str) -> Obj:
-    return {"apiVersion": API, "kind": "CompliancePolicy", "metadata": {"name": "baseline"},
-            "spec": {"mode": mode, "rules": [{"id": "no-latest-tag"}]}}
-
-
-def start_operator(cluster: Cluster, tmp_path: Path, env: dict[str, str]) -> OperatorProcess:
-    proc = OperatorProcess(cluster=cluster, log_path=tmp_path / "operator.log", liveness_port=free_port(),
-                           metrics_port=free_port(),
-                           extra_env={"FINPLANE_EVIDENCE_DIR": str(tmp_path / "evidence"), **env})
-    proc.start()
-    return proc
+    return compliance_policy("baseline", [{"id": "no-latest-tag"}], mode=mode)
 
 
 @pytest.fixture
 def switched_off(cluster: Cluster, tmp_path: Path) -> Iterator[OperatorProcess]:
     """The operator told that reports and admission policies are off; the CRDs are there all the same."""
     cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds" / "extra"))
-    proc = start_operator(cluster, tmp_path, {"FINPLANE_POLICY_REPORTS_ENABLED": "false",
-                                              "FINPLANE_ADMISSION_POLICIES_ENABLED": "false"})
+    proc = start_operator(cluster, tmp_path, env={"FINPLANE_POLICY_REPORTS_ENABLED": "false",
+                                                  "FINPLANE_ADMISSION_POLICIES_ENABLED": "false"})
     try:
         yield proc
     finally:
@@ -56,7 +46,7 @@ def switched_off(cluster: Cluster, tmp_path: Path) -> Iterator[OperatorProcess]:
 @pytest.fixture
 def without_report_crds(cluster: Cluster, tmp_path: Path) -> Iterator[OperatorProcess]:
     """The operator with default settings on a cluster where nobody installed the PolicyReport CRDs."""
-    proc = start_operator(cluster, tmp_path, {})
+    proc = start_operator(cluster, tmp_path)
     try:
         yield proc
     finally:

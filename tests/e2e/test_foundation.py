@@ -17,7 +17,8 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from helpers import Cluster
+
+from tests.support import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -91,5 +92,7 @@ def test_finplane_crds_regenerates_exactly_the_committed_manifests(tmp_path: Pat
     out = tmp_path / "crds"
     cp = finplane("crds", "--out", str(out), timeout=60)
     assert cp.returncode == 0, cp.stderr
-    for committed in (REPO / "crds").glob("finplane.io_*.yaml"):
+    committed_crds = sorted((REPO / "crds").glob("finplane.io_*.yaml"))
+    assert committed_crds, "crds/ holds no Finplane CRDs"
+    for committed in committed_crds:
         assert (out / committed.name).read_text() == committed.read_text(), committed.name

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Cluster, OperatorProcess, condition, free_port, wait_for
+
+from tests.support import Cluster, OperatorProcess, condition, free_port, wait_for
 
 Obj = dict[str, Any]
 ACCOUNT = "123456789012"

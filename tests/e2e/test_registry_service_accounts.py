@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Cluster, OperatorProcess, condition, free_port, wait_for
+
+from tests.support import Cluster, OperatorProcess, condition, free_port, wait_for
+from tests.support.builders import image_registry
 
 pytestmark = pytest.mark.e2e
 Obj = dict[str, Any]
@@ -34,11 +36,9 @@ def registry_operator(cluster: Cluster, tmp_path: Path) -> Iterator[OperatorProc
 
 
 def registry(service_accounts: list[str]) -> Obj:
-    return {"apiVersion": "finplane.io/v1alpha1", "kind": "ImageRegistry", "metadata": {"name": "local"},
-            "spec": {"kind": "static", "server": "registry.bank.example",
-                     "static": {"secretRef": {"name": "harbor-bot", "namespace": "finplane"}},
-                     "namespaceSelector": {"matchLabels": {"pulls": "yes"}},
-                     "serviceAccounts": service_accounts}}
+    return image_registry("local", kind="static", server="registry.bank.example",
+                          static={"secretRef": {"name": "harbor-bot", "namespace": "finplane"}},
+                          namespaceSelector={"matchLabels": {"pulls": "yes"}}, serviceAccounts=service_accounts)
 
 
 def service_account(name: str) -> Obj:

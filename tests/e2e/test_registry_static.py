@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Cluster, OperatorProcess, condition, free_port, wait_for
-from registry_peer import RegistryPeer
+
+from tests.support import Cluster, OperatorProcess, condition, free_port, wait_for
+from tests.support.builders import namespace
+from tests.support.registry_peer import RegistryPeer
 
 Obj = dict[str, Any]
 REPO_NAME, TAG = "payments/api", "1.0"
@@ -49,7 +51,7 @@ def registry_operator(cluster: Cluster, tmp_path: Path) -> Iterator[OperatorProc
 
 
 def ns(name: str, **labels: str) -> Obj:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+    return namespace(name, labels=labels)
 
 
 def source_secret(password: str) -> Obj:

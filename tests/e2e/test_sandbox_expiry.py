@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from helpers import condition, wait_for
+from tests.support import builders, condition, wait_for
 
 
 def sandbox(name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "finplane.io/v1alpha1", "kind": "TenantSandbox", "metadata": {"name": name},
-            "spec": {"partner": {"name": name, "organisation": "X Ltd", "contact": "ops@x.example"},
-                     "members": [{"kind": "User", "name": "dev@x.example"}], **spec}}
+    return builders.sandbox(name, partner={"name": name, "organisation": "X Ltd", "contact": "ops@x.example"},
+                            **{"members": [{"kind": "User", "name": "dev@x.example"}], **spec})
 
 
 def phase(cluster: Any, name: str) -> str | None:

@@ -25,22 +25,18 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import OperatorProcess, condition, free_port, is_ready, wait_for
 
 from finplane.render.sandbox import MEMBER_RULES
+from tests.support import OperatorProcess, builders, condition, free_port, is_ready, wait_for
 
 Obj = dict[str, Any]
 
 
 def sandbox(name: str, *, tier: str = "small", members: list[Obj] | None = None, **extra: Any) -> Obj:
-    meta: Obj = {"name": name}
-    if "annotations" in extra:
-        meta["annotations"] = extra.pop("annotations")
-    return {"apiVersion": "finplane.io/v1alpha1", "kind": "TenantSandbox", "metadata": meta,
-            "spec": {"partner": {"name": name, "organisation": f"{name} Ltd", "contact": f"ops@{name}.example"},
-                     "tier": tier, "members": members or [{"kind": "User", "name": f"dev@{name}.example"}],
-                     "allowedCapabilities": [{"namespace": "kyc", "name": "kyc-check"}],
-                     "ttlSeconds": 30 * 24 * 3600, **extra}}
+    annotations = extra.pop("annotations", None)
+    return builders.sandbox(name, annotations=annotations, **{
+        "tier": tier, "members": members or [{"kind": "User", "name": f"dev@{name}.example"}],
+        "allowedCapabilities": [{"namespace": "kyc", "name": "kyc-check"}], "ttlSeconds": 30 * 24 * 3600, **extra})
 
 
 def allowed(rbac: list[Obj], *, user: str, verb: str, group: str, resource: str, namespace: str) -> bool:
@@ -213,6 +209,7 @@ def test_an_existing_foreign_namespace_is_a_conflict_and_is_not_adopted(cluster:
 def test_deleting_a_sandbox_removes_its_namespace(cluster: Any, operator: Any) -> None:
     cluster.apply(sandbox("omega"))
     wait_for(lambda: is_ready(cluster.get("tenantsandbox", "omega")), what="sandbox Ready")
+    assert cluster.get("namespace", "sbx-omega") is not None, "the sandbox's namespace is missing before the deletion"
     cluster.kubectl("delete", "tenantsandbox", "omega")
     wait_for(lambda: cluster.get("namespace", "sbx-omega") is None, what="namespace garbage-collected")
     assert cluster.list("secrets", namespace="sbx-omega") == []

@@ -16,18 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
-from reliability_kit import (
-    apply_many,
-    capability,
-    children_of,
-    fault_cluster,
-    metric,
-    namespace,
-    operator_writes,
-    ready_count,
-    start_operator,
-)
+
+from tests.support import fault_cluster, start_operator, wait_for
+from tests.support.builders import capability, namespace
+from tests.support.reliability import apply_many, children_of, metric, operator_writes, ready_count
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

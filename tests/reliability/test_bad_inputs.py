@@ -21,8 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Cluster, OperatorProcess, is_ready, wait_for
-from reliability_kit import capability, condition, fault_cluster, load_yaml_docs, namespace, start_operator
+
+from tests.support import (
+    Cluster,
+    OperatorProcess,
+    condition,
+    fault_cluster,
+    is_ready,
+    start_operator,
+    wait_for,
+)
+from tests.support.builders import capability, namespace
+from tests.support.reliability import load_yaml_docs
 
 pytestmark = [pytest.mark.e2e]
 

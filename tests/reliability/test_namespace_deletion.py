@@ -14,19 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import is_ready, wait_for
-from reliability_kit import (
-    CHILD_RESOURCES,
-    apply_many,
-    capabilities,
-    capability,
-    children_of,
-    condition,
-    fault_cluster,
-    namespace,
-    ready_count,
-    start_operator,
-)
+
+from tests.support import condition, fault_cluster, is_ready, start_operator, wait_for
+from tests.support.builders import capability, namespace
+from tests.support.reliability import CHILD_RESOURCES, apply_many, capabilities, children_of, ready_count
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -65,7 +56,9 @@ def test_deleting_a_namespace_mid_reconcile_leaves_no_orphans_and_no_errors_behi
                         ("failed (attempt" in line or " ERROR " in line or "Forbidden" in line)]
             assert not failures, "the deletion showed up as reconcile failures:\n" + "\n".join(failures[:10])
             assert "Traceback" not in operator.logs()
-            for cap in capabilities(cluster, "survivor"):
+            survivors = capabilities(cluster, "survivor")
+            assert len(survivors) == 3
+            for cap in survivors:
                 assert is_ready(cap)
                 assert all(c["status"] == "True" or c["type"] == "Progressing"
                            for c in cap["status"]["conditions"]), cap["status"]["conditions"]

@@ -15,19 +15,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
-from reliability_kit import (
-    CHILD_RESOURCES,
-    apply_many,
-    capabilities,
-    capability,
-    children_of,
-    condition,
-    fault_cluster,
-    namespace,
-    ready_count,
-    start_operator,
-)
+
+from tests.support import condition, fault_cluster, start_operator, wait_for
+from tests.support.builders import capability, namespace
+from tests.support.reliability import CHILD_RESOURCES, apply_many, capabilities, children_of, ready_count
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

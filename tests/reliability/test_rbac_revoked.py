@@ -13,16 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
-from reliability_kit import (
-    apply_many,
-    capability,
-    condition,
-    fault_cluster,
-    metric,
-    namespace,
-    start_operator,
-)
+
+from tests.support import condition, fault_cluster, start_operator, wait_for
+from tests.support.builders import capability, namespace
+from tests.support.reliability import apply_many, metric
 
 pytestmark = [pytest.mark.e2e]
 

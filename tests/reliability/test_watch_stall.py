@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import is_ready, wait_for
-from reliability_kit import apply_many, capability, fault_cluster, healthz, namespace, start_operator
+
+from tests.support import fault_cluster, is_ready, start_operator, wait_for
+from tests.support.builders import capability, namespace
+from tests.support.reliability import apply_many, healthz
 
 pytestmark = [pytest.mark.e2e]
 

@@ -38,7 +38,9 @@ def test_a_capability_becomes_service_account_deployment_service_pdb_and_network
 
 
 def test_every_child_validates_against_the_kubernetes_schemas() -> None:
-    for obj in render(autoscaling={"minReplicas": 2, "maxReplicas": 5}).values():
+    children = render(autoscaling={"minReplicas": 2, "maxReplicas": 5})
+    assert len(children) == 7  # the six children of the first test, and the HorizontalPodAutoscaler
+    for obj in children.values():
         kubernetes_validate.validate(obj, "1.31", strict=True)
 
 
@@ -92,7 +94,9 @@ def test_network_policies_deny_by_default_and_allow_only_dependents_dependencies
                                    "finplane.io/data-classification", "app.kubernetes.io/managed-by",
                                    "app.kubernetes.io/version"])
 def test_every_child_carries_the_selection_labels(label: str) -> None:
-    for obj in render().values():
+    children = render()
+    assert len(children) == 6
+    for obj in children.values():
         assert label in obj["metadata"]["labels"], obj["kind"]
 
 

@@ -8,20 +8,17 @@ cannot give back is reported on stderr with exit code 2 (not a traceback).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from policy_fixtures import DIGEST, capability, channel  # noqa: E402
-
-from finplane import API_VERSION  # noqa: E402
-from finplane.commands import compliance  # noqa: E402
-from finplane.commands.render import render_file  # noqa: E402
-from finplane.kube.client import KubeClient  # noqa: E402
-from finplane.kube.errors import NotFound  # noqa: E402
+from finplane import API_VERSION
+from finplane.commands import compliance
+from finplane.commands.render import render_file
+from finplane.kube.client import KubeClient
+from finplane.kube.errors import NotFound
+from tests.support.policy_objects import DIGEST, capability, channel
 
 POLICY = {"metadata": {"name": "gate"}, "spec": {"mode": "audit", "rules": [
     {"id": "allowed-registries", "parameters": {"registries": ["registry.finplane.local"]}}]}}

@@ -5,20 +5,16 @@ violating ones; waivers become exemptions; Pod Security labels only in enforce m
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import celpy
 import kubernetes_validate
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from policy_fixtures import DIGEST, SAFE_SC, deployment  # noqa: E402
-
-from finplane.models.compliance_policy import CompliancePolicySpec  # noqa: E402
-from finplane.policy.admission import psa_labels, render_admission_policy  # noqa: E402
+from finplane.models.compliance_policy import CompliancePolicySpec
+from finplane.policy.admission import psa_labels, render_admission_policy
+from tests.support.policy_objects import DIGEST, SAFE_SC, deployment
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 RULES = [{"id": "allowed-registries", "parameters": {"registries": ["registry.finplane.local"]}},
@@ -34,7 +30,9 @@ def rendered(mode: str = "enforce", waivers: list[dict[str, Any]] | None = None)
 
 
 def test_the_policy_and_binding_validate_against_the_kubernetes_schema() -> None:
-    for obj in rendered():
+    objects = rendered()
+    assert sorted(o["kind"] for o in objects) == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    for obj in objects:
         kubernetes_validate.validate(obj, "1.33", strict=True)
 
 

@@ -11,6 +11,7 @@ DOC = (Path(__file__).resolve().parents[2] / "docs" / "compliance.md").read_text
 
 
 def test_every_rule_has_a_section_with_an_example_using_its_id() -> None:
+    assert RULES
     for rule_id in RULES:
         section = DOC.split(f"### {rule_id}\n", 1)
         assert len(section) == 2, f"no section for {rule_id}"
@@ -19,7 +20,9 @@ def test_every_rule_has_a_section_with_an_example_using_its_id() -> None:
 
 
 def test_every_parameter_named_in_the_library_is_documented_in_its_rule_section() -> None:
-    for rule_id, info in RULES.items():
+    named = {rule_id: re.findall(r"(\w+) \(", info.parameters) for rule_id, info in RULES.items()}
+    assert any(named.values()), "no rule names a parameter: the pattern no longer matches the library"
+    for rule_id, names in named.items():
         body = DOC.split(f"### {rule_id}\n", 1)[1].split("\n### ", 1)[0]
-        for name in re.findall(r"(\w+) \(", info.parameters):
+        for name in names:
             assert f"`{name}`" in body, f"{rule_id}: parameter {name} undocumented"

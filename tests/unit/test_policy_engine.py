@@ -6,7 +6,6 @@ stay bounded; the enforcement hook refuses only for enforce-mode policies and un
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,15 +15,13 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-sys.path.insert(0, str(Path(__file__).parent))
-from policy_fixtures import cap_subject, capability, channel, sandbox  # noqa: E402
-
-from finplane.models.compliance_policy import CompliancePolicySpec  # noqa: E402
-from finplane.policy.enforce import enforced_violations  # noqa: E402
-from finplane.policy.engine import capability_subject, evaluate  # noqa: E402
-from finplane.policy.report import TRUNCATED_ANNOTATION, render_reports  # noqa: E402
-from finplane.policy.subject import Context, Subject  # noqa: E402
-from finplane.settings import Settings  # noqa: E402
+from finplane.models.compliance_policy import CompliancePolicySpec
+from finplane.policy.enforce import enforced_violations
+from finplane.policy.engine import capability_subject, evaluate
+from finplane.policy.report import TRUNCATED_ANNOTATION, render_reports
+from finplane.policy.subject import Context, Subject
+from finplane.settings import Settings
+from tests.support.policy_objects import cap_subject, capability, channel, sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -4,15 +4,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
-from policy_fixtures import DIGEST, capability, channel  # noqa: E402
-
-from finplane.policy.engine import Result  # noqa: E402
-from finplane.policy.preview import refusals  # noqa: E402
-from finplane.reconcile.compliance_rollup import compliant_condition  # noqa: E402
+from finplane.policy.engine import Result
+from finplane.policy.preview import refusals
+from finplane.reconcile.compliance_rollup import compliant_condition
+from tests.support.policy_objects import DIGEST, capability, channel
 
 POLICY = {"metadata": {"name": "gate"}, "spec": {"mode": "audit", "rules": [
     {"id": "allowed-registries", "parameters": {"registries": ["registry.finplane.local"]}},

@@ -7,14 +7,13 @@ answering `error` for bad parameters and staying silent for kinds they do not ap
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from policy_fixtures import (  # noqa: E402
+from finplane.policy.library import RULES
+from finplane.policy.subject import Context, Subject
+from tests.support.policy_objects import (
     DIGEST,
     SAFE_SC,
     cap_subject,
@@ -25,9 +24,6 @@ from policy_fixtures import (  # noqa: E402
     quota,
     sandbox,
 )
-
-from finplane.policy.library import RULES  # noqa: E402
-from finplane.policy.subject import Context, Subject  # noqa: E402
 
 
 def run(rule: str, subject: Subject, params: dict[str, Any] | None = None, ctx: Context | None = None) -> str:

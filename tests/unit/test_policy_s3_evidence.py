@@ -6,7 +6,6 @@ that could shorten a retention or delete evidence (moto would allow it, real S3 
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from moto import mock_aws
 
 from finplane.external.s3_evidence import S3EvidenceShipper
 from finplane.policy.evidence import EvidenceLog, read_entries
+from tests.support import free_port
 
 FORBIDDEN = {"DeleteObject", "DeleteObjects", "PutObjectRetention", "PutObjectLegalHold",
              "PutObjectLockConfiguration", "DeleteBucket"}
@@ -52,6 +52,7 @@ def test_each_entry_is_stored_once_with_a_compliance_retention_and_reads_back_by
     result = shipper.ship(log.path)
     assert (result.shipped, result.queued, result.error) == (3, 0, None)
     entries = [e for _, e in read_entries(log.path)]
+    assert len(entries) == 3
     for entry in entries:
         head = s3.head_object(Bucket="evidence", Key=shipper.key_for(entry))
         assert head["ObjectLockMode"] == "COMPLIANCE"
@@ -61,16 +62,10 @@ def test_each_entry_is_stored_once_with_a_compliance_retention_and_reads_back_by
     assert not FORBIDDEN & set(calls)
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_entries_queue_while_s3_is_unreachable_and_ship_in_order_afterwards(s3: Any, tmp_path: Path) -> None:
     log = log_with(tmp_path, 2)
     down = S3EvidenceShipper(bucket="evidence", state_dir=tmp_path, region="eu-west-1",
-                             endpoint_url=f"http://127.0.0.1:{_closed_port()}")
+                             endpoint_url=f"http://127.0.0.1:{free_port()}")
     result = down.ship(log.path)
     assert result.shipped == 0 and result.queued == 2 and result.error
     log.append({"type": "result", "key": "k2", "result": "pass"})

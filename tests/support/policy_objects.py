@@ -1,4 +1,5 @@
-"""Objects shared by the policy unit tests: a capability, a Deployment, a sandbox, a channel."""
+"""Objects shared by the policy unit tests: a capability, a Deployment, a sandbox, a channel, as a store holds
+them (with uids; the sandbox with the namespace its status names). Built on tests/support/builders.py."""
 
 from __future__ import annotations
 
@@ -8,18 +9,16 @@ from typing import Any
 from finplane.policy.engine import capability_subject
 from finplane.policy.subject import Subject
 from finplane.settings import Settings
+from tests.support import builders
 
 DIGEST = "sha256:" + "a" * 64
 
 
 def capability(name: str = "payments-api", ns: str = "payments", **spec: Any) -> dict[str, Any]:
-    body = {"apiVersion": "finplane.io/v1alpha1", "kind": "BusinessCapability",
-            "metadata": {"name": name, "namespace": ns, "uid": f"uid-{name}"},
-            "spec": {"owner": {"team": ns, "contact": f"{ns}@bank.example"}, "domain": ns,
-                     "image": f"registry.finplane.local/{ns}/{name}:1.4.2", "replicas": 2,
-                     "dataClassification": "confidential", "criticality": "high"}}
-    body["spec"].update(spec)
-    return body
+    defaults: dict[str, Any] = {"owner": {"team": ns, "contact": f"{ns}@bank.example"}, "domain": ns,
+                                "image": f"registry.finplane.local/{ns}/{name}:1.4.2", "replicas": 2,
+                                "dataClassification": "confidential", "criticality": "high"}
+    return builders.capability(name, ns, uid=f"uid-{name}", **{**defaults, **spec})
 
 
 def cap_subject(**spec: Any) -> Subject:
@@ -50,18 +49,15 @@ def sandbox(name: str = "acme", *, ttl: int | None = 86400, ns: str | None = "sb
         spec["ttlSeconds"] = ttl
     else:
         spec["expiresAt"] = "2030-01-01T00:00:00Z"
-    return {"apiVersion": "finplane.io/v1alpha1", "kind": "TenantSandbox",
-            "metadata": {"name": name, "uid": "uid-sbx", "creationTimestamp": "2026-01-01T00:00:00Z"},
-            "spec": spec, "status": {"namespace": ns} if ns else {}}
+    body = builders.sandbox(name, uid="uid-sbx", status={"namespace": ns} if ns else {}, **spec)
+    body["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
+    return body
 
 
 def channel(name: str = "mobile", type_: str = "mobile", targets: list[tuple[str, str]] | None = None,
             labels: dict[str, str] | None = None) -> dict[str, Any]:
-    routes = [{"name": f"r{i}", "capability": {"namespace": ns, "name": n}, "pathPrefix": f"/{n}"}
-              for i, (ns, n) in enumerate(targets or [("payments", "payments-api")])]
-    return {"apiVersion": "finplane.io/v1alpha1", "kind": "Channel",
-            "metadata": {"name": name, "uid": f"uid-{name}", "labels": dict(labels or {})},
-            "spec": {"type": type_, "hostnames": [f"{name}.bank.example"], "routes": routes}}
+    routes = [builders.route(f"r{i}", ns, n, f"/{n}") for i, (ns, n) in enumerate(targets or [("payments", "payments-api")])]
+    return builders.channel(name, routes, type_=type_, uid=f"uid-{name}", labels=dict(labels or {}))
 
 
 def deny_all(ns: str, name: str = "default-deny") -> dict[str, Any]:

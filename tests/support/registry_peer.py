@@ -1,8 +1,7 @@
 """A real OCI registry for tests: Debian's `docker-registry` (CNCF distribution) on loopback with bcrypt htpasswd.
 
-Used by tests/e2e/test_registry_static.py (tests/ is on sys.path through tests/conftest.py). The htpasswd file is written by the test (Debian's
-server would otherwise create one with a random `docker` user); distribution reads it only at
-start, so `rotate` rewrites it and restarts the server on the same port and storage.
+Used by tests/e2e/test_registry_static.py. The htpasswd file is written by the test (Debian's server
+would otherwise create one with a random `docker` user); distribution reads it only at start, so `rotate` rewrites it and restarts the server on the same port and storage.
 """
 
 from __future__ import annotations
@@ -10,25 +9,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.ports import free_port
+from tests.support.waiting import wait_for
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["RegistryPeer"]
 
 
 @dataclass
 class RegistryPeer:
     root: Path
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -48,12 +44,12 @@ class RegistryPeer:
         log = open(self.root / "registry.log", "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(["docker-registry", "serve", str(self.root / "config.yml")],
                                      stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.status("GET", "/v2/") == 401:
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"docker-registry did not start: {(self.root / 'registry.log').read_text()[-2000:]}")
+        try:
+            wait_for(lambda: self.status("GET", "/v2/") == 401, timeout=20, interval=0.1,
+                     what="docker-registry asking for credentials on /v2/")
+        except AssertionError as exc:
+            raise AssertionError(f"docker-registry did not start: {(self.root / 'registry.log').read_text()[-2000:]}"
+                                 ) from exc
 
     def rotate(self, user: str, password: str) -> None:
         self.stop()

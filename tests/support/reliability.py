@@ -1,49 +1,28 @@
-"""Helpers of the reliability suite: fault-injecting clusters, operators with peering, bulk objects, metrics.
+"""Helpers of the reliability suite: bulk objects, reading hundreds of them fast, metrics, the liveness probe.
 
-Used by every test file in tests/reliability/. Builds on tests/helpers.py (Cluster, OperatorProcess).
+Used by every test file in tests/reliability/, next to the clusters (`fault_cluster`), operators
+(`start_operator`, `PeeredOperator`) and builders of tests/support.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from helpers import REPO, Cluster, OperatorProcess, condition, free_port, is_ready, wait_for
 
-__all__ = ["PeeredOperator", "apply_many", "capabilities", "capability", "children_of", "fault_cluster",
-           "healthz", "metric", "namespace", "operator_writes", "ready_count", "start_operator"]
+from tests.support.cluster import Cluster, is_ready
+
+__all__ = ["CHILD_RESOURCES", "OPERATOR_AGENT", "apply_many", "capabilities", "children_of", "healthz",
+           "load_yaml_docs", "metric", "operator_writes", "ready_count"]
 
 OPERATOR_AGENT = "finplane-operator"
 CHILD_RESOURCES = ("deployments", "services", "serviceaccounts", "networkpolicies", "poddisruptionbudgets")
-
-
-def fault_cluster(tmp: Path, *, env: dict[str, str] | None = None) -> Cluster:
-    """A fresh embedded API server with fault injection on and Finplane's CRDs installed."""
-    from finplane_emulator.testing import start_apiserver
-
-    handle = start_apiserver(tmp / "apiserver", faults=True, env=env)
-    c = Cluster(kubeconfig=Path(handle.kubeconfig), url=handle.url, handle=handle)
-    c.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-    return c
-
-
-def namespace(name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-
-
-def capability(name: str, ns: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "finplane.io/v1alpha1", "kind": "BusinessCapability",
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {"owner": {"team": "payments", "contact": "p@bank.example"}, "domain": "payments",
-                     "image": "registry.finplane.local/payments/app:1.0.0", **spec}}
 
 
 def apply_many(cluster: Cluster, objs: Iterable[dict[str, Any]], *, chunk: int = 100) -> None:
@@ -106,34 +85,6 @@ def healthz(port: int) -> int:
         return 0
 
 
-@dataclass
-class PeeredOperator(OperatorProcess):
-    """An operator replica with kopf peering (`--peering NAME`) and its own priority, instead of --standalone."""
-
-    peering: str = "finplane"
-    priority: int = 0
-
-    def start(self) -> None:
-        env = {**self.cluster.env, "FINPLANE_DRIFT_CHECK_INTERVAL_SECONDS": "3600", "FINPLANE_BACKOFF_SECONDS": "0.5",
-               "PYTHONUNBUFFERED": "1", "FINPLANE_PEERING_PRIORITY": str(self.priority), **self.extra_env}
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "finplane", "operator", "--peering", self.peering,
-             "--liveness-port", str(self.liveness_port), "--metrics-port", str(self.metrics_port)],
-            env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
-        wait_for(self._alive, timeout=30, what="operator liveness endpoint")
-
-
-def start_operator(cluster: Cluster, tmp: Path, *, name: str = "operator", env: dict[str, str] | None = None
-                   ) -> OperatorProcess:
-    proc = OperatorProcess(cluster=cluster, log_path=tmp / f"{name}.log", liveness_port=free_port(),
-                           metrics_port=free_port(), extra_env=env or {})
-    proc.start()
-    return proc
-
-
 def load_yaml_docs(path: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
-
-__all__ += ["condition", "load_yaml_docs"]

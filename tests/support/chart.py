@@ -1,15 +1,18 @@
 """Helpers of the chart tests: where the chart is, the value sets, and rendering it with the real Helm
-library (helm-python-sdk, Helm v4) into Kubernetes objects. Imported by tests/chart/conftest.py and the tests."""
+library (helm-python-sdk, Helm v4) into Kubernetes objects. Imported by tests/chart/conftest.py and the tests
+in tests/chart/."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import helm_python as helm
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
+
+__all__ = ["CHART", "NAMESPACE", "RELEASE", "REPO", "VALUE_SETS", "find", "render"]
+
 CHART = REPO / "charts" / "finplane"
 RELEASE = "finplane"
 NAMESPACE = "finplane-system"
