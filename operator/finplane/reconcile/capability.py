@@ -173,8 +173,7 @@ async def reconcile_capability(rt: Runtime, key: Key) -> None:
     if violations:  # an enforce-mode CompliancePolicy refuses this rendering (finplane.policy.enforce)
         await _refuse(rt, body, "PolicyViolation", "; ".join(f"rule {rid}: {msg}" for rid, msg in violations[:5]))
         return
-    result = await sync_children(rt.kube, desired, owner_uid=body["metadata"]["uid"],
-                                 seen_before=bool((body.get("status") or {}).get("observedGeneration")),
+    result = await sync_children(rt.kube, desired, owner_uid=body["metadata"]["uid"], seen_before=False,
                                  prune_kinds=PRUNE, prune_namespaces=(ns,), cache=child_cache(rt))
     if result.conflicts:
         await _refuse(rt, body, "NameConflict", f"{', '.join(result.conflicts)} already exists and is not managed "
@@ -191,6 +190,11 @@ async def reconcile_capability(rt: Runtime, key: Key) -> None:
     for cid in result.pruned:
         WRITES.labels(KIND, "prune").inc()
         log.info("Deleted %s for %s/%s (no longer rendered)", cid, ns, name)
+    if result.refused is not None:
+        refused = result.refused
+        await _refuse(rt, body, refused.reason, f"the API server refused {refused.child}: {refused.message}; "
+                      "nothing after it was applied (the Deployment never runs without its NetworkPolicies)")
+        return
 
     deployment = result.live.get(f"Deployment/{ns}/{name}", {})
     conds, fields = _observe(rt, body, spec, deployment)

@@ -26,6 +26,7 @@ from finplane.reconcile.channel_state import (
     parse_channel,
     recover_last_good,
 )
+from finplane.reconcile.child_cache import child_cache
 from finplane.reconcile.children import OWNER_LABEL, child_id, stamp, sync_children
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.status_write import write_status
@@ -126,13 +127,13 @@ async def reconcile_channel(rt: Runtime, key: Key) -> None:
         if verdict.renderable:
             desired = [stamp(c, body) for c in render_route(channel=name, spec=parsed.spec, route=route,
                                                              ports=ports, settings=rt.settings)]
-            if await _sync(rt, body, name, desired, seen_before):
+            problem = await _sync(rt, body, name, desired, seen_before)
+            if problem is None:
                 last_good[route.name] = LastGood(desired, backends_of(route), tuple(route_urls(parsed.spec, route)))
                 wanted.update(child_id(c) for c in desired)
                 served[route.name] = route_urls(parsed.spec, route)
                 continue
-            st.update(ready="False", reason="NameConflict",
-                      message="a child object of this route already exists and is not managed by this channel")
+            st.update(ready="False", reason=problem[0], message=problem[1])
         if await _keep_last_good(rt, body, name, route.name, parsed, last_good, capabilities, seen_before):
             wanted.update(child_id(c) for c in last_good[route.name].children)
             served[route.name] = list(last_good[route.name].urls)
@@ -151,6 +152,7 @@ async def reconcile_channel(rt: Runtime, key: Key) -> None:
                 await rt.kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
             except NotFound:
                 pass
+            child_cache(rt).forget(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
             WRITES.labels(KIND, "prune").inc()
             log.info("Deleted %s for Channel %s (no longer rendered)", child_id(obj), name)
     for gone in set(last_good) - set(parsed.order):
@@ -167,14 +169,16 @@ async def _keep_last_good(rt: Runtime, body: Obj, name: str, route: str, parsed:
     if any(k in capabilities and exposure_refused(str(parsed.spec.type), capabilities[k]) for k in good.backends):
         last_good.pop(route)
         return False
-    return await _sync(rt, body, name, good.children, seen_before)
+    return await _sync(rt, body, name, good.children, seen_before) is None
 
 
-async def _sync(rt: Runtime, body: Obj, name: str, desired: list[Obj], seen_before: bool) -> bool:
-    result = await sync_children(rt.kube, desired, owner_uid=body["metadata"]["uid"], seen_before=seen_before)
+async def _sync(rt: Runtime, body: Obj, name: str, desired: list[Obj], seen_before: bool) -> tuple[str, str] | None:
+    """Apply one route's children; None when they are in place, else (reason, message) of what stopped it."""
+    result = await sync_children(rt.kube, desired, owner_uid=body["metadata"]["uid"], seen_before=seen_before,
+                                 cache=child_cache(rt))
     if result.conflicts:
         log.warning("Channel %s: %s already exists and is not managed by it", name, ", ".join(result.conflicts))
-        return False
+        return "NameConflict", "a child object of this route already exists and is not managed by this channel"
     for child, fields in result.drifted:
         DRIFT.labels(KIND, child.split("/")[0]).inc()
         await post_event(rt.kube, body, type_="Warning", reason="Drift",
@@ -182,7 +186,10 @@ async def _sync(rt: Runtime, body: Obj, name: str, desired: list[Obj], seen_befo
     for cid in result.applied:
         WRITES.labels(KIND, "apply").inc()
         log.info("Applied %s for Channel %s", cid, name)
-    return True
+    if result.refused is not None:
+        log.warning("Channel %s: the API server refused %s: %s", name, result.refused.child, result.refused.message)
+        return result.refused.reason, f"the API server refused {result.refused.child}: {result.refused.message}"
+    return None
 
 
 def _status(parsed: ParsedChannel, statuses: dict[str, Obj], served: dict[str, list[str]]) -> dict[str, Any]:

@@ -22,7 +22,13 @@ from finplane.metrics import DRIFT, WRITES
 from finplane.models.common import describe_errors
 from finplane.models.image_registry import ImageRegistrySpec, RegistryKind
 from finplane.reconcile.registry_creds import CredentialSource, CredentialsUnavailable, Login, static_login
-from finplane.reconcile.registry_secrets import SecretSync, prune_secrets, sync_secret, wire_service_account
+from finplane.reconcile.registry_secrets import (
+    SecretSync,
+    is_finplane_child,
+    prune_secrets,
+    sync_secret,
+    wire_service_account,
+)
 from finplane.reconcile.registry_targets import target_namespaces
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.status_write import write_status
@@ -97,7 +103,8 @@ class ServiceAccountRefs:
     """Which ServiceAccounts reference which pull Secret names, fed by the ServiceAccount watch.
 
     Only accounts with imagePullSecrets are kept, and only their names: enough to find the accounts a
-    registry wired earlier but no longer lists, without listing ServiceAccounts on every pass.
+    registry wired earlier but no longer lists, without listing ServiceAccounts on every pass. Finplane's
+    own children (capability ServiceAccounts) are not kept: their owner writes their entries, never the registry.
     """
 
     def __init__(self) -> None:
@@ -139,17 +146,39 @@ def service_account_event(rt: Runtime, event_type: str | None, body: Mapping[str
     """
     meta = body.get("metadata") or {}
     ns, name = meta.get("namespace") or "", meta.get("name") or ""
+    child = is_finplane_child(dict(body))
     secrets = frozenset(e.get("name") for e in body.get("imagePullSecrets") or [] if e.get("name"))
-    service_account_refs(rt).observe(event_type, ns, name, secrets)
-    if event_type == "DELETED":
+    service_account_refs(rt).observe(event_type, ns, name, frozenset() if child else secrets)
+    if event_type == "DELETED" or child:
         return
+    sandbox = _sandbox_of(rt, ns) if name == "default" else None
+    if sandbox is not None:
+        rt.enqueue("TenantSandbox", sandbox[0])  # its ImagePullAccess condition reads this account
     for key, reg in rt.stores.get(KIND, {}).items():
         spec = reg.get("spec") or {}
-        if name not in (spec.get("serviceAccounts") or []):
+        wired_here = name in (spec.get("serviceAccounts") or []) or \
+            (sandbox is not None and (sandbox[1].get("spec") or {}).get("registryRef") == key[1])
+        if not wired_here:
             continue
         sname = (reg.get("status") or {}).get("secretName")
         if sname is None or sname not in secrets:
             rt.enqueue(KIND, key)
+
+
+def _sandbox_of(rt: Runtime, namespace: str) -> tuple[Key, Obj] | None:
+    """The TenantSandbox whose namespace `namespace` is, if any."""
+    if not namespace.startswith(rt.settings.sandbox_namespace_prefix):
+        return None
+    for key, body in rt.stores.get("TenantSandbox", {}).items():
+        if sandbox_namespace(key[1], rt.settings) == namespace:
+            return key, body
+    return None
+
+
+def _sandbox_namespaces(rt: Runtime, registry: str) -> set[str]:
+    """Namespaces of the sandboxes naming `registry`: their `default` ServiceAccount gets the pull Secret."""
+    return {sandbox_namespace(key[1], rt.settings) for key, body in rt.stores.get("TenantSandbox", {}).items()
+            if (body.get("spec") or {}).get("registryRef") == registry}
 
 
 async def reconcile_registry(rt: Runtime, key: Key, *, creds: CredentialSource) -> None:
@@ -162,6 +191,12 @@ async def reconcile_registry(rt: Runtime, key: Key, *, creds: CredentialSource) 
     except ValidationError as exc:
         msg = describe_errors(exc)
         await write_status(rt.kube, body, conditions=[Cond("Ready", "False", "InvalidSpec", msg)], fields={})
+        return
+    if len(name) > 63:  # the CRD's CEL rule says the same; this covers a server that does not evaluate it
+        await write_status(rt.kube, body, conditions=[Cond(
+            "Ready", "False", "InvalidName", f"the name is {len(name)} characters long: it becomes the value of the "
+            "pull Secrets' finplane.io/image-registry label, at most 63; create the registry under a shorter name")],
+            fields={})
         return
     namespaces = rt.stores.get("Namespace", {})
     targets = target_namespaces(registry=name, selector=spec.namespace_selector, namespaces=namespaces,
@@ -185,10 +220,16 @@ async def reconcile_registry(rt: Runtime, key: Key, *, creds: CredentialSource) 
         await sync_secret(rt.kube, secret, owner=body, seen_before=ns in previously, result=sync)
     refs = service_account_refs(rt)
     listed = set(spec.service_accounts)
+    sandbox_namespaces = _sandbox_namespaces(rt, name)
+
+    def accounts(ns: str) -> set[str]:
+        return listed | ({"default"} if ns in sandbox_namespaces else set())
+
     for ns in sorted(sync.synced):
-        for sa in spec.service_accounts:
-            await wire_service_account(rt.kube, namespace=ns, name=sa, secret=sname, present=True)
-        for sa in sorted(refs.holders(sname, ns) - listed):  # dropped from spec.serviceAccounts
+        for sa in sorted(accounts(ns)):
+            await wire_service_account(rt.kube, namespace=ns, name=sa, secret=sname, present=True,
+                                       create=sa == "default" and ns in sandbox_namespaces)
+        for sa in sorted(refs.holders(sname, ns) - accounts(ns)):  # dropped from spec.serviceAccounts
             await wire_service_account(rt.kube, namespace=ns, name=sa, secret=sname, present=False)
     await _report_writes(rt, body, sync)
 

@@ -26,6 +26,7 @@ from finplane.kube.errors import Conflict
 from finplane.kube.events import post_event
 from finplane.models.common import describe_errors
 from finplane.models.tenant_sandbox import TenantSandboxSpec
+from finplane.reconcile.child_cache import child_cache
 from finplane.reconcile.children import stamp, sync_children
 from finplane.reconcile.queue import Retry
 from finplane.reconcile.registry_access import pull_secret_for
@@ -144,9 +145,8 @@ async def reconcile_sandbox(rt: Runtime, key: Key) -> None:
     if live_ns is not None and live_ns["metadata"].get("deletionTimestamp"):
         raise Retry(f"namespace {ns} is still terminating", delay=2.0)
     desired = [stamp(c, body) for c in render_sandbox(name=name, spec=spec, settings=rt.settings)]
-    result = await sync_children(rt.kube, desired, owner_uid=meta["uid"],
-                                 seen_before=bool((body.get("status") or {}).get("observedGeneration")),
-                                 prune_kinds=PRUNE, prune_namespaces=(ns,))
+    result = await sync_children(rt.kube, desired, owner_uid=meta["uid"], seen_before=False,
+                                 prune_kinds=PRUNE, prune_namespaces=(ns,), cache=child_cache(rt))
     if result.conflicts:
         await _refuse(rt, body, "NamespaceConflict", f"{', '.join(result.conflicts)} already exists and does not "
                       "belong to this sandbox; nothing was adopted: rename the sandbox or remove that object",
@@ -160,6 +160,11 @@ async def reconcile_sandbox(rt: Runtime, key: Key) -> None:
         log.info("Applied %s for sandbox %s", cid, name)
     for cid in result.pruned:
         log.info("Deleted %s for sandbox %s (no longer rendered)", cid, name)
+    if result.refused is not None:
+        refused = result.refused
+        await _refuse(rt, body, refused.reason, f"the API server refused {refused.child}: {refused.message}; "
+                      "nothing after it was applied", fields=times)
+        return
 
     cred = await _ensure_credential(rt, body, spec, ns)
     pull = await _pull_access(rt, body, spec, ns)
@@ -224,21 +229,19 @@ async def _ensure_credential(rt: Runtime, body: Obj, spec: TenantSandboxSpec, ns
 
 
 async def _pull_access(rt: Runtime, body: Obj, spec: TenantSandboxSpec, ns: str) -> Cond | None:
-    """Reference the registry's pull Secret from the namespace's default ServiceAccount (we never write the Secret)."""
+    """Whether pods of the namespace pull with the registry's Secret. Read only: the ImageRegistry reconciler
+    writes both the Secret and the `default` ServiceAccount's entry (one writer per field)."""
     if not spec.registry_ref:
         return None
     secret_name = pull_secret_for(rt.stores, spec.registry_ref)
-    sa = await rt.kube.get_or_none("v1", "ServiceAccount", "default", ns)
-    refs = [r for r in (sa or {}).get("imagePullSecrets") or [] if r.get("name")]
-    if not any(r["name"] == secret_name for r in refs):
-        await rt.kube.apply({"apiVersion": "v1", "kind": "ServiceAccount",
-                             "metadata": {"name": "default", "namespace": ns},
-                             "imagePullSecrets": [*refs, {"name": secret_name}]})
-        log.info("Wired pull secret %s into ServiceAccount %s/default for sandbox %s",
-                 secret_name, ns, body["metadata"]["name"])
     if await rt.kube.get_or_none("v1", "Secret", secret_name, ns) is None:
         return Cond("ImagePullAccess", "False", "PullSecretMissing",
                     f"ImageRegistry {spec.registry_ref} has not written Secret {ns}/{secret_name} yet")
+    sa = await rt.kube.get_or_none("v1", "ServiceAccount", "default", ns)
+    if not any(r.get("name") == secret_name for r in (sa or {}).get("imagePullSecrets") or []):
+        return Cond("ImagePullAccess", "False", "PullSecretNotWired",
+                    f"ImageRegistry {spec.registry_ref} has not added Secret {secret_name} to ServiceAccount "
+                    f"{ns}/default yet")
     return Cond("ImagePullAccess", "True", "PullSecretPresent", f"pods pull with Secret {secret_name}")
 
 
