@@ -23,28 +23,30 @@ from support.fake_kube import FakeKube
 
 from finplane.models.registry import kind_info
 from finplane.models.tenant_sandbox import TenantSandboxSpec
-from finplane.reconcile.capability import reconcile_capability
-from finplane.reconcile.child_cache import child_cache
+from finplane.handlers.registrations import register_all
+from finplane.names import REGISTRY_FIELD_MANAGER
 from finplane.reconcile.children import OWNER_LABEL
-from finplane.reconcile.registry import reconcile_registry, service_account_event
-from finplane.reconcile.registry_creds import CredentialSource
-from finplane.reconcile.registry_secrets import REGISTRY_FIELD_MANAGER
 from finplane.reconcile.runtime import Key, Runtime
-from finplane.reconcile.sandbox import reconcile_sandbox
 from finplane.render.capability import render_capability
 from finplane.settings import Settings
 from finplane.status.conditions import now_iso
 
 Obj = dict[str, Any]
 API = "finplane.io/v1alpha1"
+CAP, SBX, REG = "BusinessCapability", "TenantSandbox", "ImageRegistry"
 
 
 class RecordingRuntime(Runtime):
-    """The real runtime with `enqueue` recorded (kind, key, delay) instead of fed to work queues."""
+    """The real runtime with every reconciler added; `enqueue` (wake-ups by watches) recorded, not run."""
 
     def __init__(self, kube: FakeKube, settings: Settings) -> None:
         super().__init__(kube=kube, settings=settings)  # type: ignore[arg-type]
         self.enqueued: list[tuple[str, Key, float]] = []
+        self.requeued: list[tuple[str, Key, float]] = []  # what passes asked for (Outcome.requeue_after)
+        register_all(self)
+        for kind, controller in self.controllers.items():
+            controller.queue.enqueue = (  # type: ignore[method-assign]
+                lambda key, *, delay=0.0, kind=kind: self.requeued.append((kind, key, delay)))
 
     def enqueue(self, kind: str, key: Key, *, delay: float = 0.0) -> None:
         self.enqueued.append((kind, key, delay))
@@ -52,6 +54,11 @@ class RecordingRuntime(Runtime):
 
 def runtime(kube: FakeKube | None = None, **settings: Any) -> RecordingRuntime:
     return RecordingRuntime(kube or FakeKube(), Settings(registry_prune_grace_seconds=0, **settings))
+
+
+async def run(rt: Runtime, kind: str, key: Key) -> None:
+    """One pass of the kind's controller over `key`, as a worker would run it."""
+    await rt.controllers[kind].reconcile_once(key)
 
 
 def add(rt: Runtime, *bodies: Obj) -> None:
@@ -125,8 +132,8 @@ async def test_the_registry_never_writes_the_service_account_a_capability_render
         "imagePullSecrets": [{"name": "internal-pull"}]})
     rt = runtime(kube)
     add(rt, static_registry(), namespace("payments"), capability("pay", registryRef="internal"))
-    service_account_event(rt, "ADDED", copy_of(kube.find("ServiceAccount", "pay", "payments")))  # the watch
-    await reconcile_registry(rt, ("", "internal"), creds=CredentialSource(rt.settings))
+    rt.observe("ServiceAccount", "ADDED", copy_of(kube.find("ServiceAccount", "pay", "payments")))  # the watch
+    await run(rt, REG, ("", "internal"))
     assert kube.find("Secret", "internal-pull", "payments") is not None
     assert kube.writes("ServiceAccount") == []
     assert copy_of(kube.find("ServiceAccount", "pay", "payments"))["imagePullSecrets"] == [{"name": "internal-pull"}]
@@ -137,20 +144,20 @@ async def test_the_sandbox_default_service_account_is_wired_by_the_registry_alon
     kube.put(registry_source_secret())
     rt = runtime(kube)
     add(rt, static_registry(), sandbox("acme", registryRef="internal"))
-    await reconcile_sandbox(rt, ("", "acme"))
+    await run(rt, SBX, ("", "acme"))
     assert kube.writes("ServiceAccount") == []  # the sandbox only reads it
     assert kube.last_conditions("TenantSandbox")["ImagePullAccess"]["reason"] == "PullSecretMissing"
 
     add(rt, copy_of(kube.find("Namespace", "sbx-acme")))  # the watch delivers the namespace the sandbox made
-    await reconcile_registry(rt, ("", "internal"), creds=CredentialSource(rt.settings))
+    await run(rt, REG, ("", "internal"))
     assert {c.field_manager for c in kube.writes("ServiceAccount")} == {REGISTRY_FIELD_MANAGER}
     assert copy_of(kube.find("ServiceAccount", "default", "sbx-acme"))["imagePullSecrets"] == [
         {"name": "internal-pull"}]
 
     echo_status(rt, kube, "TenantSandbox", ("", "acme"))
     writes_before = len(kube.writes("ServiceAccount"))
-    await reconcile_sandbox(rt, ("", "acme"))
-    await reconcile_registry(rt, ("", "internal"), creds=CredentialSource(rt.settings))
+    await run(rt, SBX, ("", "acme"))
+    await run(rt, REG, ("", "internal"))
     assert len(kube.writes("ServiceAccount")) == writes_before  # settled: nobody writes it again
     assert kube.last_conditions("TenantSandbox")["ImagePullAccess"]["status"] == "True"
 
@@ -160,13 +167,13 @@ async def test_a_capability_refused_then_fixed_reports_no_drift_for_children_it_
     kube = FakeKube()
     rt = runtime(kube)
     add(rt, capability("a", dependencies=[{"name": "b"}]), capability("b", dependencies=[{"name": "a"}]))
-    await reconcile_capability(rt, ("payments", "a"))
+    await run(rt, CAP, ("payments", "a"))
     assert kube.last_conditions("BusinessCapability")["Ready"]["reason"] == "DependencyCycle"
     assert kube.writes("Deployment") == []
     echo_status(rt, kube, "BusinessCapability", ("payments", "a"))  # observedGeneration is now set
 
     rt.stores["BusinessCapability"][("payments", "b")]["spec"]["dependencies"] = []  # the cycle is broken
-    await reconcile_capability(rt, ("payments", "a"))
+    await run(rt, CAP, ("payments", "a"))
     assert kube.find("Deployment", "a", "payments") is not None
     assert "Drift" not in kube.event_reasons()
 
@@ -175,12 +182,12 @@ async def test_a_child_deleted_by_hand_is_still_reported_as_drift() -> None:
     kube = FakeKube()
     rt = runtime(kube)
     add(rt, capability("a"))
-    await reconcile_capability(rt, ("payments", "a"))
+    await run(rt, CAP, ("payments", "a"))
     echo_status(rt, kube, "BusinessCapability", ("payments", "a"))
     service = copy_of(kube.find("Service", "a", "payments"))
     await kube.delete("v1", "Service", "a", "payments")
-    child_cache(rt).observe("DELETED", service)  # what the child watch reports
-    await reconcile_capability(rt, ("payments", "a"))
+    rt.child_cache.observe("DELETED", service)  # what the child watch reports
+    await run(rt, CAP, ("payments", "a"))
     drift = [e["message"] for e in kube.events if e["reason"] == "Drift"]
     assert drift == ["Reverted manual change to Service/payments/a: (deleted)"]
     assert kube.find("Service", "a", "payments") is not None
@@ -192,7 +199,7 @@ async def test_a_name_that_cannot_be_a_service_name_is_refused_before_anything_i
     kube = FakeKube()
     rt = runtime(kube)
     add(rt, capability(name))
-    await reconcile_capability(rt, ("payments", name))
+    await run(rt, CAP, ("payments", name))
     assert [c.verb for c in kube.writes()] == ["patch_status"]
     ready = kube.last_conditions("BusinessCapability")["Ready"]
     assert (ready["status"], ready["reason"]) == ("False", "InvalidName")
@@ -216,7 +223,7 @@ async def test_a_registry_name_too_long_for_a_label_value_is_refused_before_any_
     rt = runtime(kube)
     long = "r" * 64
     add(rt, static_registry(long), namespace("payments"), capability("pay", registryRef=long))
-    await reconcile_registry(rt, ("", long), creds=CredentialSource(rt.settings))
+    await run(rt, REG, ("", long))
     assert [c.verb for c in kube.writes()] == ["patch_status"]
     assert kube.last_conditions("ImageRegistry")["Ready"]["reason"] == "InvalidName"
 
@@ -234,7 +241,7 @@ async def test_a_sandbox_expiry_out_of_range_is_invalid_spec_not_a_retry_loop() 
     del body["spec"]["ttlSeconds"]
     body["spec"]["expiresAt"] = "9999-12-31T23:59:59-23:59"
     add(rt, body)
-    await reconcile_sandbox(rt, ("", "late"))  # returns normally: nothing for the queue to retry
+    await run(rt, SBX, ("", "late"))  # returns normally: nothing for the queue to retry
     assert [c.verb for c in kube.writes()] == ["patch_status"]
     ready = kube.last_conditions("TenantSandbox")["Ready"]
     assert (ready["reason"], "out of range" in ready["message"]) == ("InvalidSpec", True)
@@ -256,10 +263,14 @@ async def test_a_child_the_server_refuses_stops_the_pass_before_the_deployment_w
                 message='Service "pay" is invalid: metadata.name: Invalid value: a DNS-1035 label must consist of ...')
     rt = runtime(kube)
     add(rt, capability("pay"))
-    await reconcile_capability(rt, ("payments", "pay"))  # returns normally: no retry loop
+    await run(rt, CAP, ("payments", "pay"))  # returns normally: no retry loop
     assert kube.find("Deployment", "pay", "payments") is None
     assert {o["metadata"]["name"] for o in kube.of_kind("NetworkPolicy")} == {"pay-default-deny", "pay-allow"}
     ready = kube.last_conditions("BusinessCapability")["Ready"]
     assert (ready["status"], ready["reason"]) == ("False", "Invalid")
     assert "Service/payments/pay" in ready["message"] and "DNS-1035" in ready["message"]
-    assert rt.enqueued == []
+    assert rt.requeued == []
+    writes = len(kube.writes())
+    echo_status(rt, kube, CAP, ("payments", "pay"))
+    await run(rt, CAP, ("payments", "pay"))  # woken again (a drift resync): refused for good until the spec changes
+    assert len(kube.writes()) == writes

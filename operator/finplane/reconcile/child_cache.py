@@ -30,7 +30,7 @@ from typing import Any
 
 from finplane.jsondata import copy_json
 
-__all__ = ["ChildCache", "child_cache"]
+__all__ = ["ChildCache"]
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str, str]  # (apiVersion, kind, namespace or "", name)
@@ -143,16 +143,3 @@ class ChildCache:
         meta = obj.get("metadata") or {}
         return _key(str(obj.get("apiVersion", "")), str(obj.get("kind", "")), meta.get("name", ""),
                     meta.get("namespace"))
-
-
-def child_cache(rt: Any) -> ChildCache:
-    """The runtime's child cache, created on first use.
-
-    Kept as an attribute set here rather than a `Runtime` field so this optimisation stays in its own
-    module (runtime.py is the shared core every reconciler imports).
-    """
-    cache = getattr(rt, "_child_cache", None)
-    if cache is None:
-        cache = ChildCache()
-        rt._child_cache = cache
-    return cache

@@ -26,7 +26,8 @@ from typing import Any
 
 from finplane.kube.client import Kube
 from finplane.kube.errors import NotFound
-from finplane.reconcile.children import OWNER_LABEL, stamp, sync_children
+from finplane.names import REGISTRY_FIELD_MANAGER
+from finplane.reconcile.children import OWNER_LABEL, SyncResult, stamp, sync_children
 
 __all__ = ["REGISTRY_FIELD_MANAGER", "SecretSync", "is_finplane_child", "prune_secrets", "stamp_secret", "sync_secret",
            "wire_service_account"]
@@ -34,7 +35,6 @@ __all__ = ["REGISTRY_FIELD_MANAGER", "SecretSync", "is_finplane_child", "prune_s
 log = logging.getLogger("finplane.registry")
 _KEY = secrets.token_bytes(32)
 Obj = dict[str, Any]
-REGISTRY_FIELD_MANAGER = "finplane-registry"
 
 
 def is_finplane_child(obj: Obj) -> bool:
@@ -60,18 +60,23 @@ def stamp_secret(secret: Obj, owner: Obj) -> Obj:
     return stamped
 
 
-async def sync_secret(kube: Kube, secret: Obj, *, owner: Obj, seen_before: bool, result: SecretSync) -> None:
+async def sync_secret(kube: Kube, secret: Obj, *, owner: Obj, seen_before: bool, result: SecretSync) -> SyncResult:
+    """Apply one namespace's pull Secret; `result` collects the namespaces; the SyncResult goes to the report."""
     ns = secret["metadata"]["namespace"]
     res = await sync_children(kube, [stamp_secret(secret, owner)], owner_uid=owner["metadata"]["uid"],
                               seen_before=seen_before)
     if res.conflicts:
         result.conflicts.add(ns)
         result.out[ns] = f"Secret {secret['metadata']['name']} exists and is not managed by this registry"
-        return
+        return res
+    if res.refused is not None:
+        result.out[ns] = f"the API server refused the Secret: {res.refused.message}"
+        return res
     result.synced.add(ns)
     if res.applied:
         result.applied.append(ns)
     result.drifted.extend((ns, fields) for _, fields in res.drifted)
+    return res
 
 
 async def prune_secrets(kube: Kube, *, owner_uid: str, keep: set[str], name: str,
