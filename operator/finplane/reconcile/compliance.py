@@ -20,7 +20,7 @@ from prometheus_client import Gauge
 from finplane.kube.errors import KubeError, NotFound
 from finplane.kube.events import post_event
 from finplane.models.compliance_policy import CompliancePolicySpec, CompliancePolicyStatus, Mode
-from finplane.names import BUSINESS_CAPABILITY, COMPLIANCE_POLICY
+from finplane.names import COMPLIANCE_POLICY
 from finplane.policy.admission import psa_labels, render_admission_policy
 from finplane.policy.engine import Result, evaluate, object_key
 from finplane.policy.evidence import EvidenceLog
@@ -100,9 +100,7 @@ class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
         results = evaluate(spec, name, subjects, ctx, now=now)
         state.results[name] = results
         for event, waiver in record_changes(state.evidence, name, spec, results, now=now):
-            expired = event == "WaiverExpired"
-            if expired and spec.mode == Mode.ENFORCE:
-                _recheck_capabilities(rt)  # the enforcement hook in their pass reads the waivers
+            expired = event == "WaiverExpired"  # capabilities wake at the same instant (CapabilityReconciler)
             await post_event(rt.kube, body, type_="Warning" if expired else "Normal", reason=event,
                              message=f"waiver {waiver} {'expired: its results count as failures again' if expired else 'applies'}")
         _metrics(name, spec, results, now)
@@ -219,11 +217,6 @@ async def _ship(rt: Runtime, state: ComplianceState, spec: CompliancePolicySpec)
         return Cond(T.EVIDENCE_SHIPPED, "False", Reason.EVIDENCE_STORE_UNREACHABLE,
                     f"{result.queued} entries queued locally, none dropped; {result.error}")
     return Cond(T.EVIDENCE_SHIPPED, "True", Reason.SHIPPED, f"evidence shipped to s3://{bucket}")
-
-
-def _recheck_capabilities(rt: Runtime) -> None:
-    for key in list(rt.stores.get(BUSINESS_CAPABILITY, {})):
-        rt.enqueue(BUSINESS_CAPABILITY, key)
 
 
 def _metrics(name: str, spec: CompliancePolicySpec, results: list[Result], now: datetime) -> None:
