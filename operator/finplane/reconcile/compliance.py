@@ -19,7 +19,13 @@ from prometheus_client import Gauge
 
 from finplane.kube.errors import KubeError, NotFound
 from finplane.kube.events import post_event
-from finplane.models.compliance_policy import CompliancePolicySpec, CompliancePolicyStatus, Mode
+from finplane.models.compliance_policy import (
+    CompliancePolicySpec,
+    CompliancePolicyStatus,
+    EvidenceStatus,
+    Mode,
+    RuleSummary,
+)
 from finplane.names import COMPLIANCE_POLICY
 from finplane.policy.admission import psa_labels, render_admission_policy
 from finplane.policy.engine import Result, evaluate, object_key
@@ -120,7 +126,7 @@ class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
         upcoming = [(w.expires_at - now).total_seconds() + 0.05 for w in spec.waivers if w.active(now=now)]
         if state.queued:
             upcoming.append(30.0)  # try the evidence store again; entries wait in the local log
-        return Outcome(conds, status=CompliancePolicyStatus.model_validate(_status_fields(body, results, state, now)),
+        return Outcome(conds, status=_status(body, results, state),
                        requeue_after=min(upcoming) if upcoming else None)
 
 
@@ -267,28 +273,33 @@ async def _rollup(rt: Runtime, state: ComplianceState) -> None:
             await write_compliant(rt.kube, body, want)
 
 
-def _status_fields(body: Obj, results: list[Result], state: ComplianceState, now: datetime) -> Obj:
+def _status(body: Obj, results: list[Result], state: ComplianceState) -> CompliancePolicyStatus:
+    """Counts per object and per rule, the evidence state; lastEvaluationTime moves only when they change."""
     per_object: dict[str, set[str]] = {}
-    rules: dict[str, dict[str, Any]] = {}
+    rules: dict[str, RuleSummary] = {}
     for r in results:
         per_object.setdefault(r.object, set()).add(r.result)
-        row = rules.setdefault(r.rule, {"id": r.rule, "pass": 0, "fail": 0, "skip": 0})
-        if r.result in ("pass", "skip"):
-            row[r.result] += 1
+        # by alias: "pass" is a Python keyword, so the field is `passed` (mypy without the pydantic plugin
+        # accepts only the alias, the plugin only the name); every count is set so zeros are written too
+        row = rules.setdefault(r.rule, RuleSummary.model_validate({"id": r.rule, "pass": 0, "fail": 0, "skip": 0}))
+        if r.result == "pass":
+            row.passed += 1
+        elif r.result == "skip":
+            row.skip += 1
         else:
-            row["fail"] += 1
-    fields: Obj = {
-        "violating": sum(1 for s in per_object.values() if s & {"fail", "error"}),
-        "waived": sum(1 for s in per_object.values() if "skip" in s and not s & {"fail", "error"}),
-        "compliant": sum(1 for s in per_object.values() if s <= {"pass"}),
-        "rules": [rules[k] for k in sorted(rules)],
-        "evidence": {"headHash": state.evidence.head, "queued": state.queued,
-                     **({"lastShippedTime": state.last_shipped} if state.last_shipped else {})},
-    }
+            row.fail += 1
+    status = CompliancePolicyStatus(
+        violating=sum(1 for s in per_object.values() if s & {"fail", "error"}),
+        waived=sum(1 for s in per_object.values() if "skip" in s and not s & {"fail", "error"}),
+        compliant=sum(1 for s in per_object.values() if s <= {"pass"}),
+        rules=[rules[k] for k in sorted(rules)],
+        evidence=EvidenceStatus(head_hash=state.evidence.head, queued=state.queued,
+                                last_shipped_time=state.last_shipped))
     old = body.get("status") or {}
-    same = all(old.get(k) == v for k, v in fields.items() if k != "evidence") and \
+    counts = status.model_dump(by_alias=True, mode="json", include={"violating", "waived", "compliant", "rules"})
+    same = all(old.get(k) == v for k, v in counts.items()) and \
         (old.get("evidence") or {}).get("headHash") == state.evidence.head and \
         (old.get("evidence") or {}).get("queued", 0) == state.queued
-    fields["lastEvaluationTime"] = old.get("lastEvaluationTime") if same and old.get("lastEvaluationTime") \
+    status.last_evaluation_time = old.get("lastEvaluationTime") if same and old.get("lastEvaluationTime") \
         else now_iso()
-    return fields
+    return status

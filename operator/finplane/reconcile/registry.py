@@ -263,12 +263,12 @@ def _iso(value: Any) -> str | None:
 
 
 def _status(sname: str, sync: SecretSync, login: Login | None) -> ImageRegistryStatus:
-    fields: Obj = {"secretName": sname, "namespacesInSync": sorted(sync.synced),
-                   "namespacesOutOfSync": sorted(sync.out)}
-    if login is not None:
-        fields["lastRefreshTime"] = _iso(login.obtained_at)
-        fields["tokenExpiresAt"] = _iso(login.expires_at)
-    return ImageRegistryStatus.model_validate(fields)
+    status = ImageRegistryStatus(secret_name=sname, namespaces_in_sync=sorted(sync.synced),
+                                 namespaces_out_of_sync=sorted(sync.out))
+    if login is not None:  # without a login the last reported refresh stays as it was
+        status.last_refresh_time = _iso(login.obtained_at)
+        status.token_expires_at = _iso(login.expires_at)
+    return status
 
 
 def _conditions(spec: ImageRegistrySpec, sync: SecretSync, failure: CredentialsUnavailable | None,
