@@ -20,7 +20,7 @@ from finplane.models.business_capability import BusinessCapabilitySpec, Business
 from finplane.names import BUSINESS_CAPABILITY, CHANNEL, COMPLIANCE_POLICY, IMAGE_REGISTRY, TENANT_SANDBOX
 from finplane.policy.enforce import enforced_violations
 from finplane.policy.subject import Context
-from finplane.reconcile.registry_access import pull_secret_for
+from finplane.reconcile.registry.access import pull_secret_for
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
 from finplane.render.capability import CapabilityContext, render_capability
@@ -246,6 +246,6 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
         if registry is None:
             return Cond(T.IMAGE_PULL_ACCESS, "False", Reason.REGISTRY_NOT_FOUND,
                         f"ImageRegistry {spec.registry_ref} does not exist; create it or fix spec.registryRef")
-        from finplane.reconcile.registry_access import image_allowed  # the registry module owns the rules
+        from finplane.reconcile.registry.access import image_allowed  # the registry module owns the rules
         ok, reason, message = image_allowed(registry, spec.image)
         return Cond(T.IMAGE_PULL_ACCESS, "True" if ok else "False", reason, message)

@@ -26,7 +26,7 @@ from finplane.kube.errors import Conflict
 from finplane.kube.events import post_event
 from finplane.models.tenant_sandbox import CredentialRef, SandboxPhase, TenantSandboxSpec, TenantSandboxStatus
 from finplane.names import IMAGE_REGISTRY, REGISTRY_LABEL, TENANT_SANDBOX
-from finplane.reconcile.registry_access import pull_secret_for
+from finplane.reconcile.registry.access import pull_secret_for
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.sandbox_teardown import expire
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch

@@ -33,9 +33,9 @@ from finplane.policy.evidence import EvidenceLog
 from finplane.policy.evidence_cli import LOG_NAME
 from finplane.policy.report import render_reports
 from finplane.reconcile.children import SyncResult
-from finplane.reconcile.compliance_context import gather
-from finplane.reconcile.compliance_evidence import record_changes, since_map
-from finplane.reconcile.compliance_rollup import ROLLUP_KINDS, compliant_condition, write_compliant
+from finplane.reconcile.compliance.context import gather
+from finplane.reconcile.compliance.evidence import record_changes, since_map
+from finplane.reconcile.compliance.rollup import ROLLUP_KINDS, compliant_condition, write_compliant
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Watch
 from finplane.status.conditions import Cond, now_iso
