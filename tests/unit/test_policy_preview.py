@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from finplane.policy.engine import Result
 from finplane.policy.preview import refusals
-from finplane.reconcile.compliance_rollup import compliant_condition
+from finplane.reconcile.compliance.rollup import compliant_condition
 from tests.support.policy_objects import DIGEST, capability, channel
 
 POLICY = {"metadata": {"name": "gate"}, "spec": {"mode": "audit", "rules": [

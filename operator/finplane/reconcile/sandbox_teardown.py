@@ -1,6 +1,6 @@
 """Tear a sandbox down at expiry: delete its namespace (and so its credential), keep the CR as Expired.
 
-Called by the sandbox reconciler whenever the sandbox's timeline says it has expired (or a
+Called by the sandbox reconciler (its outcome is the pass's) whenever the sandbox's timeline says it has expired (or a
 teardown is already recorded). Idempotent: a second pass, or a pass after an operator restart,
 finds the namespace gone or terminating and the report already in status, and writes nothing.
 A namespace that does not belong to this sandbox (a NamespaceConflict) is never deleted.
@@ -9,13 +9,17 @@ A namespace that does not belong to this sandbox (a NamespaceConflict) is never 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finplane.kube.errors import KubeError
 from finplane.kube.events import post_event
-from finplane.reconcile.runtime import Runtime
-from finplane.reconcile.status_write import write_status
+from finplane.models.tenant_sandbox import SandboxPhase, TeardownReport, TenantSandboxStatus
+from finplane.reconcile.shape import Outcome
 from finplane.status.conditions import Cond, now_iso
+from finplane.status.vocabulary import ConditionType, Reason
+
+if TYPE_CHECKING:
+    from finplane.reconcile.runtime import Runtime
 
 __all__ = ["INVENTORY", "expire"]
 
@@ -42,8 +46,8 @@ async def _inventory(rt: Runtime, namespace: str) -> list[str]:
     return out
 
 
-async def expire(rt: Runtime, body: Obj, *, namespace: str, expires_at: str) -> None:
-    """Delete the namespace if it is still ours, record the teardown report once, mark the sandbox Expired."""
+async def expire(rt: Runtime, body: Obj, *, namespace: str, expires_at: str) -> Outcome:
+    """Delete the namespace if it is still ours, record the teardown report once; the outcome marks it Expired."""
     # The watch-fed body may predate our own last status write (a namespace event can re-enqueue us
     # first): read the CR fresh so the teardown report is written once, never overwritten.
     body = await rt.kube.get_or_none(body["apiVersion"], body["kind"], body["metadata"]["name"]) or body
@@ -65,12 +69,13 @@ async def expire(rt: Runtime, body: Obj, *, namespace: str, expires_at: str) -> 
         await post_event(rt.kube, body, type_="Normal", reason="TornDown",
                          message=f"Expired at {expires_at}; removed {listing}")
     conds = [
-        Cond("Ready", "False", "Expired", f"the sandbox expired at {expires_at}: its namespace and credential "
+        Cond(ConditionType.READY, "False", Reason.EXPIRED, f"the sandbox expired at {expires_at}: its namespace and credential "
              "were removed; an expired sandbox cannot be extended, create a new one"),
-        Cond("Expiring", "False", "Expired", "the sandbox has expired"),
-        Cond("Expired", "True", "TTLElapsed", f"expired at {expires_at}"),
+        Cond(ConditionType.EXPIRING, "False", Reason.EXPIRED, "the sandbox has expired"),
+        Cond(ConditionType.EXPIRED, "True", Reason.TTL_ELAPSED, f"expired at {expires_at}"),
     ]
-    await write_status(rt.kube, body, conditions=conds, fields={
-        "phase": "Expired", "namespace": namespace, "expiresAt": expires_at, "teardown": report,
-        "credentialSecretRef": None, "credentialHash": None, "credentialFingerprint": None,
-        "credentialRotation": None})
+    status = TenantSandboxStatus(
+        phase=SandboxPhase.EXPIRED, namespace=namespace, expires_at=expires_at,
+        teardown=TeardownReport.model_validate(report),  # as recorded the first time, never rewritten
+        credential_secret_ref=None, credential_hash=None, credential_fingerprint=None, credential_rotation=None)
+    return Outcome(conds, status=status, body=body)

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from finplane.models.common import LabelSelector
+from finplane.names import ROLE_ANNOTATION
 from finplane.render.sandbox import sandbox_namespace  # the sandbox renderer owns the naming rule
 from finplane.settings import Settings
 
 __all__ = ["ROLE_ANNOTATION", "selector_matches", "target_namespaces"]
 
-ROLE_ANNOTATION = "finplane.io/aws-role-arn"
 Obj = dict[str, Any]
 Key = tuple[str, str]
 
@@ -63,9 +63,9 @@ def target_namespaces(*, registry: str, selector: LabelSelector | None, namespac
         if spec.get("registryRef") == registry:
             wanted[sandbox_namespace(sbx_name, settings)] = spec.get("awsRoleArn") or None
     for ns_name in list(wanted):
-        ns = namespaces.get(("", ns_name))
-        meta = (ns or {}).get("metadata") or {}
-        if meta.get("deletionTimestamp") or ((ns or {}).get("status") or {}).get("phase") == "Terminating":
+        found = namespaces.get(("", ns_name))
+        meta = (found or {}).get("metadata") or {}
+        if meta.get("deletionTimestamp") or ((found or {}).get("status") or {}).get("phase") == "Terminating":
             del wanted[ns_name]
         elif wanted[ns_name] is None and (meta.get("annotations") or {}).get(ROLE_ANNOTATION):
             wanted[ns_name] = meta["annotations"][ROLE_ANNOTATION]

@@ -1,26 +1,32 @@
 """Reconcile CompliancePolicies: evaluate the selected objects, record evidence, write PolicyReports,
 the rolled-up `Compliant` conditions and the policy's status; in enforce mode, render native enforcement.
 
-Registered by `handlers.registrations` (auto-imported, `register(rt)`). A policy is re-evaluated
-when it changes, when a selected Finplane object changes its spec or labels, and at the next
-waiver expiry (an expired waiver stops applying at once, with an event and an evidence entry).
+One `KindReconciler`, added by `handlers.registrations`. A policy is re-evaluated when it changes,
+when a selected Finplane object changes its spec or labels (`watches`), and at the next waiver expiry
+(`requeue_after`: an expired waiver stops applying at once, with an event and an evidence entry).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import Gauge
-from pydantic import ValidationError
 
 from finplane.kube.errors import KubeError, NotFound
 from finplane.kube.events import post_event
-from finplane.models.common import describe_errors
-from finplane.models.compliance_policy import CompliancePolicySpec, Mode
+from finplane.models.compliance_policy import (
+    CompliancePolicySpec,
+    CompliancePolicyStatus,
+    EvidenceStatus,
+    Mode,
+    RuleSummary,
+)
+from finplane.names import COMPLIANCE_POLICY
 from finplane.policy.admission import (
     admission_options,
     outside_protected,
@@ -29,21 +35,22 @@ from finplane.policy.admission import (
     render_admission_policy,
 )
 from finplane.policy.engine import Result, evaluate, object_key
-from finplane.policy.evidence import EvidenceLog
-from finplane.policy.evidence_cli import LOG_NAME
+from finplane.policy.evidence import LOG_NAME, EvidenceLog
 from finplane.policy.report import render_reports
-from finplane.reconcile.children import stamp, sync_children
-from finplane.reconcile.compliance_context import gather
-from finplane.reconcile.compliance_evidence import record_changes, since_map
-from finplane.reconcile.compliance_rollup import ROLLUP_KINDS, compliant_condition, write_compliant
+from finplane.reconcile.children import SyncResult
+from finplane.reconcile.compliance.context import gather
+from finplane.reconcile.compliance.evidence import record_changes, since_map
+from finplane.reconcile.compliance.rollup import ROLLUP_KINDS, compliant_condition, write_compliant
 from finplane.reconcile.runtime import Key, Runtime
-from finplane.reconcile.status_write import write_status
+from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Watch
 from finplane.status.conditions import Cond, now_iso
+from finplane.status.vocabulary import ConditionType, Reason, condition_of
 
-__all__ = ["KIND", "reconcile_policy", "register"]
+__all__ = ["KIND", "ComplianceReconciler", "ComplianceState"]
 
 log = logging.getLogger("finplane.compliance")
-KIND = "CompliancePolicy"
+KIND = COMPLIANCE_POLICY
+T = ConditionType
 Obj = dict[str, Any]
 # Reports and admission policies are synced separately: a cluster without the PolicyReport CRDs (or with
 # either switched off) still gets the other, and each pass prunes only the kinds it may touch.
@@ -68,84 +75,64 @@ class ComplianceState:
         self.last_shipped: str | None = None
 
 
-def _state(rt: Runtime) -> ComplianceState:
-    state = getattr(rt, "compliance_state", None)
-    if state is None:
-        state = ComplianceState(rt.settings.evidence_dir)
-        rt.compliance_state = state  # type: ignore[attr-defined]
-    return state
+class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
+    kind = KIND
+    spec_model = CompliancePolicySpec
 
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(rt)
+        self.state = ComplianceState(rt.settings.evidence_dir)
 
-def register(rt: Runtime) -> None:
-    rt.register(KIND, reconcile_policy)
-    state = _state(rt)
+    def watches(self) -> list[Watch]:
+        return [*(Watch(kind, self._selected_changed) for kind in ROLLUP_KINDS), Watch(KIND, self._policy_changed)]
 
-    def changed(event: str, new: Obj, old: Obj | None) -> None:
+    def _selected_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        """A selected object changed its spec, labels or namespace, or lost the Compliant condition we wrote."""
         meta, old_meta = new.get("metadata", {}), (old or {}).get("metadata", {})
-        want = state.desired.get(object_key(new.get("kind", ""), meta.get("namespace") or "", meta.get("name", "")))
-        have = next((c for c in (new.get("status") or {}).get("conditions") or [] if c.get("type") == "Compliant"),
-                    None)
+        want = self.state.desired.get(object_key(new.get("kind", ""), meta.get("namespace") or "", meta.get("name", "")))
+        have = condition_of(new, ConditionType.COMPLIANT)
         relevant = event in ("ADDED", "DELETED", "LISTED") or old is None or \
             meta.get("generation") != old_meta.get("generation") or meta.get("labels") != old_meta.get("labels") or \
             (new.get("status") or {}).get("namespace") != ((old or {}).get("status") or {}).get("namespace") or \
             (want is not None and event != "DELETED" and
              (have is None or (have.get("status"), have.get("message")) != (want.status, want.message)))
-        if relevant:
-            for key in list(rt.stores.get(KIND, {})):
-                rt.enqueue(KIND, key)
-    for kind in ROLLUP_KINDS:
-        rt.on_change(kind, changed)
+        return list(self.rt.stores.get(KIND, {})) if relevant else []
 
-    def policy_changed(event: str, new: Obj, old: Obj | None) -> None:
-        gen = new.get("metadata", {}).get("generation")
-        if old is None or event in ("ADDED", "DELETED") or gen != old.get("metadata", {}).get("generation"):
-            _recheck_capabilities(rt)  # the enforcement hook in their reconcile reads the policies
+    def _policy_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
         if event == "DELETED":
-            state.results.pop(new["metadata"]["name"], None)
-            for key in list(rt.stores.get(KIND, {})):
-                rt.enqueue(KIND, key)  # the others roll the Compliant conditions up again
-    rt.on_change(KIND, policy_changed)
+            self.state.results.pop(new["metadata"]["name"], None)
+            return list(self.rt.stores.get(KIND, {}))  # the others roll the Compliant conditions up again
+        return []
 
+    async def reconcile(self, p: Pass[CompliancePolicySpec]) -> Outcome:
+        rt, body, spec, name, state = self.rt, p.body, p.spec, p.name, self.state
+        now = datetime.now(UTC)
+        subjects, ctx = await gather(rt.kube, rt.settings, spec, rt.stores)
+        results = evaluate(spec, name, subjects, ctx, now=now)
+        state.results[name] = results
+        for event, waiver in record_changes(state.evidence, name, spec, results, now=now):
+            expired = event == "WaiverExpired"  # capabilities wake at the same instant (CapabilityReconciler)
+            await post_event(rt.kube, body, type_="Warning" if expired else "Normal", reason=event,
+                             message=f"waiver {waiver} {'expired: its results count as failures again' if expired else 'applies'}")
+        _metrics(name, spec, results, now)
 
-async def reconcile_policy(rt: Runtime, key: Key) -> None:
-    body = rt.get(KIND, key)
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return
-    name = key[1]
-    try:
-        spec = CompliancePolicySpec.model_validate(body.get("spec") or {})
-    except ValidationError as exc:
-        msg = describe_errors(exc)
-        await write_status(rt.kube, body, conditions=[Cond("Ready", "False", "InvalidSpec", msg)], fields={})
-        return
-    state = _state(rt)
-    now = datetime.now(UTC)
-    subjects, ctx = await gather(rt.kube, rt.settings, spec, rt.stores)
-    results = evaluate(spec, name, subjects, ctx, now=now)
-    state.results[name] = results
-    for event, waiver in record_changes(state.evidence, name, spec, results, now=now):
-        expired = event == "WaiverExpired"
-        if expired and spec.mode == Mode.ENFORCE:
-            _recheck_capabilities(rt)
-        await post_event(rt.kube, body, type_="Warning" if expired else "Normal", reason=event,
-                         message=f"waiver {waiver} {'expired: its results count as failures again' if expired else 'applies'}")
-    _metrics(name, spec, results, now)
-
-    conds = [Cond("Ready", "True", "Evaluated", f"{len(subjects)} objects considered, {len(results)} results")]
-    shipped = await _ship(rt, state, spec)
-    if shipped is not None:
-        conds.append(shipped)
-    conds.append(await _write_reports(rt, body, name, spec, results, state))
-    admission = await _write_admission_policies(rt, body, name, spec, now)
-    if admission is not None:
-        conds.append(admission)
-    if spec.mode == Mode.ENFORCE:
-        await _label_namespaces(rt, spec, results)
-    await _rollup(rt, state)
-    await write_status(rt.kube, body, conditions=conds, fields=_status_fields(body, results, state, now))
-    _wake_at_next_expiry(rt, key, spec, now)
-    if state.queued:
-        rt.enqueue(KIND, key, delay=30.0)  # try the evidence store again; entries wait in the local log
+        conds = [Cond(ConditionType.READY, "True", Reason.EVALUATED,
+                      f"{len(subjects)} objects considered, {len(results)} results")]
+        shipped = await _ship(rt, state, spec)
+        if shipped is not None:
+            conds.append(shipped)
+        conds.append(await _write_reports(p, name, spec, results, state))
+        admission = await _write_admission_policies(p, name, spec, now)
+        if admission is not None:
+            conds.append(admission)
+        if spec.mode == Mode.ENFORCE:
+            await _label_namespaces(rt, spec, results)
+        await _rollup(rt, state)
+        upcoming = [(w.expires_at - now).total_seconds() + 0.05 for w in spec.waivers if w.active(now=now)]
+        if state.queued:
+            upcoming.append(30.0)  # try the evidence store again; entries wait in the local log
+        return Outcome(conds, status=_status(body, results, state),
+                       requeue_after=min(upcoming) if upcoming else None)
 
 
 def _resource_missing(exc: KubeError) -> bool:
@@ -153,52 +140,67 @@ def _resource_missing(exc: KubeError) -> bool:
     return isinstance(exc, NotFound) and not (exc.body.get("details") or {}).get("name")
 
 
-async def _write_reports(rt: Runtime, body: Obj, name: str, spec: CompliancePolicySpec, results: list[Result],
-                         state: ComplianceState) -> Cond:
+async def _write_reports(p: Pass[CompliancePolicySpec], name: str, spec: CompliancePolicySpec,
+                         results: list[Result], state: ComplianceState) -> Cond:
     """PolicyReports and ClusterPolicyReports, unless switched off; the ReportsWritten condition says which.
 
     Failures are reported, not raised: retrying cannot install a CRD or grant RBAC, and the policy's own
     status and the Compliant conditions are still worth writing. The next event or drift resync tries again.
     """
-    if not rt.settings.policy_reports_enabled:
-        return Cond("ReportsWritten", "False", "Disabled",
+    if not p.settings.policy_reports_enabled:
+        return Cond(T.REPORTS_WRITTEN, "False", Reason.DISABLED,
                     "PolicyReports are switched off (FINPLANE_POLICY_REPORTS_ENABLED=false, chart value "
                     "features.policyReports); results are in this policy's status and the Compliant conditions")
     reports = render_reports(name, results, mode=str(spec.mode), since=since_map(state.evidence, results))
     try:
-        await sync_children(rt.kube, [stamp(c, body) for c in reports], owner_uid=body["metadata"]["uid"],
-                            seen_before=False, prune_kinds=REPORT_KINDS)
+        result = await p.apply(reports, prune_kinds=REPORT_KINDS, refuse=False, cached=False)
     except KubeError as exc:
         if _resource_missing(exc):
-            return Cond("ReportsWritten", "False", "CRDMissing",
+            return Cond(T.REPORTS_WRITTEN, "False", Reason.CRD_MISSING,
                         "the wgpolicyk8s.io PolicyReport/ClusterPolicyReport CRDs are not installed: install them "
                         "(crds/extra/, or the chart with features.policyReportCRDs=true), or switch reports off "
                         "with FINPLANE_POLICY_REPORTS_ENABLED=false")
-        return Cond("ReportsWritten", "False", "ReportWriteFailed", exc.message[:512])
-    return Cond("ReportsWritten", "True", "ReportsWritten", f"{len(reports)} PolicyReport(s) written")
+        return Cond(T.REPORTS_WRITTEN, "False", Reason.REPORT_WRITE_FAILED, exc.message[:512])
+    problem = _apply_problem(result, T.REPORTS_WRITTEN)
+    if problem is not None:
+        return problem
+    return Cond(T.REPORTS_WRITTEN, "True", Reason.REPORTS_WRITTEN, f"{len(reports)} PolicyReport(s) written")
 
 
-async def _write_admission_policies(rt: Runtime, body: Obj, name: str, spec: CompliancePolicySpec,
+def _apply_problem(result: SyncResult, type_: str) -> Cond | None:
+    """A report or admission policy of another owner under our name (nothing was written), or one refused."""
+    if result.conflicts:
+        return Cond(type_, "False", Reason.NAME_CONFLICT, f"{', '.join(result.conflicts)} already exists and is not "
+                    "managed by this policy; nothing was written: remove or rename that object")
+    if result.refused is not None:
+        return Cond(type_, "False", result.refused.reason,
+                    f"the API server refused {result.refused.child}: {result.refused.message}"[:512])
+    return None
+
+
+async def _write_admission_policies(p: Pass[CompliancePolicySpec], name: str, spec: CompliancePolicySpec,
                                     now: datetime) -> Cond | None:
     """ValidatingAdmissionPolicy + binding in enforce mode (pruned otherwise); None when there is nothing to say."""
     enforce = spec.mode == Mode.ENFORCE
-    if not rt.settings.admission_policies_enabled:
+    if not p.settings.admission_policies_enabled:
         if not enforce:
             return None
-        return Cond("AdmissionPoliciesWritten", "False", "Disabled",
+        return Cond(T.ADMISSION_POLICIES_WRITTEN, "False", Reason.DISABLED,
                     "ValidatingAdmissionPolicies are switched off (FINPLANE_ADMISSION_POLICIES_ENABLED=false, chart "
                     "value features.admissionPolicies); the operator still refuses violating capabilities")
-    policies = render_admission_policy(name, spec, now=now, **admission_options(rt.settings)) if enforce else []
+    policies = render_admission_policy(name, spec, now=now, **admission_options(p.settings)) if enforce else []
     try:
-        await sync_children(rt.kube, [stamp(c, body) for c in policies], owner_uid=body["metadata"]["uid"],
-                            seen_before=False, prune_kinds=ADMISSION_KINDS)
+        result = await p.apply(policies, prune_kinds=ADMISSION_KINDS, refuse=False, cached=False)
     except KubeError as exc:
         if not enforce:
             return None  # only pruning leftovers failed: nothing this policy needs
-        return Cond("AdmissionPoliciesWritten", "False", "AdmissionPolicyWriteFailed", exc.message[:512])
+        return Cond(T.ADMISSION_POLICIES_WRITTEN, "False", Reason.ADMISSION_POLICY_WRITE_FAILED, exc.message[:512])
     if not enforce:
         return None
-    return Cond("AdmissionPoliciesWritten", "True", "Written",
+    problem = _apply_problem(result, T.ADMISSION_POLICIES_WRITTEN)
+    if problem is not None:
+        return problem
+    return Cond(T.ADMISSION_POLICIES_WRITTEN, "True", Reason.WRITTEN,
                 f"{len(policies)} ValidatingAdmissionPolicy object(s) written")
 
 
@@ -223,14 +225,9 @@ async def _ship(rt: Runtime, state: ComplianceState, spec: CompliancePolicySpec)
     if result.shipped:
         state.last_shipped = now_iso()
     if result.error:
-        return Cond("EvidenceShipped", "False", "EvidenceStoreUnreachable",
+        return Cond(T.EVIDENCE_SHIPPED, "False", Reason.EVIDENCE_STORE_UNREACHABLE,
                     f"{result.queued} entries queued locally, none dropped; {result.error}")
-    return Cond("EvidenceShipped", "True", "Shipped", f"evidence shipped to s3://{bucket}")
-
-
-def _recheck_capabilities(rt: Runtime) -> None:
-    for key in list(rt.stores.get("BusinessCapability", {})):
-        rt.enqueue("BusinessCapability", key)
+    return Cond(T.EVIDENCE_SHIPPED, "True", Reason.SHIPPED, f"evidence shipped to s3://{bucket}")
 
 
 def _metrics(name: str, spec: CompliancePolicySpec, results: list[Result], now: datetime) -> None:
@@ -281,34 +278,33 @@ async def _rollup(rt: Runtime, state: ComplianceState) -> None:
             await write_compliant(rt.kube, body, want)
 
 
-def _status_fields(body: Obj, results: list[Result], state: ComplianceState, now: datetime) -> Obj:
+def _status(body: Obj, results: list[Result], state: ComplianceState) -> CompliancePolicyStatus:
+    """Counts per object and per rule, the evidence state; lastEvaluationTime moves only when they change."""
     per_object: dict[str, set[str]] = {}
-    rules: dict[str, dict[str, Any]] = {}
+    rules: dict[str, RuleSummary] = {}
     for r in results:
         per_object.setdefault(r.object, set()).add(r.result)
-        row = rules.setdefault(r.rule, {"id": r.rule, "pass": 0, "fail": 0, "skip": 0})
-        if r.result in ("pass", "skip"):
-            row[r.result] += 1
+        # by alias: "pass" is a Python keyword, so the field is `passed` (mypy without the pydantic plugin
+        # accepts only the alias, the plugin only the name); every count is set so zeros are written too
+        row = rules.setdefault(r.rule, RuleSummary.model_validate({"id": r.rule, "pass": 0, "fail": 0, "skip": 0}))
+        if r.result == "pass":
+            row.passed += 1
+        elif r.result == "skip":
+            row.skip += 1
         else:
-            row["fail"] += 1
-    fields: Obj = {
-        "violating": sum(1 for s in per_object.values() if s & {"fail", "error"}),
-        "waived": sum(1 for s in per_object.values() if "skip" in s and not s & {"fail", "error"}),
-        "compliant": sum(1 for s in per_object.values() if s <= {"pass"}),
-        "rules": [rules[k] for k in sorted(rules)],
-        "evidence": {"headHash": state.evidence.head, "queued": state.queued,
-                     **({"lastShippedTime": state.last_shipped} if state.last_shipped else {})},
-    }
+            row.fail += 1
+    status = CompliancePolicyStatus(
+        violating=sum(1 for s in per_object.values() if s & {"fail", "error"}),
+        waived=sum(1 for s in per_object.values() if "skip" in s and not s & {"fail", "error"}),
+        compliant=sum(1 for s in per_object.values() if s <= {"pass"}),
+        rules=[rules[k] for k in sorted(rules)],
+        evidence=EvidenceStatus(head_hash=state.evidence.head, queued=state.queued,
+                                last_shipped_time=state.last_shipped))
     old = body.get("status") or {}
-    same = all(old.get(k) == v for k, v in fields.items() if k != "evidence") and \
+    counts = status.model_dump(by_alias=True, mode="json", include={"violating", "waived", "compliant", "rules"})
+    same = all(old.get(k) == v for k, v in counts.items()) and \
         (old.get("evidence") or {}).get("headHash") == state.evidence.head and \
         (old.get("evidence") or {}).get("queued", 0) == state.queued
-    fields["lastEvaluationTime"] = old.get("lastEvaluationTime") if same and old.get("lastEvaluationTime") \
+    status.last_evaluation_time = old.get("lastEvaluationTime") if same and old.get("lastEvaluationTime") \
         else now_iso()
-    return fields
-
-
-def _wake_at_next_expiry(rt: Runtime, key: Key, spec: CompliancePolicySpec, now: datetime) -> None:
-    upcoming = [(w.expires_at - now).total_seconds() for w in spec.waivers if w.active(now=now)]
-    if upcoming:
-        rt.enqueue(KIND, key, delay=min(upcoming) + 0.05)
+    return status
