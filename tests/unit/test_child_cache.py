@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.support.fake_kube import FakeKube
-
 from finplane.reconcile.child_cache import ChildCache
 from finplane.reconcile.children import OWNER_LABEL, stamp, sync_children
+from tests.support.fake_kube import FakeKube
 
 Obj = dict[str, Any]
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.support.fake_kube import FakeKube
-
 from finplane.reconcile.compliance import KIND, ComplianceReconciler
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.settings import Settings
+from tests.support.fake_kube import FakeKube
 
 Obj = dict[str, Any]
 API = "finplane.io/v1alpha1"

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from tests.support.fake_kube import FakeKube
 
 from finplane.handlers.registrations import register_all
 from finplane.models.registry import kind_info
@@ -30,6 +29,7 @@ from finplane.reconcile.runtime import Key, Runtime
 from finplane.render.capability import render_capability
 from finplane.settings import Settings
 from finplane.status.conditions import now_iso
+from tests.support.fake_kube import FakeKube
 
 Obj = dict[str, Any]
 API = "finplane.io/v1alpha1"

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from tests.support.fake_kube import FakeKube
 
 from finplane.handlers.registrations import register_all
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.settings import Settings
 from finplane.status.conditions import now_iso
+from tests.support.fake_kube import FakeKube
 
 Obj = dict[str, Any]
 API = "finplane.io/v1alpha1"

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.fake_kube import FakeKube
-
 from finplane.reconcile.registry import KIND, RegistryReconciler, ServiceAccountRefs
 from finplane.reconcile.runtime import Runtime
 from finplane.settings import Settings
+from tests.support.fake_kube import FakeKube
 
 Obj = dict[str, Any]
 

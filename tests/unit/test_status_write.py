@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.fake_kube import FakeKube
-
 from finplane.reconcile.status_write import write_status
 from finplane.status.conditions import Cond
+from tests.support.fake_kube import FakeKube
 
 
 def body(status: dict[str, Any] | None = None) -> dict[str, Any]:
