@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from finplane import API_VERSION
 
-__all__ = ["CAPABILITY", "CHANNEL", "CLUSTER_POLICY_REPORT", "KINDS", "POLICY", "POLICY_REPORT", "SANDBOX",
+__all__ = ["CAPABILITY", "CHANNEL", "CLUSTER_POLICY_REPORT", "KINDS", "POLICY", "POLICY_REPORT", "SANDBOX", "TEAM",
            "InformerCache", "Kind", "MemoryCache", "ReadCache"]
 
 Obj = dict[str, Any]
@@ -23,7 +23,8 @@ SANDBOX: Kind = (API_VERSION, "TenantSandbox")
 POLICY: Kind = (API_VERSION, "CompliancePolicy")
 POLICY_REPORT: Kind = ("wgpolicyk8s.io/v1alpha2", "PolicyReport")
 CLUSTER_POLICY_REPORT: Kind = ("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport")
-KINDS: tuple[Kind, ...] = (CAPABILITY, CHANNEL, SANDBOX, POLICY, POLICY_REPORT, CLUSTER_POLICY_REPORT)
+TEAM: Kind = (API_VERSION, "Team")
+KINDS: tuple[Kind, ...] = (CAPABILITY, CHANNEL, SANDBOX, POLICY, POLICY_REPORT, CLUSTER_POLICY_REPORT, TEAM)
 
 
 class ReadCache(Protocol):

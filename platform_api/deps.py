@@ -16,6 +16,7 @@ from platform_api.auth.identity import Identity
 from platform_api.auth.tokens import AuthError
 from platform_api.cache import ReadCache
 from platform_api.problems import Problem
+from platform_api.services import teams
 from platform_api.settings import ApiSettings
 from platform_api.state import AppState, Writer
 
@@ -51,6 +52,7 @@ async def current_identity(request: Request, state: State,
         identity = await state.verifier.verify(creds.credentials)
     except AuthError as exc:
         raise _unauthorized(exc.reason, exc.message) from None
+    identity = teams.resolve(identity, state.cache, state.settings)  # IdP groups -> team and role (services.teams)
     request.scope["finplane.identity"] = identity
     state.limiter.check(identity.key)
     return identity
