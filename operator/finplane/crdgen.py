@@ -112,6 +112,8 @@ def build_crd(info: KindInfo) -> dict[str, Any]:
             "status": model_schema(info.status_model),
         },
     }
+    if info.name_rules():  # a real API server enforces metadata.name constraints only through CEL at the root
+        schema["x-kubernetes-validations"] = info.name_rules()
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",

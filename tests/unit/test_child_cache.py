@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from finplane.reconcile.child_cache import ChildCache, child_cache
+from support.fake_kube import FakeKube
+
+from finplane.reconcile.child_cache import ChildCache
 from finplane.reconcile.children import OWNER_LABEL, stamp, sync_children
 
 Obj = dict[str, Any]
@@ -50,43 +52,16 @@ def test_managed_fields_are_not_kept_and_children_are_found_by_owner() -> None:
     assert cache.owned("v1", "Service", "u2") == []
 
 
-def test_the_runtime_gets_one_cache() -> None:
-    class Rt:
-        pass
-
-    rt = Rt()
-    assert child_cache(rt) is child_cache(rt)
-
-
-class CountingKube:
-    def __init__(self, objects: dict[tuple[str, str], Obj]) -> None:
-        self.objects = objects
-        self.calls: list[str] = []
-
-    async def get_or_none(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
-        self.calls.append(f"get {kind}/{name}")
-        return self.objects.get((kind, name))
-
-    async def apply(self, body: Obj) -> Obj:
-        self.calls.append(f"apply {body['kind']}/{body['metadata']['name']}")
-        out = {**body, "metadata": {**body["metadata"], "resourceVersion": "10"}}
-        self.objects[(body["kind"], body["metadata"]["name"])] = out
-        return out
-
-    async def list(self, *a: Any, **kw: Any) -> list[Obj]:
-        self.calls.append("list")
-        return []
-
-
 def test_sync_children_with_a_warm_cache_sends_no_request_and_remembers_its_writes() -> None:
     owner = {"apiVersion": "finplane.io/v1alpha1", "kind": "BusinessCapability",
              "metadata": {"name": "o", "namespace": "ns", "uid": "u1"}}
     desired = [stamp({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "ns"},
                       "spec": {"ports": [{"port": 80}]}}, owner)]
-    kube, cache = CountingKube({}), ChildCache()
+    kube, cache = FakeKube(), ChildCache()
     first = asyncio.run(sync_children(kube, desired, owner_uid="u1", seen_before=False,  # type: ignore[arg-type]
                                       prune_kinds=(("v1", "Service"),), prune_namespaces=("ns",), cache=cache))
-    assert first.applied == ["Service/ns/a"] and kube.calls == ["get Service/a", "apply Service/a"]
+    assert first.applied == ["Service/ns/a"] and [(c.verb, c.kind) for c in kube.calls] == [
+        ("get", "Service"), ("apply", "Service")]
     kube.calls.clear()
     again = asyncio.run(sync_children(kube, desired, owner_uid="u1", seen_before=True,  # type: ignore[arg-type]
                                       prune_kinds=(("v1", "Service"),), prune_namespaces=("ns",), cache=cache))

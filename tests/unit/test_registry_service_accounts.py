@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from finplane.reconcile.registry import KIND, service_account_event, service_account_refs
+from support.fake_kube import FakeKube
+
+from finplane.reconcile.registry import KIND, RegistryReconciler, ServiceAccountRefs
 from finplane.reconcile.runtime import Runtime
 from finplane.settings import Settings
 
@@ -20,8 +22,10 @@ class RecordingRuntime(Runtime):
     """The real runtime's stores with enqueue recorded instead of fed to work queues."""
 
     def __init__(self) -> None:
-        super().__init__(kube=None, settings=Settings())  # type: ignore[arg-type]
+        super().__init__(kube=FakeKube(), settings=Settings())  # type: ignore[arg-type]
         self.enqueued: list[tuple[str, tuple[str, str]]] = []
+        self.registry = RegistryReconciler(self)
+        self.add(self.registry)
 
     def enqueue(self, kind: str, key: tuple[str, str], *, delay: float = 0.0) -> None:
         self.enqueued.append((kind, key))
@@ -34,6 +38,14 @@ def registry(name: str, accounts: list[str]) -> Obj:
 
 def account(name: str, *secrets: str, namespace: str = "payments") -> Obj:
     return {"metadata": {"name": name, "namespace": namespace}, "imagePullSecrets": [{"name": s} for s in secrets]}
+
+
+def service_account_event(rt: Runtime, event: str, body: Obj) -> None:
+    rt.observe("ServiceAccount", event, body)  # what handlers.registry_watch does with each event
+
+
+def service_account_refs(rt: RecordingRuntime) -> ServiceAccountRefs:
+    return rt.registry.accounts
 
 
 def runtime() -> RecordingRuntime:

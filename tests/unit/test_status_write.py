@@ -9,25 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from support.fake_kube import FakeKube
+
 from finplane.reconcile.status_write import write_status
 from finplane.status.conditions import Cond
-
-
-class FakeKube:
-    """A double at Finplane's own gateway seam: records status patches and events."""
-
-    def __init__(self) -> None:
-        self.patches: list[dict[str, Any]] = []
-        self.events: list[dict[str, Any]] = []
-
-    async def patch_status(self, api_version: str, kind: str, name: str, status: dict[str, Any],
-                           namespace: str | None = None) -> dict[str, Any]:
-        self.patches.append(status)
-        return {}
-
-    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        self.events.append(body)
-        return body
 
 
 def body(status: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -47,14 +32,14 @@ async def test_a_rollout_in_progress_is_not_a_warning() -> None:
     kube = FakeKube()
     await write_status(kube, body(), conditions=[Cond("Ready", "False", "ReplicasNotReady", "0/2")],  # type: ignore[arg-type]
                        fields={})
-    assert kube.events == [] and len(kube.patches) == 1
+    assert kube.events == [] and len(kube.statuses()) == 1
 
 
 async def test_an_unchanged_status_is_neither_written_nor_announced_again() -> None:
     kube = FakeKube()
     conds = [Cond("Ready", "False", "NameConflict", "rename")]
     await write_status(kube, body(), conditions=conds, fields={"replicas": 2})  # type: ignore[arg-type]
-    written = kube.patches[0]
+    written = kube.statuses()[0]
     again = FakeKube()
     assert not await write_status(again, body(written), conditions=conds, fields={"replicas": 2})  # type: ignore[arg-type]
-    assert again.patches == [] and again.events == []
+    assert again.statuses() == [] and again.events == []

@@ -26,6 +26,8 @@ from finplane.settings import get_settings
 __all__ = ["run"]
 
 log = logging.getLogger("finplane.operator")
+#: How often finplane_objects is refreshed (O(objects) each time, so not on every event).
+GAUGE_INTERVAL_SECONDS = 10.0
 
 
 @kopf.on.startup()
@@ -60,6 +62,7 @@ async def _startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -
     rt.start()
     memo["rt"] = rt
     memo["resync"] = asyncio.create_task(_resync_loop(rt, conf.drift_check_interval_seconds))
+    memo["gauges"] = asyncio.create_task(_gauge_loop(rt, GAUGE_INTERVAL_SECONDS))
     log.info("Finplane operator started (field manager %s)", conf.field_manager)
 
 
@@ -68,16 +71,23 @@ async def _resync_loop(rt: Runtime, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         rt.resync()
-        for kind in rt.queues:
+
+
+async def _gauge_loop(rt: Runtime, interval: float) -> None:
+    """finplane_objects by kind and Ready, from start-up on (not only after the first drift tick)."""
+    while True:
+        for kind in rt.controllers:
             rt.count_ready(kind)
+        await asyncio.sleep(interval)
 
 
 @kopf.on.cleanup()
 async def _cleanup(memo: kopf.Memo, **_: Any) -> None:
     rt: Runtime | None = memo.get("rt")
-    task = memo.get("resync")
-    if task:
-        task.cancel()
+    for name in ("resync", "gauges"):
+        task = memo.get(name)
+        if task:
+            task.cancel()
     if rt:
         await rt.stop()
         await rt.kube.close()

@@ -2,6 +2,7 @@
 
 Finplane kinds go to their own store and queue; child kinds (managed by Finplane, found by
 label) re-enqueue their owner, which is how drift and rollout progress reach the reconcilers.
+Everything else that wakes a kind is declared by that kind's reconciler (`watches`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from typing import Any
 import kopf
 
 from finplane import GROUP, VERSION
-from finplane.reconcile import capability, channel, compliance, registry, sandbox
-from finplane.reconcile.child_cache import child_cache
+from finplane.reconcile.capability import CapabilityReconciler
+from finplane.reconcile.channel import ChannelReconciler
+from finplane.reconcile.compliance import ComplianceReconciler
+from finplane.reconcile.registry import RegistryReconciler
 from finplane.reconcile.runtime import Runtime
+from finplane.reconcile.sandbox import SandboxReconciler
 
 __all__ = ["register_all"]
 
@@ -30,12 +34,13 @@ OWNER_KINDS = {"BusinessCapability": True, "Channel": False, "TenantSandbox": Fa
                "CompliancePolicy": False}  # kind -> namespaced
 
 
+RECONCILERS = (CapabilityReconciler, SandboxReconciler, RegistryReconciler, ChannelReconciler, ComplianceReconciler)
+
+
 def register_all(rt: Runtime) -> None:
-    """Give every kind its reconciler and cross-kind wiring."""
-    rt.register(capability.KIND, capability.reconcile_capability)
-    capability.wire_capabilities(rt)
-    for module in (sandbox, registry, channel, compliance):
-        module.register(rt)
+    """Give every kind its reconciler (built once, at start-up; it declares its own watches)."""
+    for reconciler in RECONCILERS:
+        rt.add(reconciler(rt))
 
 
 def _runtime(memo: kopf.Memo) -> Runtime | None:
@@ -57,7 +62,7 @@ async def _child_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, 
     rt = _runtime(memo)
     if rt is None:
         return
-    if not child_cache(rt).observe(event.get("type"), body):  # before the owner is enqueued: its pass reads this
+    if not rt.child_cache.observe(event.get("type"), body):  # before the owner is enqueued: its pass reads this
         return  # a version already cached (the echo of our own apply, which that pass already saw)
     ns = body.get("metadata", {}).get("namespace") or ""
     for ref in body.get("metadata", {}).get("ownerReferences") or []:

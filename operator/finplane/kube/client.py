@@ -134,12 +134,13 @@ class Kube:
                 return items
 
     # -- writes --------------------------------------------------------------------------------
-    async def apply(self, body: Obj, *, force: bool = True, dry_run: bool = False) -> Obj:
-        """Server-side apply `body` under this gateway's field manager (creates when absent)."""
+    async def apply(self, body: Obj, *, force: bool = True, dry_run: bool = False,
+                    field_manager: str | None = None) -> Obj:
+        """Server-side apply `body` under this gateway's field manager, or `field_manager` (creates when absent)."""
         res, ns, name = self._locate(body)
         return await self.request(
             "PATCH", res.path(namespace=ns, name=name),
-            query={"fieldManager": self.field_manager, "force": "true" if force else None,
+            query={"fieldManager": field_manager or self.field_manager, "force": "true" if force else None,
                    "dryRun": "All" if dry_run else None},
             body=body, content_type="application/apply-patch+yaml")
 
@@ -155,10 +156,11 @@ class Kube:
                                   query={"fieldManager": self.field_manager}, body=body)
 
     async def patch_merge(self, api_version: str, kind: str, name: str, patch: Obj, namespace: str | None = None,
-                          *, subresource: str | None = None) -> Obj:
+                          *, subresource: str | None = None, field_manager: str | None = None) -> Obj:
+        """Merge-patch under this gateway's field manager, or `field_manager` for a concern that owns other fields."""
         res = resource_for(api_version, kind)
         return await self.request("PATCH", res.path(namespace=namespace, name=name, subresource=subresource),
-                                  query={"fieldManager": self.field_manager}, body=patch,
+                                  query={"fieldManager": field_manager or self.field_manager}, body=patch,
                                   content_type="application/merge-patch+json")
 
     async def patch_status(self, api_version: str, kind: str, name: str, status: Obj,

@@ -72,8 +72,12 @@ class KindInfo:
     printer_columns: tuple[PrinterColumn, ...] = ()
     categories: tuple[str, ...] = field(default=("finplane",))
     #: Constraint on metadata.name beyond Kubernetes' own (e.g. a Service name must be a DNS-1035 label).
+    #: Written twice into the CRD: as `pattern`/`maxLength` under metadata.name (documentation; a real API
+    #: server does not enforce schemas on ObjectMeta) and as CEL rules at the root (`name_rules`), which it does.
     name_pattern: str | None = None
     name_max_length: int | None = None
+    #: What the name becomes, for the CEL rule's message ("the name of its Service and a label value").
+    name_use: str = "a label value"
     group: str = GROUP
     version: str = VERSION
 
@@ -89,13 +93,26 @@ class KindInfo:
     def crd_name(self) -> str:
         return f"{self.plural}.{self.group}"
 
+    def name_rules(self) -> list[dict[str, str]]:
+        """Root-level `x-kubernetes-validations` enforcing name_pattern and name_max_length on metadata.name."""
+        rules: list[dict[str, str]] = []
+        if self.name_pattern:
+            rules.append({"rule": f"self.metadata.name.matches('{self.name_pattern}')",
+                          "message": f"metadata.name must match {self.name_pattern}: it becomes {self.name_use}"})
+        if self.name_max_length:
+            rules.append({"rule": f"self.metadata.name.size() <= {self.name_max_length}",
+                          "message": f"metadata.name must be at most {self.name_max_length} characters: it becomes "
+                                     f"{self.name_use}"})
+        return rules
+
 
 KINDS: tuple[KindInfo, ...] = (
     KindInfo(
         kind="BusinessCapability", plural="businesscapabilities", singular="businesscapability",
         short_names=("bcap", "bcaps"), scope="Namespaced",
-        # The name becomes the Service's name, which must be a DNS-1035 label.
+        # The name becomes the Service's name, which must be a DNS-1035 label, and label values (63 at most).
         name_pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$", name_max_length=63,
+        name_use="the name of its Service (a DNS-1035 label) and label values",
         spec_model=BusinessCapabilitySpec, status_model=BusinessCapabilityStatus,
         description="A reusable business service (payments, KYC...) owned by a team and run by Finplane.",
         printer_columns=(
@@ -127,6 +144,7 @@ KINDS: tuple[KindInfo, ...] = (
         scope="Cluster", spec_model=TenantSandboxSpec, status_model=TenantSandboxStatus,
         # The sandbox's namespace name is derived from it, so it must stay a DNS-1123 label.
         name_pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", name_max_length=63,
+        name_use="the name of its namespace (a DNS-1123 label) and label values",
         description="An isolated, expiring sandbox for an external partner.",
         printer_columns=(
             *_common_head(),
@@ -141,6 +159,8 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo(
         kind="ImageRegistry", plural="imageregistries", singular="imageregistry", short_names=("ireg",),
         scope="Cluster", spec_model=ImageRegistrySpec, status_model=ImageRegistryStatus,
+        # The name is the value of the pull Secrets' finplane.io/image-registry label.
+        name_max_length=63, name_use="the value of its pull Secrets' finplane.io/image-registry label",
         description="A container registry whose pull credentials Finplane keeps fresh in the namespaces "
                     "that need them.",
         printer_columns=(

@@ -8,7 +8,7 @@ only a display value derived from the conditions.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -148,6 +148,23 @@ class TenantSandboxSpec(SpecModel):
     @classmethod
     def _unique_capabilities(cls, value: list[ClusterCapabilityRef]) -> list[ClusterCapabilityRef]:
         return check_unique(value, key=lambda c: (c.namespace, c.name), what="allowed capability")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _representable(cls, value: datetime | None) -> datetime | None:
+        """An instant Python's datetime can hold in UTC, with room for the warning window before it.
+
+        `9999-12-31T23:59:59-23:59` is valid RFC 3339 but is in the year 10000 in UTC: without this every
+        pass failed with "date value out of range" and retried forever with no condition.
+        """
+        if value is None:
+            return None
+        try:
+            value.astimezone(UTC) - timedelta(seconds=MAX_TTL_SECONDS)
+        except OverflowError:
+            raise ValueError("expiresAt is out of range: it must lie between the years 0002 and 9999 in UTC") \
+                from None
+        return value
 
     @model_validator(mode="after")
     def _one_expiry(self) -> TenantSandboxSpec:

@@ -14,19 +14,27 @@ pass over settled children costs no request at all.
 Events can be older than what an apply already returned; resourceVersions are compared (as integers
 when they are, like etcd's revisions; otherwise the newest arrival wins) so the cache never goes back
 in time. `metadata.managedFields` is dropped: it is the bulk of an applied object and no comparison uses it.
+
+Deletions leave a tombstone: a child the cache held and the watch then saw deleted (by hand, typically)
+is remembered as "existed, now gone" until it is applied again, so `sync_children` reports drift
+`(deleted)` only for a child that really existed. A child never applied (its owner was refused until
+now) has no tombstone, and neither has one Finplane pruned itself (`forget`). Tombstones are bounded
+(`MAX_TOMBSTONES`, oldest dropped first): a deletion older than that is re-applied without a Drift event.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from finplane.jsondata import copy_json
 
-__all__ = ["ChildCache", "child_cache"]
+__all__ = ["ChildCache"]
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str, str]  # (apiVersion, kind, namespace or "", name)
+MAX_TOMBSTONES = 10_000
 OWNER_LABEL = "finplane.io/owner-uid"  # the same label reconcile.children stamps (not imported: no cycle)
 
 
@@ -55,6 +63,7 @@ class ChildCache:
     def __init__(self) -> None:
         self._objs: dict[Key, Obj] = {}
         self._by_owner: dict[str, set[Key]] = {}
+        self._tombstones: OrderedDict[Key, str] = OrderedDict()  # deleted child -> its owner's uid
 
     def __len__(self) -> int:
         return len(self._objs)
@@ -72,8 +81,11 @@ class ChildCache:
         key = self._key_of(body)
         cached = self._objs.get(key)
         if event_type == "DELETED":
-            if not _older(body, cached):
+            if cached is not None and not _older(body, cached):
                 self._drop(key)
+                self._tombstones[key] = str((cached["metadata"].get("labels") or {}).get(OWNER_LABEL, ""))
+                while len(self._tombstones) > MAX_TOMBSTONES:
+                    self._tombstones.popitem(last=False)
             return True
         if cached is not None:
             a, b = _rv(body), _rv(cached)
@@ -90,6 +102,7 @@ class ChildCache:
         slim = {k: copy_json(v) for k, v in obj.items() if k != "metadata"}
         slim["metadata"] = {k: copy_json(v) for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
         self._drop(key)
+        self._tombstones.pop(key, None)
         self._objs[key] = slim
         owner = (slim["metadata"].get("labels") or {}).get(OWNER_LABEL)
         if owner:
@@ -97,6 +110,19 @@ class ChildCache:
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
         return self._objs.get(_key(api_version, kind, name, namespace))
+
+    def was_deleted(self, api_version: str, kind: str, name: str, namespace: str | None, *, owner_uid: str) -> bool:
+        """The cache held this child of `owner_uid` and the watch saw it deleted since (not re-applied yet).
+
+        The owner is part of the question: a capability deleted and created again under the same name has
+        a new uid, and the children garbage collection took from the old one are not its drift."""
+        return self._tombstones.get(_key(api_version, kind, name, namespace)) == owner_uid
+
+    def forget(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
+        """Finplane deleted this child itself (a prune): drop it without a tombstone."""
+        key = _key(api_version, kind, name, namespace)
+        self._drop(key)
+        self._tombstones.pop(key, None)
 
     def owned(self, api_version: str, kind: str, owner_uid: str, namespace: str | None = None) -> list[Obj]:
         """Cached children of `kind` carrying the owner label `owner_uid` (what a prune LIST would return)."""
@@ -117,16 +143,3 @@ class ChildCache:
         meta = obj.get("metadata") or {}
         return _key(str(obj.get("apiVersion", "")), str(obj.get("kind", "")), meta.get("name", ""),
                     meta.get("namespace"))
-
-
-def child_cache(rt: Any) -> ChildCache:
-    """The runtime's child cache, created on first use.
-
-    Kept as an attribute set here rather than a `Runtime` field so this optimisation stays in its own
-    module (runtime.py is the shared core every reconciler imports).
-    """
-    cache = getattr(rt, "_child_cache", None)
-    if cache is None:
-        cache = ChildCache()
-        rt._child_cache = cache
-    return cache

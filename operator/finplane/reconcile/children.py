@@ -7,7 +7,14 @@ conflict leaves the cluster untouched (nothing half-applied).
 
 Drift vs. update: each child carries the hash of its rendering (`finplane.io/rendered-hash`). If
 the live child has the desired hash but different fields, somebody edited it by hand (drift); if
-the hash differs, the owner's spec changed (an update, not drift).
+the hash differs, the owner's spec changed (an update, not drift). A missing child is drift only if
+it existed: with the watch-fed cache, only a child the cache saw deleted (`ChildCache.was_deleted`);
+without it, the caller's `seen_before`.
+
+Children are applied in the order given (renderers put NetworkPolicies first and the workload last).
+A child the API server refuses (400, 422: the rendering is invalid for this server) stops the
+sequence: it and everything after it stay unapplied, so a Deployment never runs without the
+NetworkPolicies and Service rendered before it, and `SyncResult.refused` says what the server said.
 """
 
 from __future__ import annotations
@@ -18,11 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from finplane.kube.client import Kube
-from finplane.kube.errors import NotFound
+from finplane.kube.errors import KubeError, NotFound
 from finplane.reconcile.child_cache import ChildCache
 from finplane.reconcile.diff import differences
 
-__all__ = ["HASH_ANNOTATION", "OWNER_LABEL", "SyncResult", "owner_reference", "sync_children", "stamp"]
+__all__ = ["HASH_ANNOTATION", "OWNER_LABEL", "Refusal", "SyncResult", "child_id", "owner_reference", "sync_children",
+           "stamp"]
 
 HASH_ANNOTATION = "finplane.io/rendered-hash"
 OWNER_LABEL = "finplane.io/owner-uid"
@@ -54,6 +62,15 @@ def child_id(obj: Obj) -> str:
     return f"{obj['kind']}/{ns + '/' if ns else ''}{meta['name']}"
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A child the API server refused (400/422): which one, and the server's reason and message."""
+
+    child: str
+    reason: str
+    message: str
+
+
 @dataclass
 class SyncResult:
     applied: list[str] = field(default_factory=list)
@@ -61,6 +78,7 @@ class SyncResult:
     conflicts: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
     live: dict[str, Obj] = field(default_factory=dict)
+    refused: Refusal | None = None
 
     @property
     def wrote(self) -> bool:
@@ -78,7 +96,8 @@ async def sync_children(kube: Kube, desired: list[Obj], *, owner_uid: str | None
                         cache: ChildCache | None = None) -> SyncResult:
     """Make the cluster hold `desired`; returns what was written, drifted, conflicting or pruned.
 
-    `seen_before` says the owner was reconciled earlier, so a missing child was deleted by hand (drift).
+    Without a `cache`, `seen_before` says the owner's children were applied earlier, so a missing child was
+    deleted by hand (drift); with one, only a child the cache saw deleted is.
     Children of `prune_kinds` carrying the owner label but absent from `desired` are deleted.
     With a watch-fed `cache` (reconcile.child_cache), children found there are not fetched and pruning
     needs no LIST; a child missing from it is still fetched (absent, foreign or not yet seen).
@@ -99,7 +118,10 @@ async def sync_children(kube: Kube, desired: list[Obj], *, owner_uid: str | None
     for child, live in zip(desired, lives, strict=True):
         cid = child_id(child)
         if live is None:
-            if seen_before:
+            meta = child["metadata"]
+            existed = cache.was_deleted(child["apiVersion"], child["kind"], meta["name"], meta.get("namespace"),
+                                        owner_uid=owner_uid or "") if cache is not None else seen_before
+            if existed:
                 result.drifted.append((cid, ["(deleted)"]))
         else:
             diff = differences(child, live)
@@ -110,7 +132,16 @@ async def sync_children(kube: Kube, desired: list[Obj], *, owner_uid: str | None
                 child["metadata"]["annotations"][HASH_ANNOTATION]
             if same_rendering:
                 result.drifted.append((cid, diff))
-        result.live[cid] = await kube.apply(child)
+        try:
+            result.live[cid] = await kube.apply(child)
+        except KubeError as exc:
+            if exc.status not in (400, 422):
+                raise
+            # Invalid for this server: retrying cannot help, and what comes after it must not run without it.
+            result.refused = Refusal(cid, exc.reason or "ChildRefused", exc.message[:1024])
+            if result.drifted and result.drifted[-1][0] == cid:
+                result.drifted.pop()
+            return result
         result.applied.append(cid)
         if cache is not None:
             cache.remember(result.live[cid])  # the next pass sees this write before the watch echoes it
@@ -130,5 +161,7 @@ async def sync_children(kube: Kube, desired: list[Obj], *, owner_uid: str | None
                                               obj["metadata"].get("namespace"))
                         except NotFound:
                             pass  # already gone (a cached object may be a step behind)
+                        if cache is not None:  # our own deletion: its DELETED event is no drift
+                            cache.forget(api_version, kind, obj["metadata"]["name"], obj["metadata"].get("namespace"))
                         result.pruned.append(child_id(obj))
     return result

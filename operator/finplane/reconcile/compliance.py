@@ -1,26 +1,25 @@
 """Reconcile CompliancePolicies: evaluate the selected objects, record evidence, write PolicyReports,
 the rolled-up `Compliant` conditions and the policy's status; in enforce mode, render native enforcement.
 
-Registered by `handlers.registrations` (auto-imported, `register(rt)`). A policy is re-evaluated
-when it changes, when a selected Finplane object changes its spec or labels, and at the next
-waiver expiry (an expired waiver stops applying at once, with an event and an evidence entry).
+One `KindReconciler`, added by `handlers.registrations`. A policy is re-evaluated when it changes,
+when a selected Finplane object changes its spec or labels (`watches`), and at the next waiver expiry
+(`requeue_after`: an expired waiver stops applying at once, with an event and an evidence entry).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import Gauge
-from pydantic import ValidationError
 
 from finplane.kube.errors import KubeError, NotFound
 from finplane.kube.events import post_event
-from finplane.models.common import describe_errors
-from finplane.models.compliance_policy import CompliancePolicySpec, Mode
+from finplane.models.compliance_policy import CompliancePolicySpec, CompliancePolicyStatus, Mode
 from finplane.policy.admission import (
     admission_options,
     outside_protected,
@@ -32,15 +31,15 @@ from finplane.policy.engine import Result, evaluate, object_key
 from finplane.policy.evidence import EvidenceLog
 from finplane.policy.evidence_cli import LOG_NAME
 from finplane.policy.report import render_reports
-from finplane.reconcile.children import stamp, sync_children
 from finplane.reconcile.compliance_context import gather
 from finplane.reconcile.compliance_evidence import record_changes, since_map
 from finplane.reconcile.compliance_rollup import ROLLUP_KINDS, compliant_condition, write_compliant
 from finplane.reconcile.runtime import Key, Runtime
-from finplane.reconcile.status_write import write_status
+from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Watch
 from finplane.status.conditions import Cond, now_iso
+from finplane.status.vocabulary import ConditionType, Reason, condition_of
 
-__all__ = ["KIND", "reconcile_policy", "register"]
+__all__ = ["KIND", "ComplianceReconciler", "ComplianceState"]
 
 log = logging.getLogger("finplane.compliance")
 KIND = "CompliancePolicy"
@@ -68,84 +67,66 @@ class ComplianceState:
         self.last_shipped: str | None = None
 
 
-def _state(rt: Runtime) -> ComplianceState:
-    state = getattr(rt, "compliance_state", None)
-    if state is None:
-        state = ComplianceState(rt.settings.evidence_dir)
-        rt.compliance_state = state  # type: ignore[attr-defined]
-    return state
+class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
+    kind = KIND
+    spec_model = CompliancePolicySpec
 
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(rt)
+        self.state = ComplianceState(rt.settings.evidence_dir)
 
-def register(rt: Runtime) -> None:
-    rt.register(KIND, reconcile_policy)
-    state = _state(rt)
+    def watches(self) -> list[Watch]:
+        return [*(Watch(kind, self._selected_changed) for kind in ROLLUP_KINDS), Watch(KIND, self._policy_changed)]
 
-    def changed(event: str, new: Obj, old: Obj | None) -> None:
+    def _selected_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        """A selected object changed its spec, labels or namespace, or lost the Compliant condition we wrote."""
         meta, old_meta = new.get("metadata", {}), (old or {}).get("metadata", {})
-        want = state.desired.get(object_key(new.get("kind", ""), meta.get("namespace") or "", meta.get("name", "")))
-        have = next((c for c in (new.get("status") or {}).get("conditions") or [] if c.get("type") == "Compliant"),
-                    None)
+        want = self.state.desired.get(object_key(new.get("kind", ""), meta.get("namespace") or "", meta.get("name", "")))
+        have = condition_of(new, ConditionType.COMPLIANT)
         relevant = event in ("ADDED", "DELETED", "LISTED") or old is None or \
             meta.get("generation") != old_meta.get("generation") or meta.get("labels") != old_meta.get("labels") or \
             (new.get("status") or {}).get("namespace") != ((old or {}).get("status") or {}).get("namespace") or \
             (want is not None and event != "DELETED" and
              (have is None or (have.get("status"), have.get("message")) != (want.status, want.message)))
-        if relevant:
-            for key in list(rt.stores.get(KIND, {})):
-                rt.enqueue(KIND, key)
-    for kind in ROLLUP_KINDS:
-        rt.on_change(kind, changed)
+        return list(self.rt.stores.get(KIND, {})) if relevant else []
 
-    def policy_changed(event: str, new: Obj, old: Obj | None) -> None:
-        gen = new.get("metadata", {}).get("generation")
-        if old is None or event in ("ADDED", "DELETED") or gen != old.get("metadata", {}).get("generation"):
-            _recheck_capabilities(rt)  # the enforcement hook in their reconcile reads the policies
+    def _policy_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
         if event == "DELETED":
-            state.results.pop(new["metadata"]["name"], None)
-            for key in list(rt.stores.get(KIND, {})):
-                rt.enqueue(KIND, key)  # the others roll the Compliant conditions up again
-    rt.on_change(KIND, policy_changed)
+            self.state.results.pop(new["metadata"]["name"], None)
+            return list(self.rt.stores.get(KIND, {}))  # the others roll the Compliant conditions up again
+        return []
 
+    async def reconcile(self, p: Pass[CompliancePolicySpec]) -> Outcome:
+        rt, body, spec, name, state = self.rt, p.body, p.spec, p.name, self.state
+        now = datetime.now(UTC)
+        subjects, ctx = await gather(rt.kube, rt.settings, spec, rt.stores)
+        results = evaluate(spec, name, subjects, ctx, now=now)
+        state.results[name] = results
+        for event, waiver in record_changes(state.evidence, name, spec, results, now=now):
+            expired = event == "WaiverExpired"
+            if expired and spec.mode == Mode.ENFORCE:
+                _recheck_capabilities(rt)  # the enforcement hook in their pass reads the waivers
+            await post_event(rt.kube, body, type_="Warning" if expired else "Normal", reason=event,
+                             message=f"waiver {waiver} {'expired: its results count as failures again' if expired else 'applies'}")
+        _metrics(name, spec, results, now)
 
-async def reconcile_policy(rt: Runtime, key: Key) -> None:
-    body = rt.get(KIND, key)
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return
-    name = key[1]
-    try:
-        spec = CompliancePolicySpec.model_validate(body.get("spec") or {})
-    except ValidationError as exc:
-        msg = describe_errors(exc)
-        await write_status(rt.kube, body, conditions=[Cond("Ready", "False", "InvalidSpec", msg)], fields={})
-        return
-    state = _state(rt)
-    now = datetime.now(UTC)
-    subjects, ctx = await gather(rt.kube, rt.settings, spec, rt.stores)
-    results = evaluate(spec, name, subjects, ctx, now=now)
-    state.results[name] = results
-    for event, waiver in record_changes(state.evidence, name, spec, results, now=now):
-        expired = event == "WaiverExpired"
-        if expired and spec.mode == Mode.ENFORCE:
-            _recheck_capabilities(rt)
-        await post_event(rt.kube, body, type_="Warning" if expired else "Normal", reason=event,
-                         message=f"waiver {waiver} {'expired: its results count as failures again' if expired else 'applies'}")
-    _metrics(name, spec, results, now)
-
-    conds = [Cond("Ready", "True", "Evaluated", f"{len(subjects)} objects considered, {len(results)} results")]
-    shipped = await _ship(rt, state, spec)
-    if shipped is not None:
-        conds.append(shipped)
-    conds.append(await _write_reports(rt, body, name, spec, results, state))
-    admission = await _write_admission_policies(rt, body, name, spec, now)
-    if admission is not None:
-        conds.append(admission)
-    if spec.mode == Mode.ENFORCE:
-        await _label_namespaces(rt, spec, results)
-    await _rollup(rt, state)
-    await write_status(rt.kube, body, conditions=conds, fields=_status_fields(body, results, state, now))
-    _wake_at_next_expiry(rt, key, spec, now)
-    if state.queued:
-        rt.enqueue(KIND, key, delay=30.0)  # try the evidence store again; entries wait in the local log
+        conds = [Cond(ConditionType.READY, "True", Reason.EVALUATED,
+                      f"{len(subjects)} objects considered, {len(results)} results")]
+        shipped = await _ship(rt, state, spec)
+        if shipped is not None:
+            conds.append(shipped)
+        conds.append(await _write_reports(p, name, spec, results, state))
+        admission = await _write_admission_policies(p, name, spec, now)
+        if admission is not None:
+            conds.append(admission)
+        if spec.mode == Mode.ENFORCE:
+            await _label_namespaces(rt, spec, results)
+        await _rollup(rt, state)
+        upcoming = [(w.expires_at - now).total_seconds() + 0.05 for w in spec.waivers if w.active(now=now)]
+        if state.queued:
+            upcoming.append(30.0)  # try the evidence store again; entries wait in the local log
+        return Outcome(conds, status=CompliancePolicyStatus.model_validate(_status_fields(body, results, state, now)),
+                       requeue_after=min(upcoming) if upcoming else None)
 
 
 def _resource_missing(exc: KubeError) -> bool:
@@ -153,21 +134,20 @@ def _resource_missing(exc: KubeError) -> bool:
     return isinstance(exc, NotFound) and not (exc.body.get("details") or {}).get("name")
 
 
-async def _write_reports(rt: Runtime, body: Obj, name: str, spec: CompliancePolicySpec, results: list[Result],
-                         state: ComplianceState) -> Cond:
+async def _write_reports(p: Pass[CompliancePolicySpec], name: str, spec: CompliancePolicySpec,
+                         results: list[Result], state: ComplianceState) -> Cond:
     """PolicyReports and ClusterPolicyReports, unless switched off; the ReportsWritten condition says which.
 
     Failures are reported, not raised: retrying cannot install a CRD or grant RBAC, and the policy's own
     status and the Compliant conditions are still worth writing. The next event or drift resync tries again.
     """
-    if not rt.settings.policy_reports_enabled:
+    if not p.settings.policy_reports_enabled:
         return Cond("ReportsWritten", "False", "Disabled",
                     "PolicyReports are switched off (FINPLANE_POLICY_REPORTS_ENABLED=false, chart value "
                     "features.policyReports); results are in this policy's status and the Compliant conditions")
     reports = render_reports(name, results, mode=str(spec.mode), since=since_map(state.evidence, results))
     try:
-        await sync_children(rt.kube, [stamp(c, body) for c in reports], owner_uid=body["metadata"]["uid"],
-                            seen_before=False, prune_kinds=REPORT_KINDS)
+        await p.apply(reports, prune_kinds=REPORT_KINDS, refuse=False, cached=False)
     except KubeError as exc:
         if _resource_missing(exc):
             return Cond("ReportsWritten", "False", "CRDMissing",
@@ -178,20 +158,19 @@ async def _write_reports(rt: Runtime, body: Obj, name: str, spec: CompliancePoli
     return Cond("ReportsWritten", "True", "ReportsWritten", f"{len(reports)} PolicyReport(s) written")
 
 
-async def _write_admission_policies(rt: Runtime, body: Obj, name: str, spec: CompliancePolicySpec,
+async def _write_admission_policies(p: Pass[CompliancePolicySpec], name: str, spec: CompliancePolicySpec,
                                     now: datetime) -> Cond | None:
     """ValidatingAdmissionPolicy + binding in enforce mode (pruned otherwise); None when there is nothing to say."""
     enforce = spec.mode == Mode.ENFORCE
-    if not rt.settings.admission_policies_enabled:
+    if not p.settings.admission_policies_enabled:
         if not enforce:
             return None
         return Cond("AdmissionPoliciesWritten", "False", "Disabled",
                     "ValidatingAdmissionPolicies are switched off (FINPLANE_ADMISSION_POLICIES_ENABLED=false, chart "
                     "value features.admissionPolicies); the operator still refuses violating capabilities")
-    policies = render_admission_policy(name, spec, now=now, **admission_options(rt.settings)) if enforce else []
+    policies = render_admission_policy(name, spec, now=now, **admission_options(p.settings)) if enforce else []
     try:
-        await sync_children(rt.kube, [stamp(c, body) for c in policies], owner_uid=body["metadata"]["uid"],
-                            seen_before=False, prune_kinds=ADMISSION_KINDS)
+        await p.apply(policies, prune_kinds=ADMISSION_KINDS, refuse=False, cached=False)
     except KubeError as exc:
         if not enforce:
             return None  # only pruning leftovers failed: nothing this policy needs
@@ -306,9 +285,3 @@ def _status_fields(body: Obj, results: list[Result], state: ComplianceState, now
     fields["lastEvaluationTime"] = old.get("lastEvaluationTime") if same and old.get("lastEvaluationTime") \
         else now_iso()
     return fields
-
-
-def _wake_at_next_expiry(rt: Runtime, key: Key, spec: CompliancePolicySpec, now: datetime) -> None:
-    upcoming = [(w.expires_at - now).total_seconds() for w in spec.waivers if w.active(now=now)]
-    if upcoming:
-        rt.enqueue(KIND, key, delay=min(upcoming) + 0.05)

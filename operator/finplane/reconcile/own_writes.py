@@ -7,8 +7,8 @@ bench/write_amplification.py showed this on a busy operator: 421-433 status writ
 capabilities instead of 400, and writes inside the quiet period. Such a pass has nothing to learn: the
 echo is coming and will enqueue the object with the newer body, so it is skipped.
 
-Used by reconcile.capability (noted through write_status's `on_written`, checked first thing in a
-pass). resourceVersions are compared as integers when both are (etcd's revisions are); otherwise
+Kept by each kind's `reconcile.controller.Controller` (noted through write_status's `on_written`,
+checked first thing in every pass, for every kind). resourceVersions are compared as integers when both are (etcd's revisions are); otherwise
 nothing is ever skipped, so an API server with opaque versions only loses the optimisation.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["OwnWrites", "own_writes"]
+__all__ = ["OwnWrites"]
 
 Key = tuple[str, str]
 
@@ -60,13 +60,3 @@ class OwnWrites:
             return True
         del self._rv[key]  # the echo (or something newer) has arrived
         return False
-
-
-def own_writes(rt: Any) -> OwnWrites:
-    """The runtime's tracker, created on first use (an attribute, like reconcile.child_cache, to keep
-    this optimisation out of the shared runtime module)."""
-    tracker = getattr(rt, "_own_writes", None)
-    if tracker is None:
-        tracker = OwnWrites()
-        rt._own_writes = tracker
-    return tracker

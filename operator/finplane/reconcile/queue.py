@@ -7,7 +7,9 @@ they persist progress and a diff-base in annotations on every object (extra writ
 
 Guarantees: one key is never reconciled by two workers at once; a key enqueued while it is being
 processed runs once more afterwards; a failing key is retried with exponential backoff (capped),
-never in a hot loop; `resync` re-enqueues every key (drift detection on a timer).
+never in a hot loop; `resync` re-enqueues every key (drift detection on a timer). "Not yet" is not
+an error: a reconciler returns `Outcome(requeue_after=...)` and its controller calls
+`enqueue(key, delay=...)`, the one requeue mechanism (reconcile.controller).
 """
 
 from __future__ import annotations
@@ -19,17 +21,9 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
-__all__ = ["Retry", "WorkQueue"]
+__all__ = ["WorkQueue"]
 
 log = logging.getLogger("finplane.queue")
-
-
-class Retry(Exception):
-    """Raised by a reconciler for "not yet": retry after `delay` seconds (no backoff growth)."""
-
-    def __init__(self, message: str, *, delay: float) -> None:
-        super().__init__(message)
-        self.delay = delay
 
 
 @dataclass
@@ -112,10 +106,6 @@ class WorkQueue:
             self._active.add(key)
             try:
                 await self.handler(key)
-            except Retry as exc:
-                self.retries += 1
-                log.info("Requeued %s in %.1fs: %s", key, exc.delay, exc)
-                self.enqueue(key, delay=exc.delay)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a reconciler error must never kill the worker

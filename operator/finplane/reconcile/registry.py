@@ -1,103 +1,58 @@
 """Reconcile one ImageRegistry: logins -> a dockerconfigjson Secret per target namespace -> status.
 
-Registered by `handlers.registrations` (`register(rt)`). Targets come from the runtime's
-watch-fed stores (Namespaces, BusinessCapabilities, TenantSandboxes); their changes re-enqueue
-the registry, so nothing polls. Refreshes are scheduled with `rt.enqueue(..., delay=...)` from the
-credential state (`registry_creds`). When credentials cannot be obtained, Secrets already in
+One `KindReconciler`, added by `handlers.registrations`. Targets come from the runtime's watch-fed
+stores (Namespaces, BusinessCapabilities, TenantSandboxes); the watches declared here re-enqueue the
+registry when they change, when one of its pull Secrets or its static source Secret changes, and when
+a ServiceAccount it wires lacks its entry, so nothing polls. Refreshes are the pass's `requeue_after`
+from the credential state (`registry_creds`). When credentials cannot be obtained, Secrets already in
 place are left untouched (the last good login keeps working until its expiry) and the status says so.
+
+One writer per field: the registry wires the pull Secret into the ServiceAccounts of
+spec.serviceAccounts and into the `default` account of the namespaces of sandboxes naming it, never
+into a capability's own ServiceAccount (reconcile.registry_secrets).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import Any
 
-from pydantic import ValidationError
-
 from finplane.kube.errors import KubeError
-from finplane.kube.events import post_event
-from finplane.metrics import DRIFT, WRITES
-from finplane.models.common import describe_errors
-from finplane.models.image_registry import ImageRegistrySpec, RegistryKind
+from finplane.metrics import WRITES
+from finplane.models.image_registry import ImageRegistrySpec, ImageRegistryStatus, RegistryKind
+from finplane.names import BUSINESS_CAPABILITY, IMAGE_REGISTRY, NAMESPACE, REGISTRY_LABEL, TENANT_SANDBOX
 from finplane.reconcile.registry_creds import CredentialSource, CredentialsUnavailable, Login, static_login
-from finplane.reconcile.registry_secrets import SecretSync, prune_secrets, sync_secret, wire_service_account
+from finplane.reconcile.registry_secrets import (
+    SecretSync,
+    is_finplane_child,
+    prune_secrets,
+    sync_secret,
+    wire_service_account,
+)
 from finplane.reconcile.registry_targets import target_namespaces
 from finplane.reconcile.runtime import Key, Runtime
-from finplane.reconcile.status_write import write_status
-from finplane.render.registry import REGISTRY_LABEL, render_pull_secret, secret_name
+from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
+from finplane.render.registry import render_pull_secret, secret_name
 from finplane.render.sandbox import sandbox_namespace
 from finplane.status.conditions import Cond
+from finplane.status.vocabulary import ConditionType, Reason
 
-__all__ = ["KIND", "ServiceAccountRefs", "reconcile_registry", "register", "secret_event", "service_account_event",
-           "service_account_refs"]
+__all__ = ["KIND", "RegistryReconciler", "ServiceAccountRefs"]
 
 log = logging.getLogger("finplane.registry")
-KIND = "ImageRegistry"
+KIND = IMAGE_REGISTRY
 Obj = dict[str, Any]
-_STARTED = time.monotonic()
-
-
-def register(rt: Runtime) -> None:
-    """Give ImageRegistry its queue, and re-enqueue registries when what selects their targets changes."""
-    creds = CredentialSource(rt.settings)
-    rt.stores.setdefault("Namespace", {})
-
-    async def reconcile(rt_: Runtime, key: Key) -> None:
-        await reconcile_registry(rt_, key, creds=creds)
-
-    rt.register(KIND, reconcile)
-
-    def ref_changed(event: str, new: Obj, old: Obj | None) -> None:
-        refs = {((b or {}).get("spec") or {}).get("registryRef") for b in (new, old)}
-        roles = {((b or {}).get("spec") or {}).get("awsRoleArn") for b in (new, old)}
-        if event in ("ADDED", "DELETED", "LISTED") or old is None or len(refs) > 1 or len(roles) > 1:
-            for ref in refs - {None}:
-                rt.enqueue(KIND, ("", str(ref)))
-
-    def namespace_changed(event: str, new: Obj, old: Obj | None) -> None:
-        meta, old_meta = new.get("metadata") or {}, (old or {}).get("metadata") or {}
-        if event == "DELETED":
-            rt.stores["Namespace"].pop(("", meta.get("name", "")), None)
-        if event in ("ADDED", "DELETED", "LISTED") or old is None or \
-                meta.get("labels") != old_meta.get("labels") or meta.get("annotations") != old_meta.get("annotations") \
-                or bool(meta.get("deletionTimestamp")) != bool(old_meta.get("deletionTimestamp")):
-            for key in list(rt.stores.get(KIND, {})):
-                rt.enqueue(KIND, key)
-
-    def registry_changed(event: str, new: Obj, old: Obj | None) -> None:
-        if event == "DELETED":
-            creds.forget(new["metadata"]["name"])
-
-    rt.on_change("BusinessCapability", ref_changed)
-    rt.on_change("TenantSandbox", ref_changed)
-    rt.on_change("Namespace", namespace_changed)
-    rt.on_change(KIND, registry_changed)
-
-
-def secret_event(rt: Runtime, body: Obj) -> None:
-    """A Secret changed: re-sync the registry whose pull Secret it is, or whose static source it is."""
-    meta = body.get("metadata") or {}
-    owner = (meta.get("labels") or {}).get(REGISTRY_LABEL)
-    if owner:
-        rt.enqueue(KIND, ("", owner))
-        for key in rt.stores.get("TenantSandbox", {}):
-            # by name, not status.namespace: the Secret can arrive before the sandbox's first status write
-            if sandbox_namespace(key[1], rt.settings) == meta.get("namespace"):
-                rt.enqueue("TenantSandbox", key)  # its ImagePullAccess waits for this pull Secret: no polling
-    where = (meta.get("namespace"), meta.get("name"))
-    for key, reg in rt.stores.get(KIND, {}).items():
-        ref = (((reg.get("spec") or {}).get("static") or {}).get("secretRef")) or {}
-        if (ref.get("namespace"), ref.get("name")) == where:
-            rt.enqueue(KIND, key)
+T = ConditionType
 
 
 class ServiceAccountRefs:
     """Which ServiceAccounts reference which pull Secret names, fed by the ServiceAccount watch.
 
     Only accounts with imagePullSecrets are kept, and only their names: enough to find the accounts a
-    registry wired earlier but no longer lists, without listing ServiceAccounts on every pass.
+    registry wired earlier but no longer lists, without listing ServiceAccounts on every pass. Finplane's
+    own children (capability ServiceAccounts) are not kept: their owner writes their entries, never the registry.
     """
 
     def __init__(self) -> None:
@@ -122,95 +77,151 @@ class ServiceAccountRefs:
         return {n for ns, n in self.by_secret.get(secret, ()) if ns == namespace}
 
 
-def service_account_refs(rt: Runtime) -> ServiceAccountRefs:
-    refs = getattr(rt, "registry_sa_refs", None)
-    if refs is None:
-        refs = ServiceAccountRefs()
-        rt.registry_sa_refs = refs  # type: ignore[attr-defined]
-    return refs
+class RegistryReconciler(KindReconciler[ImageRegistrySpec]):
+    kind = KIND
+    spec_model = ImageRegistrySpec
 
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(rt)
+        self.creds = CredentialSource(rt.settings)
+        self.accounts = ServiceAccountRefs()
+        self.started = time.monotonic()
 
-def service_account_event(rt: Runtime, event_type: str | None, body: Mapping[str, Any]) -> None:
-    """A ServiceAccount changed: re-sync the registries that name it and whose entry it lacks.
+    def watches(self) -> list[Watch]:
+        return [Watch(BUSINESS_CAPABILITY, self._ref_changed), Watch(TENANT_SANDBOX, self._ref_changed),
+                Watch(NAMESPACE, self._namespace_changed), Watch(KIND, self._registry_changed),
+                Watch("Secret", self._secret_changed, stored=False),
+                Watch("ServiceAccount", self._account_changed, stored=False)]
 
-    This is what wires an account created after its namespace was synced at once instead of at the next
-    drift resync (and puts back an entry removed by hand). Cheap on purpose, as every account in the cluster
-    passes here: a few dictionary lookups per registry, and our own patch's echo (entry present) enqueues nothing.
-    """
-    meta = body.get("metadata") or {}
-    ns, name = meta.get("namespace") or "", meta.get("name") or ""
-    secrets = frozenset(e.get("name") for e in body.get("imagePullSecrets") or [] if e.get("name"))
-    service_account_refs(rt).observe(event_type, ns, name, secrets)
-    if event_type == "DELETED":
-        return
-    for key, reg in rt.stores.get(KIND, {}).items():
-        spec = reg.get("spec") or {}
-        if name not in (spec.get("serviceAccounts") or []):
-            continue
-        sname = (reg.get("status") or {}).get("secretName")
-        if sname is None or sname not in secrets:
-            rt.enqueue(KIND, key)
+    # -- what wakes a registry ------------------------------------------------------------------------
+    def _ref_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        refs = {((b or {}).get("spec") or {}).get("registryRef") for b in (new, old)}
+        roles = {((b or {}).get("spec") or {}).get("awsRoleArn") for b in (new, old)}
+        if event in ("ADDED", "DELETED", "LISTED") or old is None or len(refs) > 1 or len(roles) > 1:
+            return [("", str(ref)) for ref in refs - {None}]
+        return []
 
+    def _namespace_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        meta, old_meta = new.get("metadata") or {}, (old or {}).get("metadata") or {}
+        if event in ("ADDED", "DELETED", "LISTED") or old is None or \
+                meta.get("labels") != old_meta.get("labels") or meta.get("annotations") != old_meta.get("annotations") \
+                or bool(meta.get("deletionTimestamp")) != bool(old_meta.get("deletionTimestamp")):
+            return list(self.rt.stores.get(KIND, {}))
+        return []
 
-async def reconcile_registry(rt: Runtime, key: Key, *, creds: CredentialSource) -> None:
-    body = rt.get(KIND, key)
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return
-    name = key[1]
-    try:
-        spec = ImageRegistrySpec.model_validate(body.get("spec") or {})
-    except ValidationError as exc:
-        msg = describe_errors(exc)
-        await write_status(rt.kube, body, conditions=[Cond("Ready", "False", "InvalidSpec", msg)], fields={})
-        return
-    namespaces = rt.stores.get("Namespace", {})
-    targets = target_namespaces(registry=name, selector=spec.namespace_selector, namespaces=namespaces,
-                                capabilities=rt.stores.get("BusinessCapability", {}),
-                                sandboxes=rt.stores.get("TenantSandbox", {}), settings=rt.settings)
-    logins, failure = await _logins(rt, body, spec, creds, {targets[ns] for ns in targets})
-    sname = secret_name(name, spec)
-    previously = set((body.get("status") or {}).get("namespacesInSync") or [])
-    sync = SecretSync()
-    for ns, role in sorted(targets.items()):
-        if ("", ns) not in namespaces:
-            sync.out[ns] = "namespace does not exist (yet)"
-            continue
-        own = spec.ecr.role_arn if spec.ecr else None
-        login = logins.get("" if spec.kind == RegistryKind.STATIC or role in (None, own) else str(role))
-        if login is None:
-            sync.out[ns] = "no credentials for it yet"
-            continue
-        secret = render_pull_secret(registry=name, spec=spec, namespace=ns, username=login.username,
-                                    password=login.password)
-        await sync_secret(rt.kube, secret, owner=body, seen_before=ns in previously, result=sync)
-    refs = service_account_refs(rt)
-    listed = set(spec.service_accounts)
-    for ns in sorted(sync.synced):
-        for sa in spec.service_accounts:
-            await wire_service_account(rt.kube, namespace=ns, name=sa, secret=sname, present=True)
-        for sa in sorted(refs.holders(sname, ns) - listed):  # dropped from spec.serviceAccounts
-            await wire_service_account(rt.kube, namespace=ns, name=sa, secret=sname, present=False)
-    await _report_writes(rt, body, sync)
+    def _registry_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        if event == "DELETED":
+            self.creds.forget(new["metadata"]["name"])
+        return []
 
-    grace = rt.settings.registry_prune_grace_seconds - (time.monotonic() - _STARTED)
-    if grace > 0:  # the stores may not hold every capability/sandbox yet: prune only once they are listed
-        rt.enqueue(KIND, key, delay=grace)
-    else:
-        for ns in await prune_secrets(rt.kube, owner_uid=body["metadata"]["uid"], keep=sync.synced | set(sync.out),
-                                      name=sname, known_namespaces={n for _, n in namespaces}):
+    def _secret_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        """Its pull Secret changed (drift), or its static source Secret did (rotation)."""
+        meta = new.get("metadata") or {}
+        out: list[Key] = []
+        owner = (meta.get("labels") or {}).get(REGISTRY_LABEL)
+        if owner:
+            out.append(("", owner))
+        where = (meta.get("namespace"), meta.get("name"))
+        for key, reg in self.rt.stores.get(KIND, {}).items():
+            ref = (((reg.get("spec") or {}).get("static") or {}).get("secretRef")) or {}
+            if (ref.get("namespace"), ref.get("name")) == where:
+                out.append(key)
+        return out
+
+    def _account_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        """Keep the index of accounts by pull Secret; wake the registries that wire this account and whose
+        entry it lacks (an account created after its namespace was synced, an entry removed by hand).
+
+        Cheap on purpose, as every account in the cluster passes here: a few dictionary lookups per
+        registry, and our own patch's echo (entry present) wakes nothing."""
+        meta = new.get("metadata") or {}
+        ns, name = meta.get("namespace") or "", meta.get("name") or ""
+        child = is_finplane_child(new)
+        secrets = frozenset(e.get("name") for e in new.get("imagePullSecrets") or [] if e.get("name"))
+        self.accounts.observe(event, ns, name, frozenset() if child else secrets)
+        if event == "DELETED" or child:
+            return []
+        sandbox_regs = {(b.get("spec") or {}).get("registryRef") for k, b in self.rt.stores.get(TENANT_SANDBOX, {}).items()
+                        if name == "default" and sandbox_namespace(k[1], self.rt.settings) == ns}
+        out: list[Key] = []
+        for key, reg in self.rt.stores.get(KIND, {}).items():
+            wired_here = name in ((reg.get("spec") or {}).get("serviceAccounts") or []) or key[1] in sandbox_regs
+            sname = (reg.get("status") or {}).get("secretName")
+            if wired_here and (sname is None or sname not in secrets):
+                out.append(key)
+        return out
+
+    # -- one pass -------------------------------------------------------------------------------------
+    async def reconcile(self, p: Pass[ImageRegistrySpec]) -> Outcome:
+        rt, body, spec, name, creds = self.rt, p.body, p.spec, p.name, self.creds
+        if len(name) > 63:  # the CRD's CEL rule says the same; this covers a server that does not evaluate it
+            raise Refuse(Reason.INVALID_NAME, f"the name is {len(name)} characters long: it becomes the value of "
+                         "the pull Secrets' finplane.io/image-registry label, at most 63; create the registry under "
+                         "a shorter name")
+        namespaces = rt.stores.get(NAMESPACE, {})
+        targets = target_namespaces(registry=name, selector=spec.namespace_selector, namespaces=namespaces,
+                                    capabilities=rt.stores.get(BUSINESS_CAPABILITY, {}),
+                                    sandboxes=rt.stores.get(TENANT_SANDBOX, {}), settings=rt.settings)
+        logins, failure = await _logins(rt, body, spec, creds, {targets[ns] for ns in targets})
+        sname = secret_name(name, spec)
+        previously = set((body.get("status") or {}).get("namespacesInSync") or [])
+        sync = SecretSync()
+        for ns, role in sorted(targets.items()):
+            if ("", ns) not in namespaces:
+                sync.out[ns] = "namespace does not exist (yet)"
+                continue
+            own = spec.ecr.role_arn if spec.ecr else None
+            login = logins.get("" if spec.kind == RegistryKind.STATIC or role in (None, own) else str(role))
+            if login is None:
+                sync.out[ns] = "no credentials for it yet"
+                continue
+            secret = render_pull_secret(registry=name, spec=spec, namespace=ns, username=login.username,
+                                        password=login.password)
+            p.reports.append(await sync_secret(rt.kube, secret, owner=body, seen_before=ns in previously,
+                                               result=sync))
+        await self._wire_accounts(name, spec, sname, sync)
+
+        requeue: list[float] = []
+        grace = rt.settings.registry_prune_grace_seconds - (time.monotonic() - self.started)
+        if grace > 0:  # the stores may not hold every capability/sandbox yet: prune only once they are listed
+            requeue.append(grace)
+        else:
+            await self._prune(body, spec, sname, sync)
+
+        main_login = logins.get("") or next(iter(logins.values()), None) or (failure.last if failure else None)
+        if main_login is not None:
+            creds.export_metrics(name, main_login)
+        wake = creds.wake_at(name)
+        if wake is not None:
+            requeue.append(max(1.0, (wake - creds.clock()).total_seconds()))
+        return Outcome(_conditions(spec, sync, failure, main_login, creds), status=_status(sname, sync, main_login),
+                       requeue_after=min(requeue) if requeue else None)
+
+    def _sandbox_namespaces(self, registry: str) -> set[str]:
+        """Namespaces of the sandboxes naming `registry`: their `default` ServiceAccount gets the pull Secret."""
+        return {sandbox_namespace(key[1], self.rt.settings) for key, body in self.rt.stores.get(TENANT_SANDBOX, {}).items()
+                if (body.get("spec") or {}).get("registryRef") == registry}
+
+    async def _wire_accounts(self, name: str, spec: ImageRegistrySpec, sname: str, sync: SecretSync) -> None:
+        listed = set(spec.service_accounts)
+        sandbox_namespaces = self._sandbox_namespaces(name)
+        for ns in sorted(sync.synced):
+            accounts = listed | ({"default"} if ns in sandbox_namespaces else set())
+            for sa in sorted(accounts):
+                await wire_service_account(self.rt.kube, namespace=ns, name=sa, secret=sname, present=True,
+                                           create=sa == "default" and ns in sandbox_namespaces)
+            for sa in sorted(self.accounts.holders(sname, ns) - accounts):  # dropped from spec.serviceAccounts
+                await wire_service_account(self.rt.kube, namespace=ns, name=sa, secret=sname, present=False)
+
+    async def _prune(self, body: Obj, spec: ImageRegistrySpec, sname: str, sync: SecretSync) -> None:
+        name = body["metadata"]["name"]
+        known = {n for _, n in self.rt.stores.get(NAMESPACE, {})}
+        for ns in await prune_secrets(self.rt.kube, owner_uid=body["metadata"]["uid"], keep=sync.synced | set(sync.out),
+                                      name=sname, known_namespaces=known):
             WRITES.labels(KIND, "prune").inc()
             log.info("Deleted pull Secret %s/%s of ImageRegistry %s (namespace no longer selected)", ns, sname, name)
-            for sa in sorted(listed | refs.holders(sname, ns)):
-                await wire_service_account(rt.kube, namespace=ns, name=sa, secret=sname, present=False)
-
-    main_login = logins.get("") or next(iter(logins.values()), None) or (failure.last if failure else None)
-    if main_login is not None:
-        creds.export_metrics(name, main_login)
-    await write_status(rt.kube, body, conditions=_conditions(spec, sync, failure, main_login, creds),
-                       fields=_fields(sname, sync, main_login))
-    wake = creds.wake_at(name)
-    if wake is not None:
-        rt.enqueue(KIND, key, delay=max(1.0, (wake - creds.clock()).total_seconds()))
+            for sa in sorted(set(spec.service_accounts) | {"default"} | self.accounts.holders(sname, ns)):
+                await wire_service_account(self.rt.kube, namespace=ns, name=sa, secret=sname, present=False)
 
 
 async def _logins(rt: Runtime, body: Obj, spec: ImageRegistrySpec, creds: CredentialSource,
@@ -247,28 +258,17 @@ async def _logins(rt: Runtime, body: Obj, spec: ImageRegistrySpec, creds: Creden
     return out, failure
 
 
-async def _report_writes(rt: Runtime, body: Obj, sync: SecretSync) -> None:
-    name = body["metadata"]["name"]
-    for ns in sync.applied:
-        WRITES.labels(KIND, "apply").inc()
-        log.info("Applied pull Secret in namespace %s for ImageRegistry %s", ns, name)
-    for ns, fields in sync.drifted:
-        DRIFT.labels(KIND, "Secret").inc()
-        await post_event(rt.kube, body, type_="Warning", reason="Drift",
-                         message=f"Restored the pull Secret in namespace {ns} ({', '.join(fields[:5])})")
-
-
 def _iso(value: Any) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
 
-def _fields(sname: str, sync: SecretSync, login: Login | None) -> Obj:
+def _status(sname: str, sync: SecretSync, login: Login | None) -> ImageRegistryStatus:
     fields: Obj = {"secretName": sname, "namespacesInSync": sorted(sync.synced),
                    "namespacesOutOfSync": sorted(sync.out)}
     if login is not None:
         fields["lastRefreshTime"] = _iso(login.obtained_at)
         fields["tokenExpiresAt"] = _iso(login.expires_at)
-    return fields
+    return ImageRegistryStatus.model_validate(fields)
 
 
 def _conditions(spec: ImageRegistrySpec, sync: SecretSync, failure: CredentialsUnavailable | None,
@@ -278,21 +278,21 @@ def _conditions(spec: ImageRegistrySpec, sync: SecretSync, failure: CredentialsU
         kept = f"; the pull Secrets already written are kept (token expires at {expiry})" if expiry else \
             "; the pull Secrets already written are kept"
         retry = f"; next attempt at {_iso(failure.retry_at)}" if failure.retry_at else ""
-        fresh = Cond("CredentialsFresh", "False", failure.reason, failure.message + kept + retry)
-        return [Cond("Ready", "False", failure.reason, failure.message + kept), fresh]
+        fresh = Cond(T.CREDENTIALS_FRESH, "False", failure.reason, failure.message + kept + retry)
+        return [Cond(T.READY, "False", failure.reason, failure.message + kept), fresh]
     if login is not None and login.expires_at is not None and login.expires_at <= creds.clock():
-        fresh = Cond("CredentialsFresh", "False", "TokenReportedExpired",
+        fresh = Cond(T.CREDENTIALS_FRESH, "False", "TokenReportedExpired",
                      f"the registry reported the new token as expiring at {expiry}; refreshing at most every "
                      f"{creds.settings.registry_min_refresh_seconds}s")
     else:
         until = f" valid until {expiry}" if expiry else ""
-        fresh = Cond("CredentialsFresh", "True", "Refreshed", f"credentials obtained{until}")
+        fresh = Cond(T.CREDENTIALS_FRESH, "True", "Refreshed", f"credentials obtained{until}")
     if sync.conflicts:
         ns_list = ", ".join(sorted(sync.conflicts))
-        return [Cond("Ready", "False", "NameConflict", f"a Secret with the pull Secret's name exists and is not "
+        return [Cond(T.READY, "False", "NameConflict", f"a Secret with the pull Secret's name exists and is not "
                      f"managed by this registry in: {ns_list}; rename or remove it, or set spec.secretName"), fresh]
     if sync.out:
         first = sorted(sync.out)[:5]
-        return [Cond("Ready", "False", "NamespacesOutOfSync",
+        return [Cond(T.READY, "False", "NamespacesOutOfSync",
                      "; ".join(f"{ns}: {sync.out[ns]}" for ns in first)), fresh]
-    return [Cond("Ready", "True", "Synced", f"pull Secret in {len(sync.synced)} namespace(s)"), fresh]
+    return [Cond(T.READY, "True", "Synced", f"pull Secret in {len(sync.synced)} namespace(s)"), fresh]

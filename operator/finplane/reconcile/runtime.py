@@ -1,33 +1,33 @@
-"""The operator's shared state: the gateway, the watch-fed stores of Finplane objects, the work queues.
+"""The operator's shared state: the gateway, the watch-fed stores, the child cache, one controller per kind.
 
 Created once at operator start-up (`handlers.main`) and kept in kopf's memo. kopf's watch events
-update the stores and enqueue keys; each kind's reconciler reads its object from the store, so a
-worker always acts on the newest body it has seen (level-based).
+reach `observe`, which updates a store and tells the watches declared by the reconcilers
+(reconcile.shape.Watch) which keys to enqueue; each kind's `Controller` (reconcile.controller) runs
+its reconciler against the newest body it has seen (level-based). Nothing kind-specific lives here:
+per-kind state is on the reconciler objects.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from finplane.jsondata import copy_json
 from finplane.kube.client import Kube
-from finplane.kube.errors import Conflict, Forbidden, KubeError, NotFound
-from finplane.metrics import READY, RECONCILE_DURATION, RECONCILES
-from finplane.reconcile.failures import namespace_going, report_forbidden
-from finplane.reconcile.queue import Retry, WorkQueue
+from finplane.metrics import READY
+from finplane.reconcile.child_cache import ChildCache
+from finplane.reconcile.controller import Controller
+from finplane.reconcile.queue import WorkQueue
+from finplane.reconcile.shape import KindReconciler, Watch
 from finplane.settings import Settings
+from finplane.status.vocabulary import ready_status
 
 __all__ = ["Key", "Runtime", "key_of"]
 
-log = logging.getLogger("finplane.runtime")
 Key = tuple[str, str]  # (namespace or "", name)
 Obj = dict[str, Any]
-Reconciler = Callable[["Runtime", Key], Awaitable[None]]
 
 
 def key_of(body: Mapping[str, Any]) -> Key:
@@ -41,106 +41,75 @@ class Runtime:
     settings: Settings
     workers: int = 4
     stores: dict[str, dict[Key, Obj]] = field(default_factory=dict)
-    queues: dict[str, WorkQueue] = field(default_factory=dict)
-    _observers: dict[str, list[Callable[[str, Obj, Obj | None], None]]] = field(default_factory=dict)
+    controllers: dict[str, Controller] = field(default_factory=dict)
+    child_cache: ChildCache = field(default_factory=ChildCache)
+    _watches: dict[str, list[tuple[str, Watch]]] = field(default_factory=dict)
     # True while another replica is active (kopf peering). kopf pauses only its watches; queued keys,
     # retries and the drift timer are ours to hold back, or a standby would reconcile beside the leader.
     is_paused: Callable[[], bool] = lambda: False
 
-    def register(self, kind: str, reconciler: Reconciler) -> None:
-        """Give `kind` a store and a queue whose workers run `reconciler(runtime, key)`."""
+    @property
+    def queues(self) -> dict[str, WorkQueue]:
+        return {kind: c.queue for kind, c in self.controllers.items()}
+
+    def add(self, reconciler: KindReconciler[Any]) -> Controller:
+        """Give `reconciler`'s kind a store, a controller, and hook up the watches it declares."""
+        kind = reconciler.kind
         self.stores.setdefault(kind, {})
-
-        async def run(key: Hashable) -> None:
-            if self.is_paused():
-                return  # the active replica owns it; on resuming, kopf relists and everything is enqueued again
-            started = time.perf_counter()
-            outcome = "ok"
-            try:
-                await reconciler(self, key)  # type: ignore[arg-type]
-            except Retry:
-                outcome = "retry"
-                raise
-            except (NotFound, Forbidden) as exc:
-                if namespace_going(exc, key):  # type: ignore[arg-type]
-                    outcome = "gone"  # its namespace is being deleted: the object's DELETED event follows
-                    log.info("Stopped reconciling %s %s: %s", kind, key, exc.message)
-                    return
-                if isinstance(exc, NotFound):
-                    outcome = "error"
-                    raise
-                outcome = "forbidden"  # RBAC: surfaced in status after a few attempts (reconcile.failures)
-                await report_forbidden(self, kind, key, exc, attempt=self.queues[kind].failures(key) + 1)  # type: ignore[arg-type]
-                raise
-            except Conflict as exc:
-                # Somebody wrote in between: the next pass reads the newer state, so one more cycle soon is
-                # the cure. Growing the backoff instead left objects waiting a minute after a conflict storm.
-                outcome = "conflict"
-                raise Retry(f"conflict: {exc.message}", delay=self.settings.backoff_seconds) from exc
-            except KubeError as exc:  # retried with backoff by the queue; the outcome says why, for dashboards
-                outcome = "unavailable" if exc.retryable else "error"
-                raise
-            except Exception:
-                outcome = "error"
-                raise
-            finally:
-                RECONCILES.labels(kind, outcome).inc()
-                RECONCILE_DURATION.labels(kind).observe(time.perf_counter() - started)
-
-        self.queues[kind] = WorkQueue(run, workers=self.workers, name=kind,
-                                      base_delay=self.settings.backoff_seconds,
-                                      max_delay=self.settings.backoff_max_seconds)
-
-    def on_change(self, kind: str, callback: Callable[[str, Obj, Obj | None], None]) -> None:
-        """Call `callback(event_type, new_body, old_body)` on every watch event of `kind` (cross-kind wiring)."""
-        self._observers.setdefault(kind, []).append(callback)
+        controller = self.controllers[kind] = Controller(self, reconciler)
+        for watch in reconciler.watches():
+            if watch.stored:
+                self.stores.setdefault(watch.kind, {})
+            self._watches.setdefault(watch.kind, []).append((kind, watch))
+        return controller
 
     def start(self) -> None:
-        for q in self.queues.values():
-            q.start()
+        for c in self.controllers.values():
+            c.queue.start()
 
     async def stop(self) -> None:
-        await asyncio.gather(*(q.stop() for q in self.queues.values()))
+        await asyncio.gather(*(c.queue.stop() for c in self.controllers.values()))
 
     def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> None:
-        """A watch event: update the store, enqueue the key, tell observers."""
-        store = self.stores.setdefault(kind, {})
+        """A watch event: update the store (kinds kept there), enqueue the object itself, run the watches."""
         key = key_of(body)
-        old = store.get(key)
-        if event_type == "DELETED":
-            store.pop(key, None)
-            if kind in self.queues:
-                self.queues[kind].forget(key)
-            new: Obj = copy_json(dict(body))
-        else:
-            new = copy_json(dict(body))
-            store[key] = new
-            if kind in self.queues:
-                self.queues[kind].enqueue(key)
-        for cb in self._observers.get(kind, []):
-            cb(event_type or "LISTED", new, old)
+        new: Obj = copy_json(dict(body))
+        store = self.stores.get(kind)
+        old = store.get(key) if store is not None else None
+        if store is not None:
+            if event_type == "DELETED":
+                store.pop(key, None)
+                if kind in self.controllers:
+                    self.controllers[kind].forget(key)
+            else:
+                store[key] = new
+                if kind in self.controllers:
+                    self.controllers[kind].queue.enqueue(key)
+        event = event_type or "LISTED"
+        for target, watch in self._watches.get(kind, ()):
+            for wake in watch.keys(event, new, old):
+                self.enqueue(target, wake)
 
     def enqueue(self, kind: str, key: Key, *, delay: float = 0.0) -> None:
-        if kind in self.queues and key in self.stores.get(kind, {}):
-            self.queues[kind].enqueue(key, delay=delay)
+        """Wake `key` of `kind` (after `delay` seconds) if the object is known."""
+        if kind in self.controllers and key in self.stores.get(kind, {}):
+            self.controllers[kind].queue.enqueue(key, delay=delay)
 
     def get(self, kind: str, key: Key) -> Obj | None:
         return self.stores.get(kind, {}).get(key)
 
     def resync(self) -> None:
         """Re-enqueue every known object (the drift timer)."""
-        for kind, q in self.queues.items():
-            q.resync(list(self.stores.get(kind, {})))
+        for kind, c in self.controllers.items():
+            c.queue.resync(list(self.stores.get(kind, {})))
 
     def idle(self) -> bool:
-        return all(q.idle() for q in self.queues.values())
+        return all(c.queue.idle() for c in self.controllers.values())
 
     def count_ready(self, kind: str) -> None:
-        """Refresh the objects-by-Ready gauge (called periodically, not per event: O(n))."""
+        """Refresh the objects-by-Ready gauge (at start-up and on the drift timer, not per event: O(n))."""
         counts = {"True": 0, "False": 0, "Unknown": 0}
         for body in self.stores.get(kind, {}).values():
-            ready = next((c.get("status") for c in (body.get("status") or {}).get("conditions", []) or []
-                          if c.get("type") == "Ready"), "Unknown")
-            counts[ready if ready in counts else "Unknown"] += 1
+            counts[str(ready_status(body))] += 1
         for state, n in counts.items():
             READY.labels(kind, state).set(n)

@@ -1,9 +1,10 @@
 """Reconcile one TenantSandbox: approve? -> lifetime -> render -> apply -> credential -> status -> next wake-up.
 
-Called by the TenantSandbox queue's workers (`reconcile.runtime`); `register(rt)` is found by
-`handlers.registrations`. Expiry is not polled: every pass recomputes the timeline from the spec
-and creationTimestamp and asks the queue to wake this sandbox exactly at the next transition
+One `KindReconciler`, added by `handlers.registrations`. Expiry is not polled: every pass recomputes
+the timeline from the spec and creationTimestamp and returns `requeue_after` for the next transition
 (warning, then expiry), so a restarted operator picks up the same instants from its initial listing.
+Woken also by its registry's spec, and by the pull Secret and the `default` ServiceAccount of its
+namespace (written by the ImageRegistry reconciler; this one only reads them).
 
 Deleting the CR needs no finalizer: the Namespace carries an owner reference to the (cluster-scoped)
 sandbox, so garbage collection removes it and namespace deletion removes everything inside, even
@@ -17,21 +18,18 @@ import asyncio
 import base64
 import logging
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from finplane.kube.errors import Conflict
 from finplane.kube.events import post_event
-from finplane.models.common import describe_errors
-from finplane.models.tenant_sandbox import TenantSandboxSpec
-from finplane.reconcile.children import stamp, sync_children
-from finplane.reconcile.queue import Retry
+from finplane.models.tenant_sandbox import SandboxPhase, TenantSandboxSpec, TenantSandboxStatus
+from finplane.names import IMAGE_REGISTRY, REGISTRY_LABEL, TENANT_SANDBOX
 from finplane.reconcile.registry_access import pull_secret_for
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.sandbox_teardown import expire
-from finplane.reconcile.status_write import write_status
+from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
 from finplane.render.sandbox import (
     CREDENTIAL_KEY,
     CREDENTIAL_SECRET,
@@ -53,200 +51,206 @@ from finplane.render.sandbox_lifecycle import (
     timeline,
 )
 from finplane.status.conditions import Cond
+from finplane.status.vocabulary import ConditionType, Reason
 
-__all__ = ["KIND", "reconcile_sandbox", "register"]
+__all__ = ["KIND", "SandboxReconciler"]
 
 log = logging.getLogger("finplane.sandbox")
-KIND = "TenantSandbox"
+KIND = TENANT_SANDBOX
 Obj = dict[str, Any]
 PRUNE = (("rbac.authorization.k8s.io/v1", "RoleBinding"), ("networking.k8s.io/v1", "NetworkPolicy"))
-_background: set[asyncio.Task[None]] = set()
-
-
-def register(rt: Runtime) -> None:
-    """Give TenantSandbox its queue, and wire deletion reports and registry changes."""
-    rt.register(KIND, reconcile_sandbox)
-    # kopf runs sync event handlers in a worker thread, so observers must hop back onto the loop.
-    loop = asyncio.get_running_loop()
-
-    def spawn(body: Obj) -> None:
-        task = loop.create_task(_report_deletion(rt, body))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-
-    def sandbox_changed(event: str, new: Obj, old: Obj | None) -> None:
-        if event == "DELETED":
-            loop.call_soon_threadsafe(spawn, new)
-
-    def registry_changed(event: str, new: Obj, old: Obj | None) -> None:
-        for key, body in rt.stores.get(KIND, {}).items():
-            if (body.get("spec") or {}).get("registryRef") == new["metadata"]["name"]:
-                rt.enqueue(KIND, key)
-
-    rt.on_change(KIND, sandbox_changed)
-    rt.on_change("ImageRegistry", registry_changed)
-
-
-async def _report_deletion(rt: Runtime, body: Obj) -> None:
-    name = body["metadata"]["name"]
-    ns = (body.get("status") or {}).get("namespace") or sandbox_namespace(name, rt.settings)
-    log.info("Sandbox %s deleted: removing Namespace/%s and everything in it (owner-reference garbage collection)",
-             name, ns)
-    await post_event(rt.kube, body, type_="Normal", reason="TornDown",
-                     message=f"Deleted: Namespace/{ns} and everything in it are removed by garbage collection")
+T = ConditionType
 
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _schedule(rt: Runtime, key: Key, tl: Timeline) -> None:
-    """Wake this sandbox at its next transition (the queue's timer; nothing polls)."""
-    secs = tl.seconds_to_next(datetime.now(UTC))
-    if secs is not None:
-        rt.enqueue(KIND, key, delay=secs + 0.05)
+def _phase(conds: list[Cond]) -> str:
+    return str(phase_of([{"type": c.type, "status": c.status, "reason": c.reason} for c in conds]))
 
 
-async def reconcile_sandbox(rt: Runtime, key: Key) -> None:
-    body = rt.get(KIND, key)
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return
-    name = key[1]
-    meta = body["metadata"]
-    try:
-        spec = TenantSandboxSpec.model_validate(body.get("spec") or {})
-    except ValidationError as exc:
-        msg = describe_errors(exc)
-        await _refuse(rt, body, "InvalidSpec", msg, fields={})
-        return
-    ns = sandbox_namespace(name, rt.settings)
-    tl = timeline(spec, created=parse_time(meta.get("creationTimestamp")), settings=rt.settings)
-    now = datetime.now(UTC)
-    times = {"expiresAt": _iso(tl.expires_at)}
-    if (body.get("status") or {}).get("teardown") or tl.stage(now) is Stage.EXPIRED:
-        await expire(rt, body, namespace=ns, expires_at=times["expiresAt"])
-        return
-    _schedule(rt, key, tl)
-    problem = lifetime_problem(tl, rt.settings)
-    if problem:
-        await _refuse(rt, body, "TTLTooLong", problem, fields=times)
-        return
-    problem = namespace_problem(ns)
-    if problem:
-        await _refuse(rt, body, "NamespaceConflict", problem, fields=times)
-        return
-    blocked = approval(meta.get("annotations"))
-    if blocked:
-        await _refuse(rt, body, *blocked, fields=times)
-        return
+class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
+    kind = KIND
+    spec_model = TenantSandboxSpec
 
-    live_ns = await rt.kube.get_or_none("v1", "Namespace", ns)
-    if live_ns is not None and live_ns["metadata"].get("deletionTimestamp"):
-        raise Retry(f"namespace {ns} is still terminating", delay=2.0)
-    desired = [stamp(c, body) for c in render_sandbox(name=name, spec=spec, settings=rt.settings)]
-    result = await sync_children(rt.kube, desired, owner_uid=meta["uid"],
-                                 seen_before=bool((body.get("status") or {}).get("observedGeneration")),
-                                 prune_kinds=PRUNE, prune_namespaces=(ns,))
-    if result.conflicts:
-        await _refuse(rt, body, "NamespaceConflict", f"{', '.join(result.conflicts)} already exists and does not "
-                      "belong to this sandbox; nothing was adopted: rename the sandbox or remove that object",
-                      fields=times)
-        return
-    for cid, fields in result.drifted:
-        log.info("Drift on %s of sandbox %s: %s", cid, name, ", ".join(fields[:10]))
-        await post_event(rt.kube, body, type_="Warning", reason="Drift",
-                         message=f"Reverted manual change to {cid}: {', '.join(fields[:10])}")
-    for cid in result.applied:
-        log.info("Applied %s for sandbox %s", cid, name)
-    for cid in result.pruned:
-        log.info("Deleted %s for sandbox %s (no longer rendered)", cid, name)
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(rt)
+        self._background: set[asyncio.Task[None]] = set()
 
-    cred = await _ensure_credential(rt, body, spec, ns)
-    pull = await _pull_access(rt, body, spec, ns)
-    stage = tl.stage(now)
-    conds = [pull] if pull else []
-    if pull and pull.status != "True":
-        conds.insert(0, Cond("Ready", "False", pull.reason, pull.message))
-        # the registry writes the pull Secret; its watch event re-enqueues this sandbox (registry.secret_event)
-    else:
-        conds.insert(0, Cond("Ready", "True", "Provisioned", f"namespace {ns} and its guard rails are in place"))
-    if stage is Stage.EXPIRING:
-        conds.append(Cond("Expiring", "True", "ExpiresSoon",
-                          f"the sandbox expires at {times['expiresAt']}; extend spec.ttlSeconds or spec.expiresAt "
-                          "to keep it"))
-    else:
-        conds.append(Cond("Expiring", "False", "NotExpiring", f"expires at {times['expiresAt']}"))
-    conds.append(Cond("Expired", "False", "NotExpired", f"expires at {times['expiresAt']}"))
-    await _announce_expiring(rt, body, stage, times["expiresAt"])
-    fields = {**times, **cred, "namespace": ns, "teardown": None,
-              "phase": str(phase_of([{"type": c.type, "status": c.status, "reason": c.reason} for c in conds]))}
-    await write_status(rt.kube, body, conditions=conds, fields=fields)
+    def watches(self) -> list[Watch]:
+        return [Watch(KIND, self._deleted), Watch(IMAGE_REGISTRY, self._registry_changed),
+                Watch("Secret", self._pull_secret_changed, stored=False),
+                Watch("ServiceAccount", self._account_changed, stored=False)]
 
+    # -- what wakes a sandbox -------------------------------------------------------------------------
+    def _deleted(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        if event == "DELETED":
+            task = asyncio.get_running_loop().create_task(self._report_deletion(new))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return []
 
-async def _announce_expiring(rt: Runtime, body: Obj, stage: Stage, expires_at: str) -> None:
-    before = next((c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") == "Expiring"), {})
-    if stage is Stage.EXPIRING and before.get("status") != "True":
-        log.info("Sandbox %s is expiring at %s", body["metadata"]["name"], expires_at)
-        await post_event(rt.kube, body, type_="Warning", reason="Expiring",
-                         message=f"The sandbox expires at {expires_at}; its namespace and credential are removed then")
+    def _registry_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        name = new["metadata"]["name"]
+        return [k for k, b in self.rt.stores.get(KIND, {}).items() if (b.get("spec") or {}).get("registryRef") == name]
 
+    def _in_namespace(self, namespace: str | None) -> Iterable[Key]:
+        # by name, not status.namespace: the Secret can arrive before the sandbox's first status write
+        return [k for k in self.rt.stores.get(KIND, {}) if sandbox_namespace(k[1], self.rt.settings) == namespace]
 
-async def _ensure_credential(rt: Runtime, body: Obj, spec: TenantSandboxSpec, ns: str) -> Obj:
-    """Create the credential once; replace it only when spec.credentialRotation grew. Returns status fields."""
-    name = body["metadata"]["name"]
-    live = await rt.kube.get_or_none("v1", "Secret", CREDENTIAL_SECRET, ns)
-    made_for = int(((live or {}).get("metadata", {}).get("annotations") or {}).get(ROTATION_ANNOTATION, "-1"))
-    key_b64 = ((live or {}).get("data") or {}).get(CREDENTIAL_KEY)
-    if live is None or key_b64 is None or made_for < spec.credential_rotation:
-        key = secrets.token_urlsafe(32)
-        secret = stamp(credential_secret(namespace=ns, key=key, rotation=spec.credential_rotation,
-                                         labels=sandbox_labels(name, spec)), body)
-        try:
-            if live is None:
-                await rt.kube.create(secret)
-            else:
-                secret["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-                await rt.kube.replace(secret)
-        except Conflict:
-            raise Retry("the credential Secret changed meanwhile", delay=0.5) from None
-        made_for = spec.credential_rotation
-        verb = "Issued" if live is None else "Rotated"
-        _, short = fingerprint(key)
-        log.info("%s partner credential of sandbox %s (fingerprint %s)", verb, name, short)
-        await post_event(rt.kube, body, type_="Normal", reason=f"Credential{verb}",
-                         message=f"Partner credential {verb.lower()}: Secret {ns}/{CREDENTIAL_SECRET}, "
-                                 f"fingerprint {short}")
-    else:
-        key = base64.b64decode(key_b64).decode()
-    digest, short = fingerprint(key)
-    return {"credentialSecretRef": {"name": CREDENTIAL_SECRET, "namespace": ns, "key": CREDENTIAL_KEY},
-            "credentialHash": digest, "credentialFingerprint": short, "credentialRotation": made_for}
+    def _pull_secret_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        meta = new.get("metadata") or {}
+        if not (meta.get("labels") or {}).get(REGISTRY_LABEL):
+            return []
+        return self._in_namespace(meta.get("namespace"))  # its ImagePullAccess waits for this Secret: no polling
 
+    def _account_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        meta = new.get("metadata") or {}
+        if meta.get("name") != "default" or not str(meta.get("namespace", "")).startswith(
+                self.rt.settings.sandbox_namespace_prefix):
+            return []
+        return self._in_namespace(meta.get("namespace"))
 
-async def _pull_access(rt: Runtime, body: Obj, spec: TenantSandboxSpec, ns: str) -> Cond | None:
-    """Reference the registry's pull Secret from the namespace's default ServiceAccount (we never write the Secret)."""
-    if not spec.registry_ref:
-        return None
-    secret_name = pull_secret_for(rt.stores, spec.registry_ref)
-    sa = await rt.kube.get_or_none("v1", "ServiceAccount", "default", ns)
-    refs = [r for r in (sa or {}).get("imagePullSecrets") or [] if r.get("name")]
-    if not any(r["name"] == secret_name for r in refs):
-        await rt.kube.apply({"apiVersion": "v1", "kind": "ServiceAccount",
-                             "metadata": {"name": "default", "namespace": ns},
-                             "imagePullSecrets": [*refs, {"name": secret_name}]})
-        log.info("Wired pull secret %s into ServiceAccount %s/default for sandbox %s",
-                 secret_name, ns, body["metadata"]["name"])
-    if await rt.kube.get_or_none("v1", "Secret", secret_name, ns) is None:
-        return Cond("ImagePullAccess", "False", "PullSecretMissing",
-                    f"ImageRegistry {spec.registry_ref} has not written Secret {ns}/{secret_name} yet")
-    return Cond("ImagePullAccess", "True", "PullSecretPresent", f"pods pull with Secret {secret_name}")
+    async def _report_deletion(self, body: Obj) -> None:
+        name = body["metadata"]["name"]
+        ns = (body.get("status") or {}).get("namespace") or sandbox_namespace(name, self.rt.settings)
+        log.info("Sandbox %s deleted: removing Namespace/%s and everything in it (owner-reference garbage "
+                 "collection)", name, ns)
+        await post_event(self.rt.kube, body, type_="Normal", reason="TornDown",
+                         message=f"Deleted: Namespace/{ns} and everything in it are removed by garbage collection")
 
+    # -- one pass -------------------------------------------------------------------------------------
+    async def reconcile(self, p: Pass[TenantSandboxSpec]) -> Outcome:
+        rt, body, spec, name = self.rt, p.body, p.spec, p.name
+        meta = body["metadata"]
+        ns = sandbox_namespace(name, rt.settings)
+        tl = timeline(spec, created=parse_time(meta.get("creationTimestamp")), settings=rt.settings)
+        now = datetime.now(UTC)
+        expires_at = _iso(tl.expires_at)
+        if (body.get("status") or {}).get("teardown") or tl.stage(now) is Stage.EXPIRED:
+            return await expire(rt, body, namespace=ns, expires_at=expires_at)
+        wake = self._next_wake(tl)
+        times = TenantSandboxStatus(expires_at=expires_at)
+        problem = lifetime_problem(tl, rt.settings)
+        if problem:
+            raise Refuse(Reason.TTL_TOO_LONG, problem, status=times, requeue_after=wake)
+        problem = namespace_problem(ns)
+        if problem:
+            raise Refuse(Reason.NAMESPACE_CONFLICT, problem, status=times, requeue_after=wake)
+        blocked = approval(meta.get("annotations"))
+        if blocked:  # an annotation, not the spec, lifts it
+            raise Refuse(*blocked, terminal=False, status=times, requeue_after=wake)
 
-async def _refuse(rt: Runtime, body: Obj, reason: str, message: str, *, fields: Obj) -> None:
-    """A spec (or approval) only a person can fix: Ready=False with the reason, nothing provisioned."""
-    log.warning("Sandbox %s not provisioned: %s: %s", body["metadata"]["name"], reason, message)
-    conds = [Cond("Ready", "False", reason, message),
-             Cond("Expiring", "False", reason, "not provisioned"),
-             Cond("Expired", "False", "NotExpired", "not provisioned")]
-    phase = phase_of([{"type": c.type, "status": c.status, "reason": c.reason} for c in conds])
-    await write_status(rt.kube, body, conditions=conds, fields={**fields, "phase": str(phase)})
+        live_ns = await rt.kube.get_or_none("v1", "Namespace", ns)
+        if live_ns is not None and live_ns["metadata"].get("deletionTimestamp"):
+            log.info("Sandbox %s waits for namespace %s to finish terminating", name, ns)
+            return Outcome([], requeue_after=2.0)  # its Namespace will be created again once it is gone
+        result = await p.apply(render_sandbox(name=name, spec=spec, settings=rt.settings), prune_kinds=PRUNE,
+                               prune_namespaces=(ns,), refuse=False)
+        if result.conflicts:
+            raise Refuse(Reason.NAMESPACE_CONFLICT, f"{', '.join(result.conflicts)} already exists and does not "
+                         "belong to this sandbox; nothing was adopted: rename the sandbox or remove that object",
+                         terminal=False, status=times, requeue_after=wake)
+        if result.refused is not None:
+            raise Refuse(result.refused.reason, f"the API server refused {result.refused.child}: "
+                         f"{result.refused.message}; nothing after it was applied", status=times, requeue_after=wake)
+
+        cred = await self._ensure_credential(body, spec, ns)
+        if cred is None:
+            return Outcome([], requeue_after=0.5)  # the credential Secret changed meanwhile: look again
+        pull = await self._pull_access(spec, ns)
+        stage = tl.stage(now)
+        conds = [pull] if pull else []
+        if pull and pull.status != "True":
+            conds.insert(0, Cond(T.READY, "False", pull.reason, pull.message))
+        else:
+            conds.insert(0, Cond(T.READY, "True", Reason.PROVISIONED, f"namespace {ns} and its guard rails are in place"))
+        if stage is Stage.EXPIRING:
+            conds.append(Cond(T.EXPIRING, "True", Reason.EXPIRES_SOON,
+                              f"the sandbox expires at {expires_at}; extend spec.ttlSeconds or spec.expiresAt "
+                              "to keep it"))
+        else:
+            conds.append(Cond(T.EXPIRING, "False", Reason.NOT_EXPIRING, f"expires at {expires_at}"))
+        conds.append(Cond(T.EXPIRED, "False", Reason.NOT_EXPIRED, f"expires at {expires_at}"))
+        await self._announce_expiring(body, stage, expires_at)
+        status = TenantSandboxStatus.model_validate({
+            **cred, "expiresAt": expires_at, "namespace": ns, "teardown": None, "phase": _phase(conds)})
+        return Outcome(conds, status=status, requeue_after=wake)
+
+    def refused(self, body: Obj, refusal: Refuse) -> Outcome:
+        """A spec (or approval) only a person can fix: Ready=False with the reason, nothing provisioned."""
+        conds = [Cond(T.READY, "False", refusal.reason, refusal.message),
+                 Cond(T.EXPIRING, "False", refusal.reason, "not provisioned"),
+                 Cond(T.EXPIRED, "False", Reason.NOT_EXPIRED, "not provisioned")]
+        status = refusal.status.model_copy() if isinstance(refusal.status, TenantSandboxStatus) else \
+            TenantSandboxStatus()
+        status.phase = SandboxPhase(_phase(conds))
+        return Outcome(conds, status=status)
+
+    @staticmethod
+    def _next_wake(tl: Timeline) -> float | None:
+        """Seconds to the next transition (the queue's timer; nothing polls)."""
+        secs = tl.seconds_to_next(datetime.now(UTC))
+        return None if secs is None else secs + 0.05
+
+    async def _announce_expiring(self, body: Obj, stage: Stage, expires_at: str) -> None:
+        before = next((c for c in (body.get("status") or {}).get("conditions") or []
+                       if c.get("type") == T.EXPIRING), {})
+        if stage is Stage.EXPIRING and before.get("status") != "True":
+            log.info("Sandbox %s is expiring at %s", body["metadata"]["name"], expires_at)
+            await post_event(self.rt.kube, body, type_="Warning", reason="Expiring",
+                             message=f"The sandbox expires at {expires_at}; its namespace and credential are removed "
+                                     "then")
+
+    async def _ensure_credential(self, body: Obj, spec: TenantSandboxSpec, ns: str) -> Obj | None:
+        """Create the credential once; replace it only when spec.credentialRotation grew. Returns status fields
+        (camelCase), or None when the Secret changed meanwhile (the pass is repeated shortly)."""
+        kube = self.rt.kube
+        name = body["metadata"]["name"]
+        live = await kube.get_or_none("v1", "Secret", CREDENTIAL_SECRET, ns)
+        made_for = int(((live or {}).get("metadata", {}).get("annotations") or {}).get(ROTATION_ANNOTATION, "-1"))
+        key_b64 = ((live or {}).get("data") or {}).get(CREDENTIAL_KEY)
+        if live is None or key_b64 is None or made_for < spec.credential_rotation:
+            from finplane.reconcile.children import stamp
+
+            key = secrets.token_urlsafe(32)
+            secret = stamp(credential_secret(namespace=ns, key=key, rotation=spec.credential_rotation,
+                                             labels=sandbox_labels(name, spec)), body)
+            try:
+                if live is None:
+                    await kube.create(secret)
+                else:
+                    secret["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+                    await kube.replace(secret)
+            except Conflict:
+                return None
+            made_for = spec.credential_rotation
+            verb = "Issued" if live is None else "Rotated"
+            _, short = fingerprint(key)
+            log.info("%s partner credential of sandbox %s (fingerprint %s)", verb, name, short)
+            await post_event(kube, body, type_="Normal", reason=f"Credential{verb}",
+                             message=f"Partner credential {verb.lower()}: Secret {ns}/{CREDENTIAL_SECRET}, "
+                                     f"fingerprint {short}")
+        else:
+            key = base64.b64decode(key_b64).decode()
+        digest, short = fingerprint(key)
+        return {"credentialSecretRef": {"name": CREDENTIAL_SECRET, "namespace": ns, "key": CREDENTIAL_KEY},
+                "credentialHash": digest, "credentialFingerprint": short, "credentialRotation": made_for}
+
+    async def _pull_access(self, spec: TenantSandboxSpec, ns: str) -> Cond | None:
+        """Whether pods of the namespace pull with the registry's Secret. Read only: the ImageRegistry reconciler
+        writes both the Secret and the `default` ServiceAccount's entry (one writer per field)."""
+        if not spec.registry_ref:
+            return None
+        kube = self.rt.kube
+        secret_name = pull_secret_for(self.rt.stores, spec.registry_ref)
+        if await kube.get_or_none("v1", "Secret", secret_name, ns) is None:
+            return Cond(T.IMAGE_PULL_ACCESS, "False", Reason.PULL_SECRET_MISSING,
+                        f"ImageRegistry {spec.registry_ref} has not written Secret {ns}/{secret_name} yet")
+        sa = await kube.get_or_none("v1", "ServiceAccount", "default", ns)
+        if not any(r.get("name") == secret_name for r in (sa or {}).get("imagePullSecrets") or []):
+            return Cond(T.IMAGE_PULL_ACCESS, "False", Reason.PULL_SECRET_NOT_WIRED,
+                        f"ImageRegistry {spec.registry_ref} has not added Secret {secret_name} to ServiceAccount "
+                        f"{ns}/default yet")
+        return Cond(T.IMAGE_PULL_ACCESS, "True", Reason.PULL_SECRET_PRESENT, f"pods pull with Secret {secret_name}")

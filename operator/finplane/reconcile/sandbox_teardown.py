@@ -1,6 +1,6 @@
 """Tear a sandbox down at expiry: delete its namespace (and so its credential), keep the CR as Expired.
 
-Called by the sandbox reconciler whenever the sandbox's timeline says it has expired (or a
+Called by the sandbox reconciler (its outcome is the pass's) whenever the sandbox's timeline says it has expired (or a
 teardown is already recorded). Idempotent: a second pass, or a pass after an operator restart,
 finds the namespace gone or terminating and the report already in status, and writes nothing.
 A namespace that does not belong to this sandbox (a NamespaceConflict) is never deleted.
@@ -9,13 +9,16 @@ A namespace that does not belong to this sandbox (a NamespaceConflict) is never 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finplane.kube.errors import KubeError
 from finplane.kube.events import post_event
-from finplane.reconcile.runtime import Runtime
-from finplane.reconcile.status_write import write_status
+from finplane.models.tenant_sandbox import TenantSandboxStatus
+from finplane.reconcile.shape import Outcome
 from finplane.status.conditions import Cond, now_iso
+
+if TYPE_CHECKING:
+    from finplane.reconcile.runtime import Runtime
 
 __all__ = ["INVENTORY", "expire"]
 
@@ -42,8 +45,8 @@ async def _inventory(rt: Runtime, namespace: str) -> list[str]:
     return out
 
 
-async def expire(rt: Runtime, body: Obj, *, namespace: str, expires_at: str) -> None:
-    """Delete the namespace if it is still ours, record the teardown report once, mark the sandbox Expired."""
+async def expire(rt: Runtime, body: Obj, *, namespace: str, expires_at: str) -> Outcome:
+    """Delete the namespace if it is still ours, record the teardown report once; the outcome marks it Expired."""
     # The watch-fed body may predate our own last status write (a namespace event can re-enqueue us
     # first): read the CR fresh so the teardown report is written once, never overwritten.
     body = await rt.kube.get_or_none(body["apiVersion"], body["kind"], body["metadata"]["name"]) or body
@@ -70,7 +73,8 @@ async def expire(rt: Runtime, body: Obj, *, namespace: str, expires_at: str) -> 
         Cond("Expiring", "False", "Expired", "the sandbox has expired"),
         Cond("Expired", "True", "TTLElapsed", f"expired at {expires_at}"),
     ]
-    await write_status(rt.kube, body, conditions=conds, fields={
+    status = TenantSandboxStatus.model_validate({
         "phase": "Expired", "namespace": namespace, "expiresAt": expires_at, "teardown": report,
         "credentialSecretRef": None, "credentialHash": None, "credentialFingerprint": None,
         "credentialRotation": None})
+    return Outcome(conds, status=status, body=body)

@@ -47,7 +47,7 @@ def version_of(spec: BusinessCapabilitySpec) -> str | None:
 
 def render_capability(*, name: str, namespace: str, spec: BusinessCapabilitySpec, settings: Settings,
                       ctx: CapabilityContext | None = None) -> list[Obj]:
-    """Every child of the capability, in apply order."""
+    """Every child of the capability, in apply order: NetworkPolicies, ServiceAccount, Service, PDB, HPA, Deployment."""
     ctx = ctx or CapabilityContext()
     labels = capability_labels(name=name, team=spec.owner.team, domain=spec.domain,
                                classification=str(spec.data_classification), version=version_of(spec))
@@ -56,8 +56,10 @@ def render_capability(*, name: str, namespace: str, spec: BusinessCapabilitySpec
         return {"name": obj_name, "namespace": namespace, "labels": dict(labels)}
 
     secret = (ctx.pull_secret or pull_secret_name(spec.registry_ref)) if spec.registry_ref else None
-    children: list[Obj] = [_service_account(meta(), secret), _deployment(meta(), name, spec, settings, labels, secret),
-                           _service(meta(), name, spec)]
+    # Isolation first, the workload last: `sync_children` applies in this order and stops at a child the
+    # API server refuses, so pods never run without their default-deny NetworkPolicy.
+    children: list[Obj] = [*_network_policies(meta, name, namespace, spec, settings, ctx),
+                           _service_account(meta(), secret), _service(meta(), name, spec)]
     min_replicas = spec.autoscaling.min_replicas if spec.autoscaling else spec.replicas
     if min_replicas > 1:
         children.append({
@@ -75,7 +77,7 @@ def render_capability(*, name: str, namespace: str, spec: BusinessCapabilitySpec
                     "type": "Utilization", "averageUtilization": a.target_cpu_utilization_percentage}}}],
             },
         })
-    children.extend(_network_policies(meta, name, namespace, spec, settings, ctx))
+    children.append(_deployment(meta(), name, spec, settings, labels, secret))
     return children
 
 

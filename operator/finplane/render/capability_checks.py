@@ -6,15 +6,18 @@ running children untouched) and by `finplane render`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from finplane.models.business_capability import BusinessCapabilitySpec
 from finplane.render.image import parse_image
 from finplane.render.quantity import parse_quantity
 
-__all__ = ["Problem", "check_capability", "find_cycle"]
+__all__ = ["DNS1035_LABEL", "Problem", "check_capability", "find_cycle", "name_problem"]
 
 Key = tuple[str, str]
+#: What a Service name (and so a capability's name) must be: a DNS-1035 label of at most 63 characters.
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +41,23 @@ def find_cycle(start: Key, graph: dict[Key, list[Key]]) -> list[Key] | None:
     return None
 
 
+def name_problem(name: str) -> Problem | None:
+    """InvalidName when `name` cannot be a Service name and a label value (the CRD's CEL rule says the same;
+    this catches an API server that does not evaluate it, before anything is applied)."""
+    if len(name) <= 63 and DNS1035_LABEL.match(name):
+        return None
+    return Problem("InvalidName", f"the name {name[:80]!r} cannot be used: it becomes the name of the capability's "
+                                  "Service and label values, which must be a DNS-1035 label (lower-case letters, "
+                                  "digits and '-', starting with a letter, at most 63 characters); "
+                                  "create the capability under a valid name")
+
+
 def check_capability(*, name: str, namespace: str, spec: BusinessCapabilitySpec,
                      graph: dict[Key, list[Key]]) -> list[Problem]:
     """Every problem found (empty when the spec can be rendered). `graph` maps capabilities to their deps."""
+    bad_name = name_problem(name)
+    if bad_name is not None:
+        return [bad_name]  # nothing else is worth saying about an object that can never be rendered
     problems: list[Problem] = []
     try:
         parse_image(spec.image)
