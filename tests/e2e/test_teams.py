@@ -222,3 +222,39 @@ def test_through_the_api_group_membership_gives_the_team_and_nothing_else(stack:
     assert http.get("/api/v1/teams/kyc", headers=dev).status_code == 404
     admin = http.get("/api/v1/teams", headers=stack.token(groups=["platform-admins"])).json()
     assert {t["name"] for t in admin["items"]} >= {"payments", "kyc"}
+
+
+def test_the_teams_allow_lists_refuse_other_registries_and_classifications(stack: Stack) -> None:
+    c = stack.cluster
+    c.apply(team("vault", ["vault"], group="vault-devs", allowedRegistries=["internal"],
+                 allowedClassifications=["public", "internal"]))
+    stack.ready("Team", "vault")
+    wrong_registry = capability("pull-elsewhere", "vault")
+    wrong_registry["spec"]["registryRef"] = "docker-hub"
+    too_secret = capability("secrets", "vault")
+    too_secret["spec"]["dataClassification"] = "restricted"
+    c.apply([wrong_registry, too_secret])
+    wait_for(lambda: stack.reason("BusinessCapability", "pull-elsewhere", "vault") == "RegistryNotAllowed",
+             timeout=30, what="RegistryNotAllowed")
+    wait_for(lambda: stack.reason("BusinessCapability", "secrets", "vault") == "ClassificationNotAllowed",
+             timeout=30, what="ClassificationNotAllowed")
+    assert c.list("Deployment", "vault") == []
+
+
+def test_deleting_a_team_keeps_a_namespace_holding_capabilities_and_says_what_is_left(stack: Stack) -> None:
+    c = stack.cluster
+    c.apply(team("lab", ["lab-empty", "lab-busy"], group="lab-devs"))
+    stack.ready("Team", "lab")
+    c.apply(capability("experiment", "lab-busy", team_name="lab"))
+    stack.ready("BusinessCapability", "experiment", "lab-busy")
+    c.kubectl("delete", "team", "lab", "--wait=false")
+    wait_for(lambda: c.get("Team", "lab") is None, timeout=30, what="the Team to go")
+    gone = wait_for(lambda: (ns := c.get("Namespace", "lab-empty")) is None or
+                    bool(ns["metadata"].get("deletionTimestamp")) or None, timeout=30, what="lab-empty deleted")
+    assert gone
+    busy = c.get("Namespace", "lab-busy")
+    assert busy is not None and not busy["metadata"].get("deletionTimestamp")
+    assert c.get("BusinessCapability", "experiment", "lab-busy") is not None
+    events = [e for e in c.list("Event", "default") if e.get("reason") == "TeamDeleted"]
+    assert events and "kept lab-busy (kept: holds 1 capability(ies))" in events[-1]["message"]
+    assert "deleted lab-empty" in events[-1]["message"]
