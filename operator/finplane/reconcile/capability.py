@@ -21,7 +21,7 @@ from finplane.policy.subject import Context
 from finplane.reconcile.registry_access import pull_secret_for
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
-from finplane.reconcile.team_gate import capability_watches, gate
+from finplane.reconcile.team_gate import PENDING, capability_watches, gate
 from finplane.render.capability import CapabilityContext, render_capability
 from finplane.render.capability_checks import check_capability
 from finplane.status.conditions import Cond, summarize_ready
@@ -152,6 +152,8 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
             only_spec = all(pr.reason != "DependencyCycle" for pr in problems)
             raise Refuse(problems[0].reason, "; ".join(pr.message for pr in problems), terminal=only_spec)
         team_refusal = gate(rt, key, spec)  # a capability's team is its namespace's Team (reconcile.team_gate)
+        if team_refusal is PENDING:
+            return Outcome([])  # its Team is provisioning the namespace; the Team's status change wakes this one
         if team_refusal is not None:
             raise Refuse(team_refusal.reason, team_refusal.message, terminal=False)
         dependents = tuple(sorted(k for k in self.dependents.get(key, ()) if k in store))

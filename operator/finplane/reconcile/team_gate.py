@@ -30,7 +30,7 @@ from finplane.render.team_checks import (
     use_of,
 )
 
-__all__ = ["CAPABILITY", "REFUSAL_REASONS", "TEAM", "capability_watches", "gate", "team_admission", "team_namespaces",
+__all__ = ["CAPABILITY", "PENDING", "REFUSAL_REASONS", "TEAM", "capability_watches", "gate", "team_admission", "team_namespaces",
            "team_spec"]
 
 CAPABILITY = BUSINESS_CAPABILITY
@@ -83,12 +83,28 @@ def team_admission(rt: Runtime, team: str, spec: TeamSpec) -> Admission:
     return admit(team=team, quota=spec.quota, uses=uses)
 
 
+#: Not a refusal: the namespace's Team has not written its status yet (the capability waits, silently).
+PENDING = Problem("TeamPending", "the Team listing this namespace has not provisioned it yet")
+
+
+def _listed_not_yet_held(rt: Runtime, ns: str) -> bool:
+    """Some Team lists `ns` and has not reconciled its current spec yet (it is about to provision it)."""
+    for body in rt.stores.get(TEAM, {}).values():
+        meta, status = body["metadata"], body.get("status") or {}
+        if ns in ((body.get("spec") or {}).get("namespaces") or []) and not meta.get("deletionTimestamp") \
+                and status.get("observedGeneration") != meta.get("generation"):
+            return True
+    return False
+
+
 def gate(rt: Runtime, key: Key, spec: BusinessCapabilitySpec) -> Problem | None:
-    """Why the capability may not be applied on its team's behalf, or None (it may)."""
+    """Why the capability may not be applied on its team's behalf, `PENDING` (not yet), or None (it may)."""
     ns = key[0]
     reserved = reserved_problem(ns, own_namespace=rt.settings.pod_namespace,
                                 extra=rt.settings.admission_protected_namespaces)
     team = team_of_namespace(ns, rt.stores.get(TEAM, {}).values())
+    if team is None and not reserved and _listed_not_yet_held(rt, ns):
+        return PENDING  # a Team lists it but has not recorded it yet: its status change wakes this capability
     if team is None:
         if reserved or rt.settings.team_ownership == "enforce":
             return Problem("TeamNotFound", f"no Team owns namespace {ns}" + (f" ({reserved})" if reserved else "")
