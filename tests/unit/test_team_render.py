@@ -216,3 +216,13 @@ def test_a_team_needs_an_owner_and_a_namespace() -> None:
         spec(namespaces=[])
     with pytest.raises(ValueError):
         spec(namespaces=["payments", "payments"])
+
+
+def test_finplane_render_shows_a_teams_namespaces_and_refuses_a_reserved_one() -> None:
+    from finplane.render.offline import render_documents
+
+    doc = {"apiVersion": "finplane.io/v1alpha1", "kind": "Team", "metadata": {"name": "payments"}, "spec": SPEC}
+    kinds = [o["kind"] for o in render_documents([doc], settings=Settings())]
+    assert kinds.count("Namespace") == 2 and kinds.count("NetworkPolicy") == 2 and "Secret" not in kinds
+    with pytest.raises(ValueError, match="kube-system"):
+        render_documents([{**doc, "spec": {**SPEC, "namespaces": ["kube-system"]}}], settings=Settings())
