@@ -142,3 +142,23 @@ async def test_deleting_another_capability_of_the_team_wakes_the_refused_one() -
     assert ("BusinessCapability", ("payments", "second")) in woken
     await run(rt, "BusinessCapability", ("payments", "second"))
     assert kube.find("Deployment", "second", "payments") is not None
+
+
+async def test_a_namespace_dropped_from_the_spec_is_released_with_its_bindings_and_guard_rails_removed() -> None:
+    rt, kube = runtime()
+    add(rt, team("payments", ["payments", "payments-batch"]))
+    await run(rt, "Team", ("", "payments"))
+    assert kube.find("RoleBinding", "team-owners", "payments-batch") is not None
+    body = rt.stores["Team"][("", "payments")]
+    body["status"] = kube.statuses("Team")[-1]
+    body["spec"]["namespaces"] = ["payments"]
+    body["metadata"]["generation"] = 2
+    await run(rt, "Team", ("", "payments"))
+    for kind, name in (("RoleBinding", "team-owners"), ("Role", "team-member"), ("NetworkPolicy", "team-default-deny"),
+                       ("ResourceQuota", "team-quota"), ("LimitRange", "team-limits")):
+        assert kube.find(kind, name, "payments-batch") is None, kind
+        assert kube.find(kind, name, "payments") is not None, kind
+    released = [c for c in kube.writes("Namespace") if c.name == "payments-batch"][-1]
+    assert released.field_manager == TEAM_FIELD_MANAGER
+    left = {n["name"]: n["state"] for n in kube.statuses("Team")[-1]["namespaces"]}
+    assert left == {"payments": "Created", "payments-batch": "Left"}

@@ -60,11 +60,10 @@ the requests the operator really makes.
   resources: [serviceaccounts]
   verbs: [get, list, watch, create, patch]
 {{- if or .Values.features.sandboxes .Values.features.teams }}
-{{- /* A sandbox's or a Team's guard rails; nothing deletes them one by one (the namespace's deletion, or garbage
-       collection after the Team, does). */}}
+{{- /* A sandbox's or a Team's guard rails; a Team deletes its own from a namespace it no longer lists. */}}
 - apiGroups: [""]
   resources: [resourcequotas, limitranges]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, create, patch{{ if .Values.features.teams }}, delete{{ end }}]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
   verbs: [get, list, watch, create, patch, delete]

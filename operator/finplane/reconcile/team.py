@@ -49,8 +49,10 @@ KIND = TEAM
 FINALIZER = "finplane.io/team-namespaces"
 TEAM_FIELD_MANAGER = "finplane-team"
 Obj = dict[str, Any]
-#: Rendered or not depending on the spec and settings (members, the chart's ClusterRole); guard rails always are.
-PRUNE = (("rbac.authorization.k8s.io/v1", "RoleBinding"), ("rbac.authorization.k8s.io/v1", "Role"))
+#: Pruned by owner label: bindings the spec or settings no longer render (members, the chart's ClusterRole), and
+#: everything in a namespace the Team no longer lists (it is released for another Team to adopt).
+PRUNE = (("rbac.authorization.k8s.io/v1", "RoleBinding"), ("rbac.authorization.k8s.io/v1", "Role"),
+         ("networking.k8s.io/v1", "NetworkPolicy"), ("v1", "ResourceQuota"), ("v1", "LimitRange"))
 
 
 def _listed(body: Obj | None) -> set[str]:
@@ -120,6 +122,9 @@ class TeamReconciler(KindReconciler[TeamSpec]):
         before = [str(n.get("name")) for n in (body.get("status") or {}).get("namespaces") or []
                   if n.get("state") in (NamespaceState.CREATED, NamespaceState.ADOPTED)]
         left = [ns for ns in before if ns not in spec.namespaces]
+        for ns in left:  # released: the team label goes (Pod Security stays); its children are pruned below
+            await rt.kube.apply(_released(ns), field_manager=TEAM_FIELD_MANAGER)
+            log.info("Released Namespace/%s from Team %s", ns, name)
         await p.apply(render_team(name=name, spec=spec, namespaces=held, settings=rt.settings),
                       prune_kinds=PRUNE, prune_namespaces=tuple(held + left), conflict="remove that object")
         return self._outcome(name, spec, plan, left)
@@ -130,7 +135,9 @@ class TeamReconciler(KindReconciler[TeamSpec]):
                                     capabilities=self._capabilities_in(d.namespace),
                                     **({"message": d.message} if d.message else {})) for d in plan]
         namespaces += [TeamNamespace(name=ns, state=NamespaceState.LEFT, capabilities=self._capabilities_in(ns),
-                                     message="no longer listed in spec.namespaces; kept as it is") for ns in left]
+                                     message="no longer listed in spec.namespaces: released (team label, "
+                                             "bindings and guard rails removed; Pod Security labels kept)")
+                       for ns in left]
         refused = [d for d in plan if d.state == NamespaceState.REFUSED]
         ready = Cond(ConditionType.READY, "False", "NamespaceRefused", "; ".join(str(d.message) for d in refused)) \
             if refused else Cond(ConditionType.READY, "True", Reason.PROVISIONED,
@@ -196,6 +203,13 @@ class TeamReconciler(KindReconciler[TeamSpec]):
                                              status=TeamStatus(namespaces=kept, namespace_count=0)))
         await rt.kube.patch_merge(body["apiVersion"], KIND, name, {"metadata": {"finalizers": [
             f for f in meta.get("finalizers") or [] if f != FINALIZER]}})
+
+
+def _released(namespace: str) -> Obj:
+    """The Namespace as the Team applies it when it lets go: only the Pod Security labels remain its fields."""
+    labels = {k: v for k, v in render_namespace(name="", namespace=namespace, created=False)["metadata"]["labels"].items()
+              if k.startswith("pod-security.kubernetes.io/")}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}}
 
 
 def _differs(want: Obj, live: Obj | None) -> bool:
