@@ -21,9 +21,9 @@ import pytest
 from pydantic import ValidationError
 from support.fake_kube import FakeKube
 
+from finplane.handlers.registrations import register_all
 from finplane.models.registry import kind_info
 from finplane.models.tenant_sandbox import TenantSandboxSpec
-from finplane.handlers.registrations import register_all
 from finplane.names import REGISTRY_FIELD_MANAGER
 from finplane.reconcile.children import OWNER_LABEL
 from finplane.reconcile.runtime import Key, Runtime

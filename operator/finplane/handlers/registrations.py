@@ -55,13 +55,13 @@ def _runtime(memo: kopf.Memo) -> Runtime | None:
 @kopf.on.event(GROUP, VERSION, "imageregistries")
 @kopf.on.event(GROUP, VERSION, "compliancepolicies")
 @kopf.on.event(GROUP, VERSION, "teams")
-async def finplane_object(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def finplane_object(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     rt = _runtime(memo)
     if rt is not None:
         rt.observe(body["kind"], event.get("type"), body)
 
 
-async def _child_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def _child_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     rt = _runtime(memo)
     if rt is None:
         return

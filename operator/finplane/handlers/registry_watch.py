@@ -16,21 +16,21 @@ __all__: list[str] = []
 
 
 @kopf.on.event("", "v1", "namespaces")
-async def namespace_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def namespace_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     rt = memo.get("rt")
     if rt is not None:
         rt.observe("Namespace", event.get("type"), body)
 
 
 @kopf.on.event("", "v1", "secrets")
-async def secret_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def secret_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     rt = memo.get("rt")
     if rt is not None:
         rt.observe("Secret", event.get("type"), body)  # not stored: the reconcilers' watches see it
 
 
 @kopf.on.event("", "v1", "serviceaccounts")
-async def service_account_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def service_account_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     rt = memo.get("rt")
     if rt is not None:
         rt.observe("ServiceAccount", event.get("type"), body)  # not stored: the reconcilers' watches see it

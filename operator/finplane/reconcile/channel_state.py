@@ -49,7 +49,7 @@ def _message(errors: list[Any]) -> str:
 
 def parse_channel(raw: Obj) -> ParsedChannel:
     """Parse `spec`; errors confined to single routes make only those routes invalid."""
-    routes_raw = raw.get("routes") if isinstance(raw.get("routes"), list) else []
+    routes_raw: list[Any] = raw["routes"] if isinstance(raw.get("routes"), list) else []
     order = [str((r or {}).get("name") or f"#{i}") if isinstance(r, dict) else f"#{i}"
              for i, r in enumerate(routes_raw)]
     try:

@@ -20,6 +20,7 @@ from prometheus_client import Gauge
 from finplane.kube.errors import KubeError, NotFound
 from finplane.kube.events import post_event
 from finplane.models.compliance_policy import CompliancePolicySpec, CompliancePolicyStatus, Mode
+from finplane.names import BUSINESS_CAPABILITY, COMPLIANCE_POLICY
 from finplane.policy.admission import (
     admission_options,
     outside_protected,
@@ -31,6 +32,7 @@ from finplane.policy.engine import Result, evaluate, object_key
 from finplane.policy.evidence import EvidenceLog
 from finplane.policy.evidence_cli import LOG_NAME
 from finplane.policy.report import render_reports
+from finplane.reconcile.children import SyncResult
 from finplane.reconcile.compliance_context import gather
 from finplane.reconcile.compliance_evidence import record_changes, since_map
 from finplane.reconcile.compliance_rollup import ROLLUP_KINDS, compliant_condition, write_compliant
@@ -42,7 +44,8 @@ from finplane.status.vocabulary import ConditionType, Reason, condition_of
 __all__ = ["KIND", "ComplianceReconciler", "ComplianceState"]
 
 log = logging.getLogger("finplane.compliance")
-KIND = "CompliancePolicy"
+KIND = COMPLIANCE_POLICY
+T = ConditionType
 Obj = dict[str, Any]
 # Reports and admission policies are synced separately: a cluster without the PolicyReport CRDs (or with
 # either switched off) still gets the other, and each pass prunes only the kinds it may touch.
@@ -142,20 +145,34 @@ async def _write_reports(p: Pass[CompliancePolicySpec], name: str, spec: Complia
     status and the Compliant conditions are still worth writing. The next event or drift resync tries again.
     """
     if not p.settings.policy_reports_enabled:
-        return Cond("ReportsWritten", "False", "Disabled",
+        return Cond(T.REPORTS_WRITTEN, "False", Reason.DISABLED,
                     "PolicyReports are switched off (FINPLANE_POLICY_REPORTS_ENABLED=false, chart value "
                     "features.policyReports); results are in this policy's status and the Compliant conditions")
     reports = render_reports(name, results, mode=str(spec.mode), since=since_map(state.evidence, results))
     try:
-        await p.apply(reports, prune_kinds=REPORT_KINDS, refuse=False, cached=False)
+        result = await p.apply(reports, prune_kinds=REPORT_KINDS, refuse=False, cached=False)
     except KubeError as exc:
         if _resource_missing(exc):
-            return Cond("ReportsWritten", "False", "CRDMissing",
+            return Cond(T.REPORTS_WRITTEN, "False", Reason.CRD_MISSING,
                         "the wgpolicyk8s.io PolicyReport/ClusterPolicyReport CRDs are not installed: install them "
                         "(crds/extra/, or the chart with features.policyReportCRDs=true), or switch reports off "
                         "with FINPLANE_POLICY_REPORTS_ENABLED=false")
-        return Cond("ReportsWritten", "False", "ReportWriteFailed", exc.message[:512])
-    return Cond("ReportsWritten", "True", "ReportsWritten", f"{len(reports)} PolicyReport(s) written")
+        return Cond(T.REPORTS_WRITTEN, "False", Reason.REPORT_WRITE_FAILED, exc.message[:512])
+    problem = _apply_problem(result, T.REPORTS_WRITTEN)
+    if problem is not None:
+        return problem
+    return Cond(T.REPORTS_WRITTEN, "True", Reason.REPORTS_WRITTEN, f"{len(reports)} PolicyReport(s) written")
+
+
+def _apply_problem(result: SyncResult, type_: str) -> Cond | None:
+    """A report or admission policy of another owner under our name (nothing was written), or one refused."""
+    if result.conflicts:
+        return Cond(type_, "False", Reason.NAME_CONFLICT, f"{', '.join(result.conflicts)} already exists and is not "
+                    "managed by this policy; nothing was written: remove or rename that object")
+    if result.refused is not None:
+        return Cond(type_, "False", result.refused.reason,
+                    f"the API server refused {result.refused.child}: {result.refused.message}"[:512])
+    return None
 
 
 async def _write_admission_policies(p: Pass[CompliancePolicySpec], name: str, spec: CompliancePolicySpec,
@@ -165,19 +182,22 @@ async def _write_admission_policies(p: Pass[CompliancePolicySpec], name: str, sp
     if not p.settings.admission_policies_enabled:
         if not enforce:
             return None
-        return Cond("AdmissionPoliciesWritten", "False", "Disabled",
+        return Cond(T.ADMISSION_POLICIES_WRITTEN, "False", Reason.DISABLED,
                     "ValidatingAdmissionPolicies are switched off (FINPLANE_ADMISSION_POLICIES_ENABLED=false, chart "
                     "value features.admissionPolicies); the operator still refuses violating capabilities")
     policies = render_admission_policy(name, spec, now=now, **admission_options(p.settings)) if enforce else []
     try:
-        await p.apply(policies, prune_kinds=ADMISSION_KINDS, refuse=False, cached=False)
+        result = await p.apply(policies, prune_kinds=ADMISSION_KINDS, refuse=False, cached=False)
     except KubeError as exc:
         if not enforce:
             return None  # only pruning leftovers failed: nothing this policy needs
-        return Cond("AdmissionPoliciesWritten", "False", "AdmissionPolicyWriteFailed", exc.message[:512])
+        return Cond(T.ADMISSION_POLICIES_WRITTEN, "False", Reason.ADMISSION_POLICY_WRITE_FAILED, exc.message[:512])
     if not enforce:
         return None
-    return Cond("AdmissionPoliciesWritten", "True", "Written",
+    problem = _apply_problem(result, T.ADMISSION_POLICIES_WRITTEN)
+    if problem is not None:
+        return problem
+    return Cond(T.ADMISSION_POLICIES_WRITTEN, "True", Reason.WRITTEN,
                 f"{len(policies)} ValidatingAdmissionPolicy object(s) written")
 
 
@@ -202,14 +222,14 @@ async def _ship(rt: Runtime, state: ComplianceState, spec: CompliancePolicySpec)
     if result.shipped:
         state.last_shipped = now_iso()
     if result.error:
-        return Cond("EvidenceShipped", "False", "EvidenceStoreUnreachable",
+        return Cond(T.EVIDENCE_SHIPPED, "False", Reason.EVIDENCE_STORE_UNREACHABLE,
                     f"{result.queued} entries queued locally, none dropped; {result.error}")
-    return Cond("EvidenceShipped", "True", "Shipped", f"evidence shipped to s3://{bucket}")
+    return Cond(T.EVIDENCE_SHIPPED, "True", Reason.SHIPPED, f"evidence shipped to s3://{bucket}")
 
 
 def _recheck_capabilities(rt: Runtime) -> None:
-    for key in list(rt.stores.get("BusinessCapability", {})):
-        rt.enqueue("BusinessCapability", key)
+    for key in list(rt.stores.get(BUSINESS_CAPABILITY, {})):
+        rt.enqueue(BUSINESS_CAPABILITY, key)
 
 
 def _metrics(name: str, spec: CompliancePolicySpec, results: list[Result], now: datetime) -> None:

@@ -46,7 +46,7 @@ async def gather(kube: Kube, settings: Settings, spec: CompliancePolicySpec, sto
     for kind in ("TenantSandbox", "Channel"):
         if kind in kinds:
             subjects += [Subject(kind, b) for _, b in sorted(stores.get(kind, {}).items())]
-    namespaces = list(spec.selector.namespaces) or [None]
+    namespaces: list[str | None] = [*spec.selector.namespaces] or [None]
     for kind, api in (("Deployment", "apps/v1"), ("Pod", "v1")):
         if kind in kinds:
             for ns in namespaces:

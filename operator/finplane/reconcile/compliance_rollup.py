@@ -16,6 +16,7 @@ from finplane.kube.client import Kube
 from finplane.kube.errors import Conflict, NotFound
 from finplane.policy.engine import Result
 from finplane.status.conditions import Cond, merge_conditions
+from finplane.status.vocabulary import ConditionType, Reason
 
 __all__ = ["ROLLUP_KINDS", "compliant_condition", "write_compliant"]
 
@@ -27,14 +28,14 @@ Obj = dict[str, Any]
 def compliant_condition(results: list[Result]) -> Cond:
     """True when no result fails; the failing rule ids (and policies) in the message otherwise."""
     if not results:
-        return Cond("Compliant", "True", "NoPolicySelects", "no CompliancePolicy selects this object")
+        return Cond(ConditionType.COMPLIANT, "True", Reason.NO_POLICY_SELECTS, "no CompliancePolicy selects this object")
     failing = sorted({f"{r.rule} ({r.policy})" for r in results if r.result in ("fail", "error")})
     waived = sorted({r.rule for r in results if r.result == "skip"})
     if failing:
-        return Cond("Compliant", "False", "RulesFailing", f"failing rules: {', '.join(failing)}")
+        return Cond(ConditionType.COMPLIANT, "False", Reason.RULES_FAILING, f"failing rules: {', '.join(failing)}")
     if waived:
-        return Cond("Compliant", "True", "CompliantWithWaivers", f"compliant; waived rules: {', '.join(waived)}")
-    return Cond("Compliant", "True", "Compliant", f"all {len(results)} evaluated rules pass")
+        return Cond(ConditionType.COMPLIANT, "True", Reason.COMPLIANT_WITH_WAIVERS, f"compliant; waived rules: {', '.join(waived)}")
+    return Cond(ConditionType.COMPLIANT, "True", Reason.COMPLIANT, f"all {len(results)} evaluated rules pass")
 
 
 def _same(old: Obj | None, want: Cond) -> bool:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from finplane.kube.errors import Forbidden, KubeError, NotFound
 from finplane.reconcile.status_write import write_status
 from finplane.status.conditions import Cond
+from finplane.status.vocabulary import ConditionType, Reason
 
 if TYPE_CHECKING:
     from finplane.reconcile.runtime import Key, Runtime
@@ -38,7 +39,7 @@ async def report_forbidden(rt: Runtime, kind: str, key: Key, exc: Forbidden, *, 
     message = (f"the API server refused to {what} (403 Forbidden; retrying with backoff): "
                f"{exc.message}. Grant the operator's ServiceAccount this permission.")
     try:
-        wrote = await write_status(rt.kube, body, conditions=[Cond("Ready", "False", "Forbidden", message)], fields={})
+        wrote = await write_status(rt.kube, body, conditions=[Cond(ConditionType.READY, "False", Reason.FORBIDDEN, message)], fields={})
     except KubeError as status_exc:  # the status itself may be refused too: the log and metrics still say it
         log.warning("Cannot report Forbidden on %s %s: %s", kind, key, status_exc)
         return False

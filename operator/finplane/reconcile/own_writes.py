@@ -24,8 +24,8 @@ Key = tuple[str, str]
 
 def _rv(obj: Mapping[str, Any]) -> int | None:
     try:
-        return int((obj.get("metadata") or {}).get("resourceVersion"))
-    except (TypeError, ValueError):
+        return int(str((obj.get("metadata") or {}).get("resourceVersion")))
+    except ValueError:
         return None
 
 

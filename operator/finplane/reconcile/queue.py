@@ -118,9 +118,9 @@ class WorkQueue:
                             key, st.failures, delay, exc)
                 self.enqueue(key, delay=delay)
             else:
-                st = self._states.get(key)
-                if st and st.failures:
-                    st.failures = 0
+                done = self._states.get(key)
+                if done and done.failures:
+                    done.failures = 0
             finally:
                 self.processed += 1
                 self._active.discard(key)

@@ -34,7 +34,7 @@ from finplane.reconcile.registry_secrets import (
 from finplane.reconcile.registry_targets import target_namespaces
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
-from finplane.render.registry import render_pull_secret, secret_name
+from finplane.render.registry import pull_secret_name, render_pull_secret
 from finplane.render.sandbox import sandbox_namespace
 from finplane.status.conditions import Cond
 from finplane.status.vocabulary import ConditionType, Reason
@@ -163,7 +163,7 @@ class RegistryReconciler(KindReconciler[ImageRegistrySpec]):
                                     capabilities=rt.stores.get(BUSINESS_CAPABILITY, {}),
                                     sandboxes=rt.stores.get(TENANT_SANDBOX, {}), settings=rt.settings)
         logins, failure = await _logins(rt, body, spec, creds, {targets[ns] for ns in targets})
-        sname = secret_name(name, spec)
+        sname = pull_secret_name(name, spec.secret_name)
         previously = set((body.get("status") or {}).get("namespacesInSync") or [])
         sync = SecretSync()
         for ns, role in sorted(targets.items()):

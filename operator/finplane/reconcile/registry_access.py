@@ -38,7 +38,7 @@ def image_allowed(registry: dict[str, Any], image: str) -> tuple[bool, str, str]
 
 def pull_secret_for(stores: dict[str, dict[Any, dict[str, Any]]], registry: str) -> str:
     """Name of the pull Secret ImageRegistry `registry` writes (its spec.secretName, else the default)."""
-    from finplane.render.capability import pull_secret_name
+    from finplane.render.registry import pull_secret_name  # the one naming rule
 
     body = stores.get("ImageRegistry", {}).get(("", registry))
-    return str(((body or {}).get("spec") or {}).get("secretName") or pull_secret_name(registry))
+    return pull_secret_name(registry, ((body or {}).get("spec") or {}).get("secretName"))

@@ -76,7 +76,7 @@ def next_refresh(*, obtained_at: datetime, expires_at: datetime | None, interval
 
 def error_backoff(failures: int, *, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
     """Exponential backoff with ±20 % jitter (so many registries failing together do not retry in step)."""
-    return min(cap, base * 2 ** max(0, failures - 1)) * (0.8 + 0.4 * rand())
+    return float(min(cap, base * 2 ** max(0, failures - 1)) * (0.8 + 0.4 * rand()))
 
 
 def static_login(secret: dict[str, Any], server: str) -> tuple[str, str]:

@@ -63,9 +63,9 @@ def target_namespaces(*, registry: str, selector: LabelSelector | None, namespac
         if spec.get("registryRef") == registry:
             wanted[sandbox_namespace(sbx_name, settings)] = spec.get("awsRoleArn") or None
     for ns_name in list(wanted):
-        ns = namespaces.get(("", ns_name))
-        meta = (ns or {}).get("metadata") or {}
-        if meta.get("deletionTimestamp") or ((ns or {}).get("status") or {}).get("phase") == "Terminating":
+        found = namespaces.get(("", ns_name))
+        meta = (found or {}).get("metadata") or {}
+        if meta.get("deletionTimestamp") or ((found or {}).get("status") or {}).get("phase") == "Terminating":
             del wanted[ns_name]
         elif wanted[ns_name] is None and (meta.get("annotations") or {}).get(ROLE_ANNOTATION):
             wanted[ns_name] = meta["annotations"][ROLE_ANNOTATION]

@@ -195,8 +195,8 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
         return None if secs is None else secs + 0.05
 
     async def _announce_expiring(self, body: Obj, stage: Stage, expires_at: str) -> None:
-        before = next((c for c in (body.get("status") or {}).get("conditions") or []
-                       if c.get("type") == T.EXPIRING), {})
+        before: Obj = next((c for c in (body.get("status") or {}).get("conditions") or []
+                            if c.get("type") == T.EXPIRING), {})
         if stage is Stage.EXPIRING and before.get("status") != "True":
             log.info("Sandbox %s is expiring at %s", body["metadata"]["name"], expires_at)
             await post_event(self.rt.kube, body, type_="Warning", reason="Expiring",

@@ -16,6 +16,7 @@ from finplane.kube.events import post_event
 from finplane.models.tenant_sandbox import TenantSandboxStatus
 from finplane.reconcile.shape import Outcome
 from finplane.status.conditions import Cond, now_iso
+from finplane.status.vocabulary import ConditionType, Reason
 
 if TYPE_CHECKING:
     from finplane.reconcile.runtime import Runtime
@@ -68,10 +69,10 @@ async def expire(rt: Runtime, body: Obj, *, namespace: str, expires_at: str) -> 
         await post_event(rt.kube, body, type_="Normal", reason="TornDown",
                          message=f"Expired at {expires_at}; removed {listing}")
     conds = [
-        Cond("Ready", "False", "Expired", f"the sandbox expired at {expires_at}: its namespace and credential "
+        Cond(ConditionType.READY, "False", Reason.EXPIRED, f"the sandbox expired at {expires_at}: its namespace and credential "
              "were removed; an expired sandbox cannot be extended, create a new one"),
-        Cond("Expiring", "False", "Expired", "the sandbox has expired"),
-        Cond("Expired", "True", "TTLElapsed", f"expired at {expires_at}"),
+        Cond(ConditionType.EXPIRING, "False", Reason.EXPIRED, "the sandbox has expired"),
+        Cond(ConditionType.EXPIRED, "True", Reason.TTL_ELAPSED, f"expired at {expires_at}"),
     ]
     status = TenantSandboxStatus.model_validate({
         "phase": "Expired", "namespace": namespace, "expiresAt": expires_at, "teardown": report,

@@ -14,17 +14,21 @@ from finplane.kube.client import Kube
 from finplane.kube.errors import NotFound
 from finplane.kube.events import post_event
 from finplane.status.conditions import Cond, merge_conditions
+from finplane.status.vocabulary import ConditionType, Reason
 
 __all__ = ["write_status"]
 
 log = logging.getLogger("finplane.status")
 # Reasons every healthy object passes through (a new Deployment is not available yet): not worth a Warning.
-TRANSIENT_REASONS = frozenset({"ReplicasNotReady", "RollingOut", "Reconciling", "DependenciesNotReady"})
+TRANSIENT_REASONS = frozenset({Reason.REPLICAS_NOT_READY, Reason.ROLLING_OUT, Reason.RECONCILING,
+                               Reason.DEPENDENCIES_NOT_READY})
+#: Conditions whose turning False (for a new reason) is worth a Warning event.
+ANNOUNCED = (ConditionType.READY, ConditionType.DEPENDENCIES_READY, ConditionType.IMAGE_PULL_ACCESS)
 Obj = dict[str, Any]
 
 
 async def write_status(kube: Kube, body: Obj, *, conditions: list[Cond], fields: Obj,
-                       keep_types: tuple[str, ...] = ("Compliant",),
+                       keep_types: tuple[str, ...] = (ConditionType.COMPLIANT,),
                        on_written: Callable[[Obj], None] | None = None) -> bool:
     """Merge `conditions` and `fields` into the status; patch only if something differs. Returns whether it wrote.
 
@@ -46,7 +50,7 @@ async def write_status(kube: Kube, body: Obj, *, conditions: list[Cond], fields:
     posted: set[str] = set()
     for c in conditions:
         before = old_by_type.get(c.type)
-        bad = c.status == "False" and c.type in ("Ready", "DependenciesReady", "ImagePullAccess") \
+        bad = c.status == "False" and c.type in ANNOUNCED \
             and c.reason not in TRANSIENT_REASONS and c.reason not in posted
         if bad and (before is None or before.get("status") != "False" or before.get("reason") != c.reason):
             posted.add(c.reason)  # Ready often repeats the failing gate's reason: one event, not two

@@ -13,16 +13,12 @@ from typing import Any
 from finplane.models.business_capability import BusinessCapabilitySpec
 from finplane.render.image import parse_image
 from finplane.render.labels import capability_labels, selector_labels
+from finplane.render.registry import pull_secret_name
 from finplane.settings import Settings
 
-__all__ = ["CapabilityContext", "pull_secret_name", "render_capability", "version_of"]
+__all__ = ["CapabilityContext", "render_capability", "version_of"]
 
 Obj = dict[str, Any]
-
-
-def pull_secret_name(registry: str) -> str:
-    """Name of the dockerconfigjson Secret an ImageRegistry writes into each namespace."""
-    return f"{registry}-pull"
 
 
 @dataclass(frozen=True)

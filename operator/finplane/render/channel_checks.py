@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from finplane.models.channel import Route
+from finplane.status.vocabulary import is_ready  # the one Ready reader (re-exported here)
 
 __all__ = ["PUBLIC_TYPES", "RouteVerdict", "check_route", "exposure_refused", "is_ready"]
 
@@ -30,11 +31,6 @@ class RouteVerdict:
     ready: bool
     reason: str
     message: str
-
-
-def is_ready(body: Obj | None) -> bool:
-    conds = ((body or {}).get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
 
 
 def exposure_refused(channel_type: str, capability: Obj) -> bool:

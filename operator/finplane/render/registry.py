@@ -11,19 +11,21 @@ import json
 from typing import Any
 
 from finplane.models.image_registry import ImageRegistrySpec
-from finplane.render.capability import pull_secret_name
 from finplane.render.labels import MANAGED_BY
 
-__all__ = ["REDACTED", "REGISTRY_LABEL", "dockerconfigjson", "render_pull_secret", "render_redacted", "render_registry_doc", "secret_name"]
+__all__ = ["REDACTED", "REGISTRY_LABEL", "dockerconfigjson", "pull_secret_name", "render_pull_secret", "render_redacted",
+           "render_registry_doc"]
 
 REDACTED = "REDACTED"
 REGISTRY_LABEL = "finplane.io/image-registry"
 Obj = dict[str, Any]
 
 
-def secret_name(name: str, spec: ImageRegistrySpec) -> str:
-    """The pull Secret's name: spec.secretName, else `<registry>-pull` (what capabilities and sandboxes reference)."""
-    return spec.secret_name or pull_secret_name(name)
+def pull_secret_name(registry: str, secret_name: str | None = None) -> str:
+    """The one naming rule of an ImageRegistry's pull Secret: its spec.secretName, else `<registry>-pull`.
+
+    Used by the registry (to write it), by capabilities (to reference it) and sandboxes (to check it)."""
+    return secret_name or f"{registry}-pull"
 
 
 def dockerconfigjson(*, server: str, username: str, password: str) -> str:
@@ -40,7 +42,7 @@ def render_pull_secret(*, registry: str, spec: ImageRegistrySpec, namespace: str
     return {
         "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
         "metadata": {
-            "name": secret_name(registry, spec), "namespace": namespace,
+            "name": pull_secret_name(registry, spec.secret_name), "namespace": namespace,
             "labels": {**MANAGED_BY, "app.kubernetes.io/component": "image-pull-secret", REGISTRY_LABEL: registry},
         },
         "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()},

@@ -27,13 +27,12 @@ import yaml
 
 from finplane import SANDBOX_CREDENTIAL_KEY, SANDBOX_CREDENTIAL_SECRET
 from finplane.models.tenant_sandbox import TenantSandboxSpec
-from finplane.render.capability import pull_secret_name
 from finplane.render.labels import MANAGED_BY
 from finplane.settings import Settings, TierPreset
 
 __all__ = ["CREDENTIAL_KEY", "CREDENTIAL_SECRET", "MEMBER_ROLE", "MEMBER_ROLE_BINDING", "MEMBER_RULES",
            "RESERVED_NAMESPACES", "ROTATION_ANNOTATION", "credential_secret", "fingerprint", "member_rules_yaml",
-           "namespace_problem", "pull_secret", "render_sandbox", "sandbox_labels", "sandbox_namespace"]
+           "namespace_problem", "render_sandbox", "sandbox_labels", "sandbox_namespace"]
 
 Obj = dict[str, Any]
 CREDENTIAL_SECRET = SANDBOX_CREDENTIAL_SECRET
@@ -205,7 +204,3 @@ def credential_secret(*, namespace: str, key: str, rotation: int, labels: dict[s
         "data": {CREDENTIAL_KEY: base64.b64encode(key.encode()).decode()},
     }
 
-
-def pull_secret(spec: TenantSandboxSpec) -> str | None:
-    """Name of the pull Secret the ImageRegistry writes into the sandbox namespace, if any."""
-    return pull_secret_name(spec.registry_ref) if spec.registry_ref else None

@@ -1,6 +1,7 @@
 """Kubernetes-shaped conditions: set one, keep lastTransitionTime unless the status flips.
 
-Pure; called by every reconciler to build the status it will compare with what is stored.
+Pure; called by every reconciler to build the status it will compare with what is stored. The
+vocabulary (condition types, reasons) and the one Ready reader are in `status.vocabulary`.
 Follows the API conventions: conditions keyed by `type`, a CamelCase `reason`, a message
 that says what to do, `observedGeneration`, and `lastTransitionTime` moving only on flips.
 """
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Cond", "merge_conditions", "now_iso", "summarize_ready", "condition", "is_true"]
+__all__ = ["Cond", "merge_conditions", "now_iso", "summarize_ready"]
 
 
 def now_iso() -> str:
@@ -63,14 +64,3 @@ def summarize_ready(conds: list[Cond], *, gates: tuple[str, ...]) -> Cond:
             return Cond("Ready", status, c.reason, c.message)
     return Cond("Ready", "True", "Ready", "All conditions are met")
 
-
-def condition(status: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
-    for c in (status or {}).get("conditions", []) or []:
-        if c.get("type") == type_:
-            return c
-    return None
-
-
-def is_true(status: dict[str, Any] | None, type_: str = "Ready") -> bool:
-    c = condition(status, type_)
-    return bool(c and c.get("status") == "True")

@@ -95,6 +95,11 @@ class Reason(StrEnum):
     WRITTEN = "Written"
     EVIDENCE_STORE_UNREACHABLE = "EvidenceStoreUnreachable"
     SHIPPED = "Shipped"
+    # the Compliant condition rolled up onto selected objects
+    COMPLIANT = "Compliant"
+    COMPLIANT_WITH_WAIVERS = "CompliantWithWaivers"
+    RULES_FAILING = "RulesFailing"
+    NO_POLICY_SELECTS = "NoPolicySelects"
 
 
 def condition_of(body: Mapping[str, Any] | None, type_: str) -> Mapping[str, Any] | None:
