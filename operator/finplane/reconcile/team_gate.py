@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from finplane.models.business_capability import BusinessCapabilitySpec
 from finplane.models.team import TeamSpec
-from finplane.names import BUSINESS_CAPABILITY
+from finplane.names import BUSINESS_CAPABILITY, TEAM
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import Watch
 from finplane.render.team_checks import (
@@ -34,7 +34,6 @@ __all__ = ["CAPABILITY", "PENDING", "REFUSAL_REASONS", "TEAM", "capability_watch
            "team_spec"]
 
 CAPABILITY = BUSINESS_CAPABILITY
-TEAM = "Team"
 Obj = dict[str, Any]
 
 
