@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pydantic import ValidationError
@@ -84,12 +84,17 @@ class TeamReconciler(KindReconciler[TeamSpec]):
             if uid not in self._deleting:
                 task = asyncio.get_running_loop().create_task(self._clean_up(new))
                 self._deleting[uid] = task
-                task.add_done_callback(lambda _t, uid=uid: self._deleting.pop(uid, None))
+                task.add_done_callback(self._done(uid))
         if old is not None and event != "DELETED" and new.get("spec") == old.get("spec") and \
                 (new.get("status") or {}).get("namespaces") == (old.get("status") or {}).get("namespaces"):
             return []
         shared = _listed(new) | _listed(old)
         return [k for k, b in self.rt.stores.get(KIND, {}).items() if k[1] != meta["name"] and _listed(b) & shared]
+
+    def _done(self, uid: str) -> Callable[[asyncio.Task[None]], None]:
+        def forget(_task: asyncio.Task[None]) -> None:
+            self._deleting.pop(uid, None)
+        return forget
 
     # -- one pass -----------------------------------------------------------------------------------------
     async def reconcile(self, p: Pass[TeamSpec]) -> Outcome:

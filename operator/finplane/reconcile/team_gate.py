@@ -155,5 +155,5 @@ REFUSAL_REASONS = frozenset({"TeamNotFound", "TeamMismatch", "QuotaExceeded", "R
 
 
 def _refused_by_team(body: Obj) -> bool:
-    ready = next((c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), {})
+    ready: Obj = next((c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), {})
     return ready.get("reason") in REFUSAL_REASONS

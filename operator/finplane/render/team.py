@@ -126,5 +126,5 @@ def member_rules_yaml() -> str:
     """MEMBER_RULES as the YAML list the chart's team-member ClusterRole includes (one source of truth)."""
     header = ("# Generated from finplane.render.team.MEMBER_RULES by charts/finplane/hack/team_member_rules.py:\n"
               "# do not edit; tests/chart/test_chart_team_rbac.py checks it. The rules of a team's owners and members.\n")
-    return header + yaml.safe_dump(_member_rules(), sort_keys=False, default_flow_style=None, width=120)
+    return header + str(yaml.safe_dump(_member_rules(), sort_keys=False, default_flow_style=None, width=120))
 
