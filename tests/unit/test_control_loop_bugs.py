@@ -274,3 +274,24 @@ async def test_a_child_the_server_refuses_stops_the_pass_before_the_deployment_w
     echo_status(rt, kube, CAP, ("payments", "pay"))
     await run(rt, CAP, ("payments", "pay"))  # woken again (a drift resync): refused for good until the spec changes
     assert len(kube.writes()) == writes
+
+
+# -- gauges are filled at start-up ------------------------------------------------------------------
+async def test_finplane_objects_is_filled_at_start_up_not_at_the_first_drift_tick() -> None:
+    import asyncio
+
+    from prometheus_client import REGISTRY
+
+    from finplane.handlers.main import _gauge_loop
+
+    rt = runtime(FakeKube(), drift_check_interval_seconds=3600)
+    ready = capability("up")
+    ready["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "Ready"}]}
+    add(rt, ready, capability("down"), capability("new"))
+    rt.stores[CAP][("payments", "down")]["status"] = {"conditions": [{"type": "Ready", "status": "False"}]}
+    task = asyncio.create_task(_gauge_loop(rt, 3600))
+    await asyncio.sleep(0)  # the loop's first round runs before its first sleep
+    task.cancel()
+    counts = {state: REGISTRY.get_sample_value("finplane_objects", {"kind": CAP, "ready": state})
+              for state in ("True", "False", "Unknown")}
+    assert counts == {"True": 1.0, "False": 1.0, "Unknown": 1.0}

@@ -12,7 +12,7 @@ from policy_fixtures import DIGEST, capability, channel  # noqa: E402
 
 from finplane.policy.engine import Result  # noqa: E402
 from finplane.policy.preview import refusals  # noqa: E402
-from finplane.reconcile.compliance_rollup import compliant_condition  # noqa: E402
+from finplane.reconcile.compliance.rollup import compliant_condition  # noqa: E402
 
 POLICY = {"metadata": {"name": "gate"}, "spec": {"mode": "audit", "rules": [
     {"id": "allowed-registries", "parameters": {"registries": ["registry.finplane.local"]}},

@@ -370,3 +370,26 @@ async def test_a_conflict_is_requeued_once_soon_not_backed_off(kind: str, key: K
     await rt.controllers[kind].queue.handler(key)  # what a worker runs: no exception reaches the queue
     assert rt.requeued == [(kind, key, 0.5)]
     assert REGISTRY.get_sample_value("finplane_reconciles_total", {"kind": kind, "outcome": "conflict"})
+
+
+async def test_a_capability_allowed_by_an_enforced_waiver_wakes_when_it_expires_and_is_then_refused() -> None:
+    def waiver(expires_at: datetime) -> Obj:
+        return {"name": "w", "ruleId": "no-latest-tag", "justification": "migrating the pipeline",
+                "riskRating": "low", "requestedBy": "dev@bank.example", "ticket": "RISK-1",
+                "approvedBy": "cro@bank.example", "expiresAt": expires_at.isoformat(),
+                "objects": [{"kind": "BusinessCapability", "namespace": "payments", "name": "pay"}]}
+
+    kube = FakeKube()
+    rt = runtime(kube)
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    add(rt, policy(mode="enforce", waivers=[waiver(soon)]),
+        capability("pay", image="registry.finplane.local/payments/app:latest"))
+    await run(rt, CAP, ("payments", "pay"))
+    assert kube.find("Deployment", "pay", "payments") is not None  # waived: allowed for now
+    [(kind, key, delay)] = [r for r in rt.requeued if r[0] == CAP]
+    assert key == ("payments", "pay") and 3500 < delay <= 3600.1
+
+    rt.stores[POL][("", "baseline")]["spec"]["waivers"] = [waiver(datetime.now(UTC) - timedelta(seconds=1))]
+    echo_status(rt, kube, CAP, ("payments", "pay"))
+    await run(rt, CAP, ("payments", "pay"))  # the wake-up at the expiry instant
+    assert ready_of(kube, CAP) == ("False", "PolicyViolation")

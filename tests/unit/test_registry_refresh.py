@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from finplane.external.errors import AwsError
-from finplane.reconcile.registry_creds import (
+from finplane.reconcile.registry.creds import (
     CREDENTIAL_AGE,
     CREDENTIAL_EXPIRY,
     CredentialSource,

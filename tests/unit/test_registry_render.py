@@ -12,9 +12,9 @@ import pytest
 
 from finplane.models.image_registry import ImageRegistrySpec
 from finplane.reconcile.children import HASH_ANNOTATION
-from finplane.reconcile.registry_creds import static_login
-from finplane.reconcile.registry_secrets import stamp_secret
-from finplane.reconcile.registry_targets import ROLE_ANNOTATION, target_namespaces
+from finplane.reconcile.registry.creds import static_login
+from finplane.reconcile.registry.pull_secrets import stamp_secret
+from finplane.reconcile.registry.targets import ROLE_ANNOTATION, target_namespaces
 from finplane.render.offline import render_file
 from finplane.render.registry import render_pull_secret
 from finplane.settings import Settings
@@ -112,7 +112,7 @@ def test_match_expressions_select_like_kubernetes() -> None:
 
 
 def test_an_image_from_another_host_than_the_ecr_accounts_is_refused_pull_access() -> None:
-    from finplane.reconcile.registry_access import image_allowed
+    from finplane.reconcile.registry.access import image_allowed
 
     registry = {"metadata": {"name": "ecr"}, "spec": {"kind": "ecr", "allowedRepositories": ["payments/*"],
                                                       "ecr": {"region": "eu-west-1", "accountId": "123456789012"}}}

@@ -1,6 +1,6 @@
 """ECR GetAuthorizationToken: a registry login (user `AWS`, a 12-hour password) for one account.
 
-Called by `finplane.reconcile.registry_creds` (in a worker thread: boto3 is synchronous).
+Called by `finplane.reconcile.registry.creds` (in a worker thread: boto3 is synchronous).
 The token is decoded here (base64 of `AWS:<password>`) so that callers get a username and a
 password; `repr` of the result hides the password.
 """

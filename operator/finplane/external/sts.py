@@ -1,6 +1,6 @@
 """STS AssumeRole: temporary credentials of a (per-tenant) IAM role, for asking ECR for a token.
 
-Called by `finplane.reconcile.registry_creds` (in a worker thread: boto3 is synchronous).
+Called by `finplane.reconcile.registry.creds` (in a worker thread: boto3 is synchronous).
 The returned credentials live only in memory and are never logged.
 """
 

@@ -4,7 +4,8 @@ Registered by `handlers.registrations` (`Runtime.add(CapabilityReconciler(rt))`)
 capability is declared here (`watches`): a related capability appearing, changing readiness, port or
 dependencies (their NetworkPolicies and DependenciesReady conditions speak of it), its registry's spec,
 a sandbox listing it, a channel routing to it (`status.exposedOn`), an enforce-mode CompliancePolicy
-changing (the enforcement hook reads the policies). Nothing polls. The runtime's controller does the
+changing (the enforcement hook reads the policies), and the instant an enforce-mode waiver expires
+(`requeue_after`). Nothing polls. The runtime's controller does the
 rest (reconcile.controller).
 """
 
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from finplane.models.business_capability import BusinessCapabilitySpec, BusinessCapabilityStatus
 from finplane.names import BUSINESS_CAPABILITY, CHANNEL, COMPLIANCE_POLICY, IMAGE_REGISTRY, TENANT_SANDBOX
 from finplane.policy.enforce import enforced_violations
 from finplane.policy.subject import Context
-from finplane.reconcile.registry_access import pull_secret_for
+from finplane.reconcile.registry.access import pull_secret_for
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
 from finplane.reconcile.team_gate import PENDING, capability_watches, gate
@@ -94,6 +96,25 @@ def sandbox_callers(rt: Runtime, key: Key) -> tuple[str, ...]:
         if key in _allowed_by(b) and _sandbox_live(b) and not b["metadata"].get("deletionTimestamp")))
 
 
+def _next_enforced_waiver_expiry(policies: Iterable[Obj]) -> float | None:
+    """Seconds until the next active waiver of an enforce-mode CompliancePolicy expires (its verdict changes)."""
+    now = datetime.now(UTC)
+    upcoming: list[float] = []
+    for body in policies:
+        spec = body.get("spec") or {}
+        if spec.get("mode") != "enforce":
+            continue
+        for waiver in spec.get("waivers") or []:
+            try:
+                expires = datetime.fromisoformat(str(waiver.get("expiresAt", "")).replace("Z", "+00:00"))
+                left = (expires - now).total_seconds()
+            except (TypeError, ValueError, OverflowError):
+                continue  # the policy's own pass reports an invalid waiver
+            if left > 0:
+                upcoming.append(left + 0.05)
+    return min(upcoming) if upcoming else None
+
+
 class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
     kind = KIND
     spec_model = BusinessCapabilitySpec
@@ -167,9 +188,12 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
         if violations:  # an enforce-mode CompliancePolicy refuses this rendering (finplane.policy.enforce)
             raise Refuse(Reason.POLICY_VIOLATION, "; ".join(f"rule {rid}: {msg}" for rid, msg in violations[:5]),
                          terminal=False)
+        # An enforce-mode waiver expiring changes the verdict without any event: wake up at that instant.
         result = await p.apply(desired, prune_kinds=PRUNE, prune_namespaces=(ns,),
                                conflict="rename the capability or remove that object")
-        return self._observe(body, spec, result.live.get(f"Deployment/{ns}/{name}", {}))
+        outcome = self._observe(body, spec, result.live.get(f"Deployment/{ns}/{name}", {}))
+        outcome.requeue_after = _next_enforced_waiver_expiry(rt.stores.get(COMPLIANCE_POLICY, {}).values())
+        return outcome
 
     def refused(self, body: Obj, refusal: Refuse) -> Outcome:
         return Outcome([Cond(T.READY, "False", refusal.reason, refusal.message),
@@ -228,6 +252,6 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
         if registry is None:
             return Cond(T.IMAGE_PULL_ACCESS, "False", Reason.REGISTRY_NOT_FOUND,
                         f"ImageRegistry {spec.registry_ref} does not exist; create it or fix spec.registryRef")
-        from finplane.reconcile.registry_access import image_allowed  # the registry module owns the rules
+        from finplane.reconcile.registry.access import image_allowed  # the registry module owns the rules
         ok, reason, message = image_allowed(registry, spec.image)
         return Cond(T.IMAGE_PULL_ACCESS, "True" if ok else "False", reason, message)

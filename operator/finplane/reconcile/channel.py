@@ -19,7 +19,8 @@ from typing import Any
 
 from finplane.kube.errors import NotFound
 from finplane.metrics import WRITES
-from finplane.models.channel import ChannelStatus
+from finplane.models.channel import ChannelStatus, RouteStatus
+from finplane.models.common import ConditionStatus
 from finplane.names import BUSINESS_CAPABILITY, CHANNEL
 from finplane.reconcile.channel_state import (
     LastGood,
@@ -194,5 +195,7 @@ def _status(parsed: ParsedChannel, statuses: dict[str, Obj], served: dict[str, l
         ready = Cond(ConditionType.READY, "True", Reason.ALL_ROUTES_READY, f"{len(routes)} route(s) ready")
     urls = sorted({u for n in parsed.order for u in served.get(n, [])})
     ready_n = sum(1 for r in routes if r["ready"] == "True")
-    return Outcome([ready], status=ChannelStatus.model_validate(
-        {"routes": routes, "urls": urls, "readyRoutes": f"{ready_n}/{len(routes)}"}))
+    return Outcome([ready], status=ChannelStatus(
+        routes=[RouteStatus(name=r["name"], ready=ConditionStatus(r["ready"]), reason=r["reason"], message=r["message"],
+                            url=r.get("url"), canary_weight=r.get("canaryWeight")) for r in routes],
+        urls=urls, ready_routes=f"{ready_n}/{len(routes)}"))

@@ -29,13 +29,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from finplane.jsondata import copy_json
+from finplane.names import OWNER_LABEL
 
 __all__ = ["ChildCache"]
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str, str]  # (apiVersion, kind, namespace or "", name)
 MAX_TOMBSTONES = 10_000
-OWNER_LABEL = "finplane.io/owner-uid"  # the same label reconcile.children stamps (not imported: no cycle)
 
 
 def _key(api_version: str, kind: str, name: str, namespace: str | None) -> Key:

@@ -26,14 +26,13 @@ from typing import Any
 
 from finplane.kube.client import Kube
 from finplane.kube.errors import KubeError, NotFound
+from finplane.names import HASH_ANNOTATION, OWNER_LABEL
 from finplane.reconcile.child_cache import ChildCache
 from finplane.reconcile.diff import differences
 
 __all__ = ["HASH_ANNOTATION", "OWNER_LABEL", "Refusal", "SyncResult", "child_id", "owner_reference", "sync_children",
            "stamp"]
 
-HASH_ANNOTATION = "finplane.io/rendered-hash"
-OWNER_LABEL = "finplane.io/owner-uid"
 
 Obj = dict[str, Any]
 

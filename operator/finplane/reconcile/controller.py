@@ -40,13 +40,25 @@ Key = tuple[str, str]
 
 
 def status_fields(status: BaseModel | None) -> Obj:
-    """The status model as status fields: camelCase, only what the reconciler set (an explicit None removes)."""
+    """The status model as status fields: camelCase, only the fields the reconciler set.
+
+    A top-level field set to None is removed from the stored status (merge-patch null); inside
+    nested values a None only means "not set" and is left out. Conditions and observedGeneration
+    are the controller's (status_write)."""
     if status is None:
         return {}
     fields = status.model_dump(by_alias=True, exclude_unset=True, mode="json")
     fields.pop("conditions", None)
     fields.pop("observedGeneration", None)
-    return fields
+    return {k: _without_none(v) for k, v in fields.items()}
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
 
 
 class Controller:

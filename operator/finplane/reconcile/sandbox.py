@@ -20,13 +20,13 @@ import logging
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from finplane.kube.errors import Conflict
 from finplane.kube.events import post_event
-from finplane.models.tenant_sandbox import SandboxPhase, TenantSandboxSpec, TenantSandboxStatus
+from finplane.models.tenant_sandbox import CredentialRef, SandboxPhase, TenantSandboxSpec, TenantSandboxStatus
 from finplane.names import IMAGE_REGISTRY, REGISTRY_LABEL, TENANT_SANDBOX
-from finplane.reconcile.registry_access import pull_secret_for
+from finplane.reconcile.registry.access import pull_secret_for
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.sandbox_teardown import expire
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
@@ -64,6 +64,14 @@ T = ConditionType
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class Credential(NamedTuple):
+    """What status may say of the partner credential: its hash, short fingerprint and rotation (never the key)."""
+
+    digest: str
+    short: str
+    rotation: int
 
 
 def _phase(conds: list[Cond]) -> str:
@@ -174,8 +182,10 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
             conds.append(Cond(T.EXPIRING, "False", Reason.NOT_EXPIRING, f"expires at {expires_at}"))
         conds.append(Cond(T.EXPIRED, "False", Reason.NOT_EXPIRED, f"expires at {expires_at}"))
         await self._announce_expiring(body, stage, expires_at)
-        status = TenantSandboxStatus.model_validate({
-            **cred, "expiresAt": expires_at, "namespace": ns, "teardown": None, "phase": _phase(conds)})
+        status = TenantSandboxStatus(
+            expires_at=expires_at, namespace=ns, teardown=None, phase=SandboxPhase(_phase(conds)),
+            credential_secret_ref=CredentialRef(name=CREDENTIAL_SECRET, namespace=ns, key=CREDENTIAL_KEY),
+            credential_hash=cred.digest, credential_fingerprint=cred.short, credential_rotation=cred.rotation)
         return Outcome(conds, status=status, requeue_after=wake)
 
     def refused(self, body: Obj, refusal: Refuse) -> Outcome:
@@ -203,9 +213,9 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
                              message=f"The sandbox expires at {expires_at}; its namespace and credential are removed "
                                      "then")
 
-    async def _ensure_credential(self, body: Obj, spec: TenantSandboxSpec, ns: str) -> Obj | None:
-        """Create the credential once; replace it only when spec.credentialRotation grew. Returns status fields
-        (camelCase), or None when the Secret changed meanwhile (the pass is repeated shortly)."""
+    async def _ensure_credential(self, body: Obj, spec: TenantSandboxSpec, ns: str) -> Credential | None:
+        """Create the credential once; replace it only when spec.credentialRotation grew. Returns what status
+        says of it, or None when the Secret changed meanwhile (the pass is repeated shortly)."""
         kube = self.rt.kube
         name = body["metadata"]["name"]
         live = await kube.get_or_none("v1", "Secret", CREDENTIAL_SECRET, ns)
@@ -235,8 +245,7 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
         else:
             key = base64.b64decode(key_b64).decode()
         digest, short = fingerprint(key)
-        return {"credentialSecretRef": {"name": CREDENTIAL_SECRET, "namespace": ns, "key": CREDENTIAL_KEY},
-                "credentialHash": digest, "credentialFingerprint": short, "credentialRotation": made_for}
+        return Credential(digest, short, made_for)
 
     async def _pull_access(self, spec: TenantSandboxSpec, ns: str) -> Cond | None:
         """Whether pods of the namespace pull with the registry's Secret. Read only: the ImageRegistry reconciler

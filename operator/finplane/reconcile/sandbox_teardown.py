@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from finplane.kube.errors import KubeError
 from finplane.kube.events import post_event
-from finplane.models.tenant_sandbox import TenantSandboxStatus
+from finplane.models.tenant_sandbox import SandboxPhase, TeardownReport, TenantSandboxStatus
 from finplane.reconcile.shape import Outcome
 from finplane.status.conditions import Cond, now_iso
 from finplane.status.vocabulary import ConditionType, Reason
@@ -74,8 +74,8 @@ async def expire(rt: Runtime, body: Obj, *, namespace: str, expires_at: str) -> 
         Cond(ConditionType.EXPIRING, "False", Reason.EXPIRED, "the sandbox has expired"),
         Cond(ConditionType.EXPIRED, "True", Reason.TTL_ELAPSED, f"expired at {expires_at}"),
     ]
-    status = TenantSandboxStatus.model_validate({
-        "phase": "Expired", "namespace": namespace, "expiresAt": expires_at, "teardown": report,
-        "credentialSecretRef": None, "credentialHash": None, "credentialFingerprint": None,
-        "credentialRotation": None})
+    status = TenantSandboxStatus(
+        phase=SandboxPhase.EXPIRED, namespace=namespace, expires_at=expires_at,
+        teardown=TeardownReport.model_validate(report),  # as recorded the first time, never rewritten
+        credential_secret_ref=None, credential_hash=None, credential_fingerprint=None, credential_rotation=None)
     return Outcome(conds, status=status, body=body)

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from finplane.models.channel import AuthMode, BackendKind, ChannelSpec, Route
+from finplane.names import CHANNEL_LABEL, ROUTE_LABEL
 from finplane.render.labels import MANAGED_BY
 from finplane.settings import Settings
 
@@ -35,8 +36,6 @@ __all__ = [
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
-CHANNEL_LABEL = "finplane.io/channel"
-ROUTE_LABEL = "finplane.io/channel-route"
 DEFAULT_PORT = 8080  # the BusinessCapability model's default port
 NGINX = "nginx.ingress.kubernetes.io/"
 

@@ -5,9 +5,11 @@ Pure; called by every renderer.
 
 from __future__ import annotations
 
+from finplane.names import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+
 __all__ = ["MANAGED_BY", "capability_labels", "selector_labels"]
 
-MANAGED_BY = {"app.kubernetes.io/managed-by": "finplane"}
+MANAGED_BY = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
 
 
 def selector_labels(name: str) -> dict[str, str]:

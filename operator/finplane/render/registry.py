@@ -11,13 +11,13 @@ import json
 from typing import Any
 
 from finplane.models.image_registry import ImageRegistrySpec
+from finplane.names import REGISTRY_LABEL
 from finplane.render.labels import MANAGED_BY
 
 __all__ = ["REDACTED", "REGISTRY_LABEL", "dockerconfigjson", "pull_secret_name", "render_pull_secret", "render_redacted",
            "render_registry_doc"]
 
 REDACTED = "REDACTED"
-REGISTRY_LABEL = "finplane.io/image-registry"
 Obj = dict[str, Any]
 
 

@@ -27,6 +27,7 @@ import yaml
 
 from finplane import SANDBOX_CREDENTIAL_KEY, SANDBOX_CREDENTIAL_SECRET
 from finplane.models.tenant_sandbox import TenantSandboxSpec
+from finplane.names import ROTATION_ANNOTATION
 from finplane.render.labels import MANAGED_BY
 from finplane.settings import Settings, TierPreset
 
@@ -39,7 +40,6 @@ CREDENTIAL_SECRET = SANDBOX_CREDENTIAL_SECRET
 CREDENTIAL_KEY = SANDBOX_CREDENTIAL_KEY
 MEMBER_ROLE = "sandbox-member"
 MEMBER_ROLE_BINDING = "sandbox-members"
-ROTATION_ANNOTATION = "finplane.io/credential-rotation"
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 #: What members may do in their namespace. Deliberately absent: secrets, resourcequotas, limitranges,

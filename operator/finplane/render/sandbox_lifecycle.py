@@ -14,12 +14,12 @@ from enum import StrEnum
 from typing import Any
 
 from finplane.models.tenant_sandbox import SandboxPhase, TenantSandboxSpec
+from finplane.names import APPROVAL_ANNOTATION
 from finplane.settings import Settings
 
 __all__ = ["APPROVAL_ANNOTATION", "Stage", "Timeline", "approval", "lifetime_problem", "parse_time",
            "phase_of", "timeline"]
 
-APPROVAL_ANNOTATION = "finplane.io/approval"
 #: Ready=False reasons that leave the sandbox Failed (the user must act); others are "not yet".
 FAILED_REASONS = frozenset({"TTLTooLong", "NamespaceConflict", "InvalidSpec", "Rejected"})
 

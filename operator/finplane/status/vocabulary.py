@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from finplane.models.common import ConditionStatus  # the models' own enum: one definition
+
 __all__ = ["ConditionStatus", "ConditionType", "Reason", "condition_of", "is_ready", "ready_status"]
 
 
@@ -32,12 +34,6 @@ class ConditionType(StrEnum):
     REPORTS_WRITTEN = "ReportsWritten"
     ADMISSION_POLICIES_WRITTEN = "AdmissionPoliciesWritten"
     EVIDENCE_SHIPPED = "EvidenceShipped"
-
-
-class ConditionStatus(StrEnum):
-    TRUE = "True"
-    FALSE = "False"
-    UNKNOWN = "Unknown"
 
 
 class Reason(StrEnum):

@@ -19,8 +19,14 @@ from prometheus_client import Gauge
 
 from finplane.kube.errors import KubeError, NotFound
 from finplane.kube.events import post_event
-from finplane.models.compliance_policy import CompliancePolicySpec, CompliancePolicyStatus, Mode
-from finplane.names import BUSINESS_CAPABILITY, COMPLIANCE_POLICY
+from finplane.models.compliance_policy import (
+    CompliancePolicySpec,
+    CompliancePolicyStatus,
+    EvidenceStatus,
+    Mode,
+    RuleSummary,
+)
+from finplane.names import COMPLIANCE_POLICY
 from finplane.policy.admission import (
     admission_options,
     outside_protected,
@@ -33,9 +39,9 @@ from finplane.policy.evidence import EvidenceLog
 from finplane.policy.evidence_cli import LOG_NAME
 from finplane.policy.report import render_reports
 from finplane.reconcile.children import SyncResult
-from finplane.reconcile.compliance_context import gather
-from finplane.reconcile.compliance_evidence import record_changes, since_map
-from finplane.reconcile.compliance_rollup import ROLLUP_KINDS, compliant_condition, write_compliant
+from finplane.reconcile.compliance.context import gather
+from finplane.reconcile.compliance.evidence import record_changes, since_map
+from finplane.reconcile.compliance.rollup import ROLLUP_KINDS, compliant_condition, write_compliant
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Watch
 from finplane.status.conditions import Cond, now_iso
@@ -106,9 +112,7 @@ class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
         results = evaluate(spec, name, subjects, ctx, now=now)
         state.results[name] = results
         for event, waiver in record_changes(state.evidence, name, spec, results, now=now):
-            expired = event == "WaiverExpired"
-            if expired and spec.mode == Mode.ENFORCE:
-                _recheck_capabilities(rt)  # the enforcement hook in their pass reads the waivers
+            expired = event == "WaiverExpired"  # capabilities wake at the same instant (CapabilityReconciler)
             await post_event(rt.kube, body, type_="Warning" if expired else "Normal", reason=event,
                              message=f"waiver {waiver} {'expired: its results count as failures again' if expired else 'applies'}")
         _metrics(name, spec, results, now)
@@ -128,7 +132,7 @@ class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
         upcoming = [(w.expires_at - now).total_seconds() + 0.05 for w in spec.waivers if w.active(now=now)]
         if state.queued:
             upcoming.append(30.0)  # try the evidence store again; entries wait in the local log
-        return Outcome(conds, status=CompliancePolicyStatus.model_validate(_status_fields(body, results, state, now)),
+        return Outcome(conds, status=_status(body, results, state),
                        requeue_after=min(upcoming) if upcoming else None)
 
 
@@ -227,11 +231,6 @@ async def _ship(rt: Runtime, state: ComplianceState, spec: CompliancePolicySpec)
     return Cond(T.EVIDENCE_SHIPPED, "True", Reason.SHIPPED, f"evidence shipped to s3://{bucket}")
 
 
-def _recheck_capabilities(rt: Runtime) -> None:
-    for key in list(rt.stores.get(BUSINESS_CAPABILITY, {})):
-        rt.enqueue(BUSINESS_CAPABILITY, key)
-
-
 def _metrics(name: str, spec: CompliancePolicySpec, results: list[Result], now: datetime) -> None:
     counts: dict[tuple[str, str, str], int] = {}
     for r in results:
@@ -280,28 +279,33 @@ async def _rollup(rt: Runtime, state: ComplianceState) -> None:
             await write_compliant(rt.kube, body, want)
 
 
-def _status_fields(body: Obj, results: list[Result], state: ComplianceState, now: datetime) -> Obj:
+def _status(body: Obj, results: list[Result], state: ComplianceState) -> CompliancePolicyStatus:
+    """Counts per object and per rule, the evidence state; lastEvaluationTime moves only when they change."""
     per_object: dict[str, set[str]] = {}
-    rules: dict[str, dict[str, Any]] = {}
+    rules: dict[str, RuleSummary] = {}
     for r in results:
         per_object.setdefault(r.object, set()).add(r.result)
-        row = rules.setdefault(r.rule, {"id": r.rule, "pass": 0, "fail": 0, "skip": 0})
-        if r.result in ("pass", "skip"):
-            row[r.result] += 1
+        # by alias: "pass" is a Python keyword, so the field is `passed` (mypy without the pydantic plugin
+        # accepts only the alias, the plugin only the name); every count is set so zeros are written too
+        row = rules.setdefault(r.rule, RuleSummary.model_validate({"id": r.rule, "pass": 0, "fail": 0, "skip": 0}))
+        if r.result == "pass":
+            row.passed += 1
+        elif r.result == "skip":
+            row.skip += 1
         else:
-            row["fail"] += 1
-    fields: Obj = {
-        "violating": sum(1 for s in per_object.values() if s & {"fail", "error"}),
-        "waived": sum(1 for s in per_object.values() if "skip" in s and not s & {"fail", "error"}),
-        "compliant": sum(1 for s in per_object.values() if s <= {"pass"}),
-        "rules": [rules[k] for k in sorted(rules)],
-        "evidence": {"headHash": state.evidence.head, "queued": state.queued,
-                     **({"lastShippedTime": state.last_shipped} if state.last_shipped else {})},
-    }
+            row.fail += 1
+    status = CompliancePolicyStatus(
+        violating=sum(1 for s in per_object.values() if s & {"fail", "error"}),
+        waived=sum(1 for s in per_object.values() if "skip" in s and not s & {"fail", "error"}),
+        compliant=sum(1 for s in per_object.values() if s <= {"pass"}),
+        rules=[rules[k] for k in sorted(rules)],
+        evidence=EvidenceStatus(head_hash=state.evidence.head, queued=state.queued,
+                                last_shipped_time=state.last_shipped))
     old = body.get("status") or {}
-    same = all(old.get(k) == v for k, v in fields.items() if k != "evidence") and \
+    counts = status.model_dump(by_alias=True, mode="json", include={"violating", "waived", "compliant", "rules"})
+    same = all(old.get(k) == v for k, v in counts.items()) and \
         (old.get("evidence") or {}).get("headHash") == state.evidence.head and \
         (old.get("evidence") or {}).get("queued", 0) == state.queued
-    fields["lastEvaluationTime"] = old.get("lastEvaluationTime") if same and old.get("lastEvaluationTime") \
+    status.last_evaluation_time = old.get("lastEvaluationTime") if same and old.get("lastEvaluationTime") \
         else now_iso()
-    return fields
+    return status

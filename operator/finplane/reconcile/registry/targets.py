@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from finplane.models.common import LabelSelector
+from finplane.names import ROLE_ANNOTATION
 from finplane.render.sandbox import sandbox_namespace  # the sandbox renderer owns the naming rule
 from finplane.settings import Settings
 
 __all__ = ["ROLE_ANNOTATION", "selector_matches", "target_namespaces"]
 
-ROLE_ANNOTATION = "finplane.io/aws-role-arn"
 Obj = dict[str, Any]
 Key = tuple[str, str]
 

@@ -4,12 +4,12 @@ One `KindReconciler`, added by `handlers.registrations`. Targets come from the r
 stores (Namespaces, BusinessCapabilities, TenantSandboxes); the watches declared here re-enqueue the
 registry when they change, when one of its pull Secrets or its static source Secret changes, and when
 a ServiceAccount it wires lacks its entry, so nothing polls. Refreshes are the pass's `requeue_after`
-from the credential state (`registry_creds`). When credentials cannot be obtained, Secrets already in
+from the credential state (`registry.creds`). When credentials cannot be obtained, Secrets already in
 place are left untouched (the last good login keeps working until its expiry) and the status says so.
 
 One writer per field: the registry wires the pull Secret into the ServiceAccounts of
 spec.serviceAccounts and into the `default` account of the namespaces of sandboxes naming it, never
-into a capability's own ServiceAccount (reconcile.registry_secrets).
+into a capability's own ServiceAccount (reconcile.registry.pull_secrets).
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from finplane.kube.errors import KubeError
 from finplane.metrics import WRITES
 from finplane.models.image_registry import ImageRegistrySpec, ImageRegistryStatus, RegistryKind
 from finplane.names import BUSINESS_CAPABILITY, IMAGE_REGISTRY, NAMESPACE, REGISTRY_LABEL, TENANT_SANDBOX
-from finplane.reconcile.registry_creds import CredentialSource, CredentialsUnavailable, Login, static_login
-from finplane.reconcile.registry_secrets import (
+from finplane.reconcile.registry.creds import CredentialSource, CredentialsUnavailable, Login, static_login
+from finplane.reconcile.registry.pull_secrets import (
     SecretSync,
     is_finplane_child,
     prune_secrets,
     sync_secret,
     wire_service_account,
 )
-from finplane.reconcile.registry_targets import target_namespaces
+from finplane.reconcile.registry.targets import target_namespaces
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
 from finplane.render.registry import pull_secret_name, render_pull_secret
@@ -263,12 +263,12 @@ def _iso(value: Any) -> str | None:
 
 
 def _status(sname: str, sync: SecretSync, login: Login | None) -> ImageRegistryStatus:
-    fields: Obj = {"secretName": sname, "namespacesInSync": sorted(sync.synced),
-                   "namespacesOutOfSync": sorted(sync.out)}
-    if login is not None:
-        fields["lastRefreshTime"] = _iso(login.obtained_at)
-        fields["tokenExpiresAt"] = _iso(login.expires_at)
-    return ImageRegistryStatus.model_validate(fields)
+    status = ImageRegistryStatus(secret_name=sname, namespaces_in_sync=sorted(sync.synced),
+                                 namespaces_out_of_sync=sorted(sync.out))
+    if login is not None:  # without a login the last reported refresh stays as it was
+        status.last_refresh_time = _iso(login.obtained_at)
+        status.token_expires_at = _iso(login.expires_at)
+    return status
 
 
 def _conditions(spec: ImageRegistrySpec, sync: SecretSync, failure: CredentialsUnavailable | None,
