@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from finplane import API_VERSION
 
 __all__ = ["CAPABILITY", "CHANNEL", "CLUSTER_POLICY_REPORT", "KINDS", "POLICY", "POLICY_REPORT", "SANDBOX",
-           "WAIVER_REQUEST", "WAIVER_REQUEST_LABEL", "InformerCache", "Kind", "MemoryCache", "ReadCache"]
+           "TEAM", "WAIVER_REQUEST", "WAIVER_REQUEST_LABEL", "InformerCache", "Kind", "MemoryCache", "ReadCache"]
 
 Obj = dict[str, Any]
 Kind = tuple[str, str]  # (apiVersion, kind)
@@ -23,7 +23,8 @@ SANDBOX: Kind = (API_VERSION, "TenantSandbox")
 POLICY: Kind = (API_VERSION, "CompliancePolicy")
 POLICY_REPORT: Kind = ("wgpolicyk8s.io/v1alpha2", "PolicyReport")
 CLUSTER_POLICY_REPORT: Kind = ("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport")
-KINDS: tuple[Kind, ...] = (CAPABILITY, CHANNEL, SANDBOX, POLICY, POLICY_REPORT, CLUSTER_POLICY_REPORT)
+TEAM: Kind = (API_VERSION, "Team")
+KINDS: tuple[Kind, ...] = (CAPABILITY, CHANNEL, SANDBOX, POLICY, POLICY_REPORT, CLUSTER_POLICY_REPORT, TEAM)
 #: Pending waiver requests: one ConfigMap each, labelled, in the API's own namespace (services/waiver_store.py).
 WAIVER_REQUEST: Kind = ("v1", "ConfigMap")
 WAIVER_REQUEST_LABEL = "finplane.io/waiver-request"

@@ -20,6 +20,7 @@ from platform_api.cache import ReadCache
 from platform_api.middleware import scope_client_key
 from platform_api.problems import Problem
 from platform_api.security import check_body_text
+from platform_api.services import teams
 from platform_api.settings import ApiSettings
 from platform_api.state import AppState, Writer
 
@@ -59,6 +60,7 @@ async def current_identity(request: Request, state: State,
         identity = await state.verifier.verify(creds.credentials)
     except AuthError as exc:
         raise _unauthorized(state, request, exc.reason, exc.message) from None
+    identity = teams.resolve(identity, state.cache, state.settings)  # IdP groups -> team and role (services.teams)
     request.scope["finplane.identity"] = identity
     state.limiter.check(identity.key)
     await check_body_text(request)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,6 +81,16 @@ class ApiSettings(BaseSettings):
 
     # Informers: seconds a watch stays open before it is renewed (the server may close earlier).
     watch_timeout_seconds: int = Field(default=300, ge=5)
+
+    # Teams (platform_api.services.teams): IdP groups (the token's `groups` claim) whose members are platform
+    # admins or auditors; a team identity comes from the Teams' owners and members. enforce: a team writes only
+    # into namespaces its Team owns; migrate: a `team` claim naming no Team still works (hand-labelled namespaces).
+    admin_groups: list[str] = Field(default_factory=list)
+    auditor_groups: list[str] = Field(default_factory=list)
+    team_ownership: Literal["enforce", "migrate"] = "migrate"
+    # Finplane's own namespace (the chart sets it): never a team's, whatever a token claims.
+    pod_namespace: str | None = Field(default=None, validation_alias=AliasChoices("FINPLANE_POD_NAMESPACE",
+                                                                                   "pod_namespace"))
 
 
 @lru_cache(maxsize=1)

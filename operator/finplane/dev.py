@@ -27,12 +27,13 @@ from rich.table import Table
 from finplane.emulator_process import emulator_command
 from finplane.kube.client import Kube
 from finplane.kube.errors import KubeError
+from finplane.models.registry import KINDS
 
 __all__ = ["run"]
 
 # Wide enough for the summary even when stdout is not a terminal (CI logs default to 80 columns).
 console = Console(width=max(140, __import__("shutil").get_terminal_size().columns))
-FINPLANE_KINDS = ("BusinessCapability", "Channel", "TenantSandbox", "ImageRegistry", "CompliancePolicy")
+FINPLANE_KINDS = tuple(info.kind for info in KINDS)  # every Finplane kind, Team included
 # Ready=False reasons the operator sets when only a change of the spec (or of a conflicting object the
 # user owns) can help: waiting longer for such an example is pointless.
 TERMINAL_REASONS = frozenset({

@@ -75,6 +75,15 @@ class Settings(BaseSettings):
                     "A real API server refuses a Role granting what the operator itself does not hold, so on a "
                     "cluster the operator may only `bind` this one ClusterRole.")
     tiers: dict[str, TierPreset] = Field(default_factory=_default_tiers)
+    team_member_cluster_role: str | None = Field(
+        None, min_length=1, pattern=r"^[a-z0-9]([-a-z0-9.:]*[a-z0-9])?$",
+        description="ClusterRole (shipped by the Helm chart) that a Team's owners and members are bound to in its "
+                    "namespaces; unset renders a Role `team-member` per namespace instead (embedded API server).")
+    team_ownership: Literal["enforce", "migrate"] = Field(
+        "migrate", description="enforce: a BusinessCapability in a namespace no Team owns is refused (TeamNotFound). "
+                               "migrate: such a capability keeps working as before Teams (its spec.owner.team), "
+                               "so hand-labelled namespaces run until a Team adopts them (docs/teams.md). "
+                               "In a namespace a Team owns, the Team's rules hold in both modes.")
     registry_refresh_margin_seconds: int = Field(
         3600, ge=60, description="Refresh a registry token at once when less than this remains.")
     registry_min_refresh_seconds: int = Field(

@@ -66,6 +66,8 @@ class Identity:
     team: str | None = None
     partner: str | None = None
     issuer: str = ""
+    #: The token's `groups` claim (IdP groups); platform_api.services.teams maps them to a team and role.
+    groups: tuple[str, ...] = ()
     token_subject: str = ""
 
     @property
@@ -116,6 +118,10 @@ def identity_from_claims(claims: dict[str, Any]) -> Identity:
     raw_role = claims.get("role")
     if raw_role is None and isinstance(claims.get("roles"), list) and claims["roles"]:
         raw_role = claims["roles"][0]
+    groups = tuple(g for g in claims.get("groups") or () if isinstance(g, str)) \
+        if isinstance(claims.get("groups"), list) else ()
+    if raw_role is None and groups:
+        raw_role = Role.TEAM  # an IdP token: team and role come from the groups (platform_api.services.teams)
     try:
         role = Role(str(raw_role))
     except ValueError:
@@ -123,10 +129,10 @@ def identity_from_claims(claims: dict[str, Any]) -> Identity:
     team = claims.get("team") if isinstance(claims.get("team"), str) else None
     partner = claims.get("partner") if isinstance(claims.get("partner"), str) else None
     # A team or partner token without its scope would otherwise see nothing or, worse, everything.
-    if role is Role.TEAM and not team:
+    if role is Role.TEAM and not team and not groups:
         raise ClaimsError("a team token needs a team claim")
     if role is Role.PARTNER and not partner:
         raise ClaimsError("a partner token needs a partner claim")
     return Identity(subject=canonical_subject(subject), token_subject=subject, role=role,
                     team=team if role is Role.TEAM else None, partner=partner if role is Role.PARTNER else None,
-                    issuer=str(claims.get("iss", "")))
+                    issuer=str(claims.get("iss", "")), groups=groups)

@@ -16,6 +16,7 @@ from platform_api.auth.identity import Identity, Role
 from platform_api.authz import may_see_team, not_found, require_role, team_of_capability
 from platform_api.cache import CAPABILITY, ReadCache
 from platform_api.problems import Problem
+from platform_api.services import teams
 from platform_api.services.common import check_if_match, is_true, stale, validate_spec
 from platform_api.services.models import spec_model
 from platform_api.settings import ApiSettings
@@ -26,8 +27,8 @@ __all__ = ["create", "delete", "get", "list_team", "public", "update"]
 Obj = dict[str, Any]
 
 
-def _namespace(settings: ApiSettings, team: str) -> str:
-    return settings.team_namespace_template.format(team=team)
+def _namespace(settings: ApiSettings, team: str, cache: ReadCache) -> str:
+    return teams.namespace_of(cache=cache, settings=settings, team=team)  # 404 TeamNotOnboarded unless its Team's
 
 
 def _check_team(identity: Identity, team: str, *, write: bool) -> None:
@@ -48,14 +49,14 @@ def public(obj: Obj) -> Obj:
 
 def list_team(*, identity: Identity, cache: ReadCache, settings: ApiSettings, team: str) -> list[Obj]:
     _check_team(identity, team, write=False)
-    ns = _namespace(settings, team)
+    ns = _namespace(settings, team, cache)
     return [o for o in cache.list(CAPABILITY)
             if o.get("metadata", {}).get("namespace") == ns and team_of_capability(o) == team]
 
 
 def get(*, identity: Identity, cache: ReadCache, settings: ApiSettings, team: str, name: str) -> Obj:
     _check_team(identity, team, write=False)
-    obj = cache.get(CAPABILITY, name, _namespace(settings, team))
+    obj = cache.get(CAPABILITY, name, _namespace(settings, team, cache))
     if obj is None or team_of_capability(obj) != team:
         raise not_found("Capability", name)
     return obj
@@ -78,7 +79,7 @@ async def create(*, identity: Identity, cache: ReadCache, writer: Writer, settin
                  name: str, spec: Obj) -> Obj:
     _check_team(identity, team, write=True)
     body = {"apiVersion": API_VERSION, "kind": "BusinessCapability",
-            "metadata": {"name": name, "namespace": _namespace(settings, team),
+            "metadata": {"name": name, "namespace": _namespace(settings, team, cache),
                          "labels": {"finplane.io/team": team},
                          "annotations": {"finplane.io/created-by": identity.subject}},
             "spec": _checked_spec(team, spec)}

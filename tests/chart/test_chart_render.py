@@ -160,7 +160,8 @@ def test_settings_reach_the_containers_as_finplane_environment_variables(
     operator = find(rendered["bank"], "Deployment", "finplane-operator")[0]["spec"]["template"]["spec"]["containers"][0]
     assert operator["envFrom"] == [{"configMapRef": {"name": "finplane-operator"}}]
     api = find(rendered["default"], "ConfigMap", "finplane-api")[0]["data"]
-    assert not api  # every API setting defaults to null, and null settings are left out
+    # every API setting but the team ownership mode defaults to null, and null settings are left out
+    assert api == {"FINPLANE_API_TEAM_OWNERSHIP": "enforce"}
 
 
 def test_operator_settings_are_accepted_by_the_operators_own_settings_model(

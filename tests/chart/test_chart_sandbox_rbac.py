@@ -56,7 +56,7 @@ def test_the_operator_may_bind_only_the_member_cluster_role_and_never_escalate(
     assert not any("escalate" in r["verbs"] for r in rbac)
     binds = [r for r in rbac if "bind" in r["verbs"]]
     assert binds == [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["bind"],
-                      "resourceNames": ["finplane-sandbox-member"]}]
+                      "resourceNames": ["finplane-sandbox-member", "finplane-team-member"]}]
     # The operator writes no Role on a cluster installed by the chart: it may only read Roles.
     role_verbs = {v for r in rbac if "roles" in r["resources"] for v in r["verbs"]}
     assert role_verbs == {"list", "watch"}

@@ -14,12 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import Cluster, OperatorProcess, is_ready, wait_for
+
+from tests.support import Cluster, OperatorProcess, is_ready, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 OPERATOR_AGENTS = ("finplane-operator", "kopf")
-KINDS = ("imageregistry", "businesscapability", "channel", "tenantsandbox", "compliancepolicy")
+KINDS = ("team", "imageregistry", "businesscapability", "channel", "tenantsandbox", "compliancepolicy")
 
 
 def operator_writes(cluster: Cluster) -> int:

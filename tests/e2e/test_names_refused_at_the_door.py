@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import Cluster
+
+from tests.support import Cluster
 
 pytestmark = pytest.mark.e2e
 

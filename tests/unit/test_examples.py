@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from finplane.crdgen import build_crd
-from finplane.models.registry import kind_info
+from finplane.models.registry import KINDS, kind_info
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted((ROOT / "examples").rglob("*.yaml"))
@@ -60,7 +60,7 @@ def cel_failures(schema: dict[str, Any], value: Any, path: str = "") -> list[str
 
 def test_examples_exist_for_every_kind() -> None:
     kinds = {d["kind"] for _f, d in FINPLANE}
-    assert kinds == {"BusinessCapability", "Channel", "TenantSandbox", "ImageRegistry", "CompliancePolicy"}
+    assert kinds == {info.kind for info in KINDS}
 
 
 def test_top_level_files_apply_in_lexical_order_namespaces_first() -> None:

@@ -77,6 +77,11 @@ partner-api-credential
 {{- printf "%s-sandbox-member" (include "finplane.fullname" .) }}
 {{- end }}
 
+{{/* The ClusterRole a Team's owners and members are bound to in its namespaces. */}}
+{{- define "finplane.teamMemberRoleName" -}}
+{{- printf "%s-team-member" (include "finplane.fullname" .) }}
+{{- end }}
+
 {{/* The image reference: a digest wins over a tag; the tag defaults to the appVersion. */}}
 {{- define "finplane.image" -}}
 {{- if .Values.image.digest }}

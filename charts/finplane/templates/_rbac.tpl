@@ -23,16 +23,25 @@ the requests the operator really makes.
 - apiGroups: [finplane.io]
   resources: [channels/status, tenantsandboxes/status, imageregistries/status, compliancepolicies/status]
   verbs: [patch]
+{{- /* Teams: watched, their finalizer added and removed (patch), their /status written. */}}
+- apiGroups: [finplane.io]
+  resources: [teams]
+  verbs: [list, watch, patch]
+- apiGroups: [finplane.io]
+  resources: [teams/status]
+  verbs: [patch]
 {{- if not .Values.watchNamespaces }}
 - apiGroups: [kopf.dev]
   resources: [clusterkopfpeerings]
   verbs: [list, watch, patch]
 {{- end }}
 {{- /* Namespaces: watched for registry selectors; patched for Pod Security labels (CompliancePolicy enforce
-       mode) and by sandboxes, which also create them and delete them at expiry. */}}
+       mode), by sandboxes, which also create them and delete them at expiry, and by Teams, which create or
+       adopt (label) them and delete the empty ones they created when the Team goes. */}}
+{{- $namespaceWriters := or .Values.features.sandboxes .Values.features.teams }}
 - apiGroups: [""]
   resources: [namespaces]
-  verbs: [get, list, watch{{ if or .Values.features.sandboxes .Values.features.admissionPolicies }}, patch{{ end }}{{ if .Values.features.sandboxes }}, create, delete{{ end }}]
+  verbs: [get, list, watch{{ if or $namespaceWriters .Values.features.admissionPolicies }}, patch{{ end }}{{ if $namespaceWriters }}, create, delete{{ end }}]
 {{- /* kopf posts events of cluster-scoped objects into the "default" namespace; children may be in any.
        Only `create`: neither kopf nor Finplane updates an event (no count aggregation). */}}
 - apiGroups: [""]
@@ -50,15 +59,15 @@ the requests the operator really makes.
 - apiGroups: [""]
   resources: [serviceaccounts]
   verbs: [get, list, watch, create, patch]
-{{- if .Values.features.sandboxes }}
-{{- /* A sandbox's guard rails; nothing deletes them one by one (the namespace's deletion does). */}}
+{{- if or .Values.features.sandboxes .Values.features.teams }}
+{{- /* A sandbox's or a Team's guard rails; a Team deletes its own from a namespace it no longer lists. */}}
 - apiGroups: [""]
   resources: [resourcequotas, limitranges]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, create, patch{{ if .Values.features.teams }}, delete{{ end }}]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
   verbs: [get, list, watch, create, patch, delete]
-{{- /* The members' RoleBinding (removed when a sandbox has no members left). */}}
+{{- /* The members' RoleBindings (removed when a sandbox or a Team has no members left). */}}
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [rolebindings]
   verbs: [get, list, watch, create, patch, delete]
@@ -70,12 +79,12 @@ the requests the operator really makes.
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [list]
-{{- /* Members are bound to the chart's sandbox-member ClusterRole: `bind` on that one name lets the operator
-       create the RoleBinding without holding the members' permissions itself (no `escalate`). */}}
+{{- /* Members are bound to the chart's sandbox-member and team-member ClusterRoles: `bind` on those names lets the
+       operator create the RoleBindings without holding the members' permissions itself (no `escalate`). */}}
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [clusterroles]
   verbs: [bind]
-  resourceNames: [{{ include "finplane.sandboxMemberRoleName" . }}]
+  resourceNames: [{{ if .Values.features.sandboxes }}{{ include "finplane.sandboxMemberRoleName" . }}{{ end }}{{ if and .Values.features.sandboxes .Values.features.teams }}, {{ end }}{{ if .Values.features.teams }}{{ include "finplane.teamMemberRoleName" . }}{{ end }}]
 {{- end }}
 {{- if .Values.features.admissionPolicies }}
 - apiGroups: [admissionregistration.k8s.io]
@@ -157,6 +166,10 @@ the requests the operator really makes.
 - apiGroups: [finplane.io]
   resources: [businesscapabilities/status, channels/status, tenantsandboxes/status, imageregistries/status, compliancepolicies/status]
   verbs: [get]
+{{- /* Teams are read (GET /teams, the IdP group -> team mapping), never written by the API. */}}
+- apiGroups: [finplane.io]
+  resources: [teams]
+  verbs: [get, list, watch]
 {{- if .Values.features.sandboxes }}
 - apiGroups: [""]
   resources: [secrets]

@@ -18,6 +18,7 @@ from finplane.reconcile.compliance import ComplianceReconciler
 from finplane.reconcile.registry import RegistryReconciler
 from finplane.reconcile.runtime import Runtime
 from finplane.reconcile.sandbox import SandboxReconciler
+from finplane.reconcile.team import TeamReconciler
 
 __all__ = ["register_all"]
 
@@ -31,10 +32,11 @@ CHILD_KINDS = [
     ("networking.k8s.io", "v1", "ingresses"), ("gateway.networking.k8s.io", "v1", "httproutes"),
 ]
 OWNER_KINDS = {"BusinessCapability": True, "Channel": False, "TenantSandbox": False, "ImageRegistry": False,
-               "CompliancePolicy": False}  # kind -> namespaced
+               "CompliancePolicy": False, "Team": False}  # kind -> namespaced
 
 
-RECONCILERS = (CapabilityReconciler, SandboxReconciler, RegistryReconciler, ChannelReconciler, ComplianceReconciler)
+RECONCILERS = (CapabilityReconciler, SandboxReconciler, RegistryReconciler, ChannelReconciler, ComplianceReconciler,
+               TeamReconciler)
 
 
 def register_all(rt: Runtime) -> None:
@@ -52,6 +54,7 @@ def _runtime(memo: kopf.Memo) -> Runtime | None:
 @kopf.on.event(GROUP, VERSION, "tenantsandboxes")
 @kopf.on.event(GROUP, VERSION, "imageregistries")
 @kopf.on.event(GROUP, VERSION, "compliancepolicies")
+@kopf.on.event(GROUP, VERSION, "teams")
 async def finplane_object(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     rt = _runtime(memo)
     if rt is not None:

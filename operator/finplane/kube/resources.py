@@ -76,6 +76,7 @@ for _g, _v, _p, _k, _n in [
     ("finplane.io", "v1alpha1", "tenantsandboxes", "TenantSandbox", False),
     ("finplane.io", "v1alpha1", "imageregistries", "ImageRegistry", False),
     ("finplane.io", "v1alpha1", "compliancepolicies", "CompliancePolicy", False),
+    ("finplane.io", "v1alpha1", "teams", "Team", False),
 ]:
     register(_g, _v, _p, _k, namespaced=_n)
 

@@ -16,6 +16,7 @@ from finplane.models.business_capability import BusinessCapabilitySpec, Business
 from finplane.models.channel import ChannelSpec, ChannelStatus
 from finplane.models.compliance_policy import CompliancePolicySpec, CompliancePolicyStatus
 from finplane.models.image_registry import ImageRegistrySpec, ImageRegistryStatus
+from finplane.models.team import TeamSpec, TeamStatus
 from finplane.models.tenant_sandbox import TenantSandboxSpec, TenantSandboxStatus
 
 __all__ = ["KINDS", "KindInfo", "PrinterColumn", "kind_info"]
@@ -182,6 +183,24 @@ KINDS: tuple[KindInfo, ...] = (
             PrinterColumn(name="Compliant", type="integer", json_path=".status.compliant"),
             PrinterColumn(name="Violating", type="integer", json_path=".status.violating"),
             PrinterColumn(name="Evaluated", type="date", json_path=".status.lastEvaluationTime", priority=1),
+            *_common_tail(),
+        ),
+    ),
+    KindInfo(
+        kind="Team", plural="teams", singular="team", short_names=("tm",), scope="Cluster",
+        spec_model=TeamSpec, status_model=TeamStatus,
+        # The name becomes the finplane.io/team label value of its namespaces and capabilities.
+        name_pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", name_max_length=63,
+        description="A product team: the namespaces it owns, its members, its quota and what it may use.",
+        printer_columns=(
+            *_common_head(),
+            PrinterColumn(name="Display-Name", type="string", json_path=".spec.displayName"),
+            PrinterColumn(name="Namespaces", type="integer", json_path=".status.namespaceCount",
+                          description="Namespaces the team owns."),
+            PrinterColumn(name="Capabilities", type="integer", json_path=".status.usage.capabilities",
+                          description="Admitted capabilities."),
+            PrinterColumn(name="CPU", type="string", json_path=".status.usage.cpu", priority=1,
+                          description="CPU requests in use."),
             *_common_tail(),
         ),
     ),

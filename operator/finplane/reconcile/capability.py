@@ -23,6 +23,7 @@ from finplane.policy.subject import Context
 from finplane.reconcile.registry.access import pull_secret_for
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
+from finplane.reconcile.team_gate import PENDING, capability_watches, gate
 from finplane.render.capability import CapabilityContext, render_capability
 from finplane.render.capability_checks import check_capability
 from finplane.status.conditions import Cond, summarize_ready
@@ -127,7 +128,7 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
     def watches(self) -> list[Watch]:
         return [Watch(KIND, self._related), Watch(IMAGE_REGISTRY, self._registry_changed),
                 Watch(TENANT_SANDBOX, self._sandbox_changed), Watch(CHANNEL, self._channel_changed),
-                Watch(COMPLIANCE_POLICY, self._policy_changed)]
+                Watch(COMPLIANCE_POLICY, self._policy_changed), *capability_watches(self.rt)]
 
     # -- what wakes a capability ------------------------------------------------------------------
     def _related(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
@@ -171,6 +172,11 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
             # an invalid name or quantity is the spec's alone; a cycle also depends on the other capabilities
             only_spec = all(pr.reason != "DependencyCycle" for pr in problems)
             raise Refuse(problems[0].reason, "; ".join(pr.message for pr in problems), terminal=only_spec)
+        team_refusal = gate(rt, key, spec)  # a capability's team is its namespace's Team (reconcile.team_gate)
+        if team_refusal is PENDING:
+            return Outcome([])  # its Team is provisioning the namespace; the Team's status change wakes this one
+        if team_refusal is not None:
+            raise Refuse(team_refusal.reason, team_refusal.message, terminal=False)
         dependents = tuple(sorted(k for k in self.dependents.get(key, ()) if k in store))
         ports = {k: int((store[k].get("spec") or {}).get("port") or 8080) for k in deps_of(body) if k in store}
         pull_secret = pull_secret_for(rt.stores, spec.registry_ref) if spec.registry_ref else None

@@ -54,9 +54,16 @@ def _channel(doc: Obj, settings: Settings) -> list[Obj]:
                           settings=settings)
 
 
+def _team(doc: Obj, settings: Settings) -> list[Obj]:
+    # Offline there is no cluster: every listed namespace that may be a team's is shown as created.
+    from finplane.render.team_offline import render_team_doc
+
+    return render_team_doc(doc, settings)
+
+
 RENDERERS: dict[str, Callable[[Obj, Settings], list[Obj]]] = {"Channel": _channel, "BusinessCapability": _capability,
                                                                "TenantSandbox": _sandbox,
-                                                               "ImageRegistry": _registry}
+                                                               "ImageRegistry": _registry, "Team": _team}
 
 
 def render_documents(docs: list[Obj], *, settings: Settings | None = None) -> list[Obj]:
