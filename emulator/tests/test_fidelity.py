@@ -8,14 +8,14 @@ kube-apiserver behaviour it mirrors:
 - discovery of certificates.k8s.io, storage.k8s.io, discovery.k8s.io, scheduling.k8s.io and core
   ReplicationControllers;
 - `as=PartialObjectMetadata[List]` answers and 406 for an `as=` the server does not know;
-- graceful Pod deletion; a watch from a compacted resourceVersion; kubectl's event and `-o wide` columns.
+- a watch from a compacted resourceVersion; kubectl's event and `-o wide` columns.
+Graceful Pod deletion is in test_pod_grace.py (it needs a server whose simulated kubelet is slow).
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import time
 from typing import Any
 
 import httpx
@@ -292,50 +292,6 @@ def test_an_unknown_as_in_accept_gets_406_unless_a_plain_type_follows(api, ns):
     assert fallback.status_code == 200 and fallback.json()["kind"] == "ConfigMap"
 
 
-# -- graceful Pod deletion -------------------------------------------------------------------------------
-
-
-def test_a_pod_with_a_grace_period_is_marked_terminating_then_removed(api, ns):
-    """podStrategy.CheckGracefulDelete: DELETE sets deletionTimestamp and deletionGracePeriodSeconds and the Pod
-    stays until the kubelet (simulated here) deletes it with grace 0; a later DELETE may only shorten the grace."""
-    assert api.post(f"/api/v1/namespaces/{ns}/pods", _pod("slow")).status_code == 201
-    resp = api.delete(f"/api/v1/namespaces/{ns}/pods/slow", {"gracePeriodSeconds": 60})
-    assert resp.status_code == 200, resp.text
-    md = resp.json()["metadata"]
-    assert md["deletionGracePeriodSeconds"] == 60 and md["deletionTimestamp"]
-    still = api.get(f"/api/v1/namespaces/{ns}/pods/slow")
-    assert still.status_code == 200 and still.json()["metadata"]["deletionGracePeriodSeconds"] == 60
-    longer = api.delete(f"/api/v1/namespaces/{ns}/pods/slow", {"gracePeriodSeconds": 600})
-    assert longer.json()["metadata"]["deletionGracePeriodSeconds"] == 60
-    deadline = time.monotonic() + 20
-    while api.get(f"/api/v1/namespaces/{ns}/pods/slow").status_code == 200:
-        assert time.monotonic() < deadline, "the simulated kubelet never finished the Pod"
-        time.sleep(0.2)
-
-
-def test_a_pod_deleted_with_grace_zero_or_already_finished_goes_at_once(api, ns):
-    """A grace period of 0, or a Pod in phase Succeeded/Failed, is deleted immediately."""
-    assert api.post(f"/api/v1/namespaces/{ns}/pods", _pod("now")).status_code == 201
-    assert api.delete(f"/api/v1/namespaces/{ns}/pods/now", params={"gracePeriodSeconds": "0"}).status_code == 200
-    assert api.get(f"/api/v1/namespaces/{ns}/pods/now").status_code == 404
-    assert api.post(f"/api/v1/namespaces/{ns}/pods", _pod("done")).status_code == 201
-    assert api.patch(f"/api/v1/namespaces/{ns}/pods/done/status", {"status": {"phase": "Succeeded"}}).status_code == 200
-    api.delete(f"/api/v1/namespaces/{ns}/pods/done")
-    assert api.get(f"/api/v1/namespaces/{ns}/pods/done").status_code == 404
-
-
-def test_a_terminating_pod_survives_a_status_update_and_its_finalizers_removal(api, ns):
-    """A Pod in its grace period is deleted by the kubelet's final DELETE, not by a write that leaves it
-    without finalizers (the registry deletes only when deletionGracePeriodSeconds is 0)."""
-    body = _pod("held")
-    body["metadata"]["finalizers"] = ["example.com/hold"]
-    assert api.post(f"/api/v1/namespaces/{ns}/pods", body).status_code == 201
-    api.delete(f"/api/v1/namespaces/{ns}/pods/held", {"gracePeriodSeconds": 120})
-    resp = api.patch(f"/api/v1/namespaces/{ns}/pods/held", {"metadata": {"finalizers": None}})
-    assert resp.status_code == 200, resp.text
-    assert api.get(f"/api/v1/namespaces/{ns}/pods/held").status_code == 200
-
-
 # -- watch from a compacted resourceVersion --------------------------------------------------------------
 
 
@@ -390,3 +346,4 @@ def test_kubectl_get_o_wide_adds_the_real_columns(api, kubectl_env, ns):
     netpol = _kubectl(kubectl_env, "get", "netpol", "-n", ns).splitlines()
     assert netpol[0].split() == ["NAME", "POD-SELECTOR", "AGE"]
     assert netpol[1].split()[:2] == ["deny", "app=web"]
+

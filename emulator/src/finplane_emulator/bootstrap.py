@@ -6,14 +6,15 @@ Called once by `app.build_app` (through `_bootstrap`) after the namespaces exist
 controller keeps it) with its Endpoints, and the two system PriorityClasses
 (`system-cluster-critical`, `system-node-critical`) the scheduling bootstrap hook makes.
 Objects already present (loaded from a snapshot) are left as they are. Then everything written
-so far counts as compacted and periodic compaction starts (`compaction.py`).
+so far counts as compacted and periodic compaction starts (`compaction.py`). Pods loaded from a
+snapshot while terminating are finished (their simulated kubelet's timer did not survive the restart).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from finplane_emulator import compaction
+from finplane_emulator import compaction, kubelet
 from finplane_emulator.core import Core
 from finplane_emulator.writes import create
 
@@ -46,8 +47,20 @@ _OBJECTS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
 def start(core: Core) -> None:
     """What a kube-apiserver does at start after the namespaces: its own objects, then etcd compaction."""
     create_builtin_objects(core)
+    _finish_terminating_pods(core)
     compaction.compact(core, core.store.rv)
     core.store.listeners.append(compaction.Compactor(core).on_event)
+
+
+def _finish_terminating_pods(core: Core) -> None:
+    """Pods loaded from a snapshot in their grace period: their kubelet finished while the server was down."""
+    info = core.registry.get("", "v1", "pods")
+    res = core.store.resources.get(("", "pods"))
+    if info is None or res is None:
+        return
+    for pod in [p for p in res.iter() if p["metadata"].get("deletionTimestamp")]:
+        md = pod["metadata"]
+        kubelet.finish(core, info, md.get("namespace", ""), md["name"], md["uid"])
 
 
 def create_builtin_objects(core: Core) -> None:

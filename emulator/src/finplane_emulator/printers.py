@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["EVENT_COLUMNS", "containers", "human_age", "images", "label_map", "label_selector",
-           "service_external_ip", "service_ports"]
+__all__ = ["EVENT_COLUMNS", "containers", "human_age", "images", "label_map", "label_selector", "pod_readiness_gates",
+           "pod_ready", "pod_restarts", "service_external_ip", "service_ports"]
 
 Obj = dict[str, Any]
 
@@ -110,6 +110,26 @@ def service_ports(o: Obj) -> str:
         node = f":{p['nodePort']}" if p.get("nodePort") else ""
         out.append(f"{p.get('port')}{node}/{p.get('protocol', 'TCP')}")
     return ",".join(out) or "<none>"
+
+
+def pod_ready(o: Obj) -> str:
+    """printPod's READY: ready containers over containers."""
+    statuses = (o.get("status") or {}).get("containerStatuses") or ()
+    total = len((o.get("spec") or {}).get("containers") or ())
+    return f"{sum(1 for s in statuses if isinstance(s, dict) and s.get('ready'))}/{total}"
+
+
+def pod_restarts(o: Obj) -> str:
+    statuses = (o.get("status") or {}).get("containerStatuses") or ()
+    return str(sum(int(s.get("restartCount") or 0) for s in statuses if isinstance(s, dict)))
+
+
+def pod_readiness_gates(o: Obj) -> str:
+    gates = (o.get("spec") or {}).get("readinessGates") or ()
+    if not gates:
+        return "<none>"
+    conditions = {c.get("type"): c.get("status") for c in (o.get("status") or {}).get("conditions") or ()}
+    return f"{sum(1 for g in gates if conditions.get(g.get('conditionType')) == 'True')}/{len(gates)}"
 
 
 def _event_last_seen(o: Obj) -> str:

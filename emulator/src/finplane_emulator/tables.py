@@ -83,7 +83,10 @@ _BUILTIN: dict[tuple[str, str], list[tuple[dict[str, Any], Callable[[Obj], Any]]
     ("networking.k8s.io", "NetworkPolicy"): [
         (_col("Pod-Selector"), lambda o: printers.label_selector((o.get("spec") or {}).get("podSelector")))],
     ("", "ServiceAccount"): [(_col("Secrets", "integer"), lambda o: len(o.get("secrets") or ()))],
-    ("", "Pod"): [(_col("Status"), lambda o: (o.get("status") or {}).get("phase", "Pending"))],
+    ("", "Pod"): [(_col("Ready"), printers.pod_ready),
+                  (_col("Status"), lambda o: (o["metadata"].get("deletionTimestamp") and "Terminating")
+                   or (o.get("status") or {}).get("reason") or (o.get("status") or {}).get("phase", "Pending")),
+                  (_col("Restarts", "string"), printers.pod_restarts)],
     ("apps", "Deployment"): [(_col("Ready"), _ready),
                              (_col("Up-to-date", "integer"), lambda o: (o.get("status") or {}).get("updatedReplicas", 0)),
                              (_col("Available", "integer"), lambda o: (o.get("status") or {}).get("availableReplicas", 0))],
@@ -106,6 +109,11 @@ _WIDE: dict[tuple[str, str], list[tuple[dict[str, Any], Callable[[Obj], Any]]]] 
                              (_col("Images", priority=1), printers.images),
                              (_col("Selector", priority=1),
                               lambda o: printers.label_selector((o.get("spec") or {}).get("selector")))],
+    ("", "Pod"): [(_col("IP", priority=1), lambda o: (o.get("status") or {}).get("podIP") or "<none>"),
+                  (_col("Node", priority=1), lambda o: (o.get("spec") or {}).get("nodeName") or "<none>"),
+                  (_col("Nominated Node", priority=1),
+                   lambda o: (o.get("status") or {}).get("nominatedNodeName") or "<none>"),
+                  (_col("Readiness Gates", priority=1), printers.pod_readiness_gates)],
     ("", "Service"): [(_col("Selector", priority=1),
                        lambda o: printers.label_map((o.get("spec") or {}).get("selector")))],
 }
