@@ -77,20 +77,39 @@ def _types(node: dict[str, Any]) -> set[str]:
     return set(declared) if isinstance(declared, list) else {declared}
 
 
-def _matches(value: Any, types: set[str]) -> bool:
-    if isinstance(value, bool):
-        return "boolean" in types
-    if isinstance(value, int):
-        return bool(types & {"integer", "number"})
-    if isinstance(value, float):
-        return "number" in types or ("integer" in types and value.is_integer())
-    if isinstance(value, str):
-        return "string" in types
-    if isinstance(value, list):
-        return "array" in types
-    if isinstance(value, dict):
-        return "object" in types
-    return False
+_PY_TYPES = {"boolean": (bool,), "integer": (int,), "number": (int, float), "string": (str,), "array": (list,),
+             "object": (dict,)}
+
+
+class _Node:
+    """One schema node resolved and compiled once: the exact Python types it accepts and its children."""
+
+    __slots__ = ("accepts", "extra", "integral_floats", "items", "props", "required", "want")
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        node = _resolve(raw)
+        types = _types(node) - {"null"}
+        self.accepts: frozenset[type] | None = (frozenset(t for name in types for t in _PY_TYPES.get(name, ()))
+                                                if types else None)
+        self.integral_floats = "integer" in types and "number" not in types
+        want = next((t for t in ("integer", "number", "string", "boolean", "array", "object") if t in types), "")
+        self.want = _GO_TYPES.get(want, want)
+        self.props: dict[str, dict[str, Any]] = node.get("properties") or {}
+        self.required: tuple[str, ...] = tuple(k for k in node.get("required") or () if k not in ("apiVersion", "kind"))
+        extra = node.get("additionalProperties")
+        self.extra = extra if isinstance(extra, dict) else None
+        items = node.get("items")
+        self.items = items if isinstance(items, dict) else None
+
+
+_COMPILED: dict[int, _Node] = {}
+
+
+def _compiled(raw: dict[str, Any]) -> _Node:
+    node = _COMPILED.get(id(raw))
+    if node is None:
+        node = _COMPILED[id(raw)] = _Node(raw)  # raw nodes live as long as the cached definitions
+    return node
 
 
 class _Walk:
@@ -98,30 +117,30 @@ class _Walk:
         self.type_error: tuple[str, str, str] | None = None  # (path, JSON type found, Go type wanted)
         self.required: list[str] = []
 
-    def check(self, node: dict[str, Any], value: Any, path: str) -> None:
-        node = _resolve(node)
+    def check(self, raw: dict[str, Any], value: Any, path: str) -> None:
         if value is None or self.type_error is not None:
             return
-        types = _types(node) - {"null"}
-        if types and not _matches(value, types):
-            want = next((t for t in ("integer", "number", "string", "boolean", "array", "object") if t in types), "")
-            self.type_error = (path, _JSON_NAMES.get(type(value), "value"), _GO_TYPES.get(want, want))
-            return
-        if isinstance(value, dict):
-            props = node.get("properties") or {}
-            for key in node.get("required") or ():
-                if value.get(key) is None and key not in ("apiVersion", "kind"):
+        node = _compiled(raw)
+        kind = type(value)
+        if node.accepts is not None and kind not in node.accepts:
+            if not (kind is float and node.integral_floats and value.is_integer()):
+                self.type_error = (path, _JSON_NAMES.get(kind, "value"), node.want)
+                return
+        if kind is dict:
+            for key in node.required:
+                if value.get(key) is None:
                     self.required.append(_join(path, key))
-            extra = node.get("additionalProperties")
+            props, extra = node.props, node.extra
             for key, item in value.items():
                 sub = props.get(key)
                 if sub is not None:
-                    self.check(sub, item, _join(path, key))
-                elif isinstance(extra, dict):
+                    self.check(sub, item, f"{path}.{key}" if path else key)
+                elif extra is not None:
                     self.check(extra, item, f"{path}[{key}]")
-        elif isinstance(value, list) and isinstance(node.get("items"), dict):
+        elif kind is list and node.items is not None:
+            items = node.items
             for i, item in enumerate(value):
-                self.check(node["items"], item, f"{path}[{i}]")
+                self.check(items, item, f"{path}[{i}]")
 
 
 def _join(path: str, key: str) -> str:

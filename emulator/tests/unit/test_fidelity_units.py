@@ -108,3 +108,21 @@ def test_the_docs_page_lists_every_built_in_resource_served():
     assert missing == []
     for group in {i.group for i in BUILTINS if i.group}:
         assert group in row, group
+
+
+@pytest.mark.parametrize(("replicas", "code"), [(True, 400), ("2", 400), (2.5, 400), (2.0, None), (None, None)])
+def test_json_types_are_decoded_as_go_decodes_them(replicas, code):
+    """encoding/json into an int32: a bool, a string or a fraction fails (400), an integral number or null is fine."""
+    from finplane_emulator.schema_builtin import validate_builtin
+
+    info = Registry().get("apps", "v1", "deployments")
+    assert info is not None
+    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"a": "b"}},
+                     "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    if code is None:
+        validate_builtin(info, body)
+    else:
+        with pytest.raises(ApiError) as err:
+            validate_builtin(info, body)
+        assert err.value.code == code and "spec.replicas" in str(err.value.body)
