@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -309,25 +310,34 @@ def test_a_watch_from_a_long_compacted_resource_version_gets_410_gone(api, serve
 # -- kubectl columns -------------------------------------------------------------------------------------
 
 
-def _kubectl(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(["kubectl", *args], env=env, capture_output=True, text=True, timeout=60)
+KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
+_INSTALLED = sorted(KUBECTL_DIR.glob("kubectl.1.*"),
+                    key=lambda p: tuple(int(x) for x in p.name.removeprefix("kubectl.").split(".")))
+# The oldest and newest installed, else the default `kubectl`: printing is server-side, so all must agree.
+KUBECTLS = [str(p) for p in (_INSTALLED[:1] + _INSTALLED[-1:])] or ["kubectl"]
+
+
+def _kubectl(env: dict[str, str], *args: str, binary: str = "kubectl") -> str:
+    done = subprocess.run([binary, *args], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def test_kubectl_get_events_shows_the_real_columns(api, kubectl_env, ns):
+@pytest.mark.parametrize("kubectl", KUBECTLS, ids=lambda p: Path(p).name)
+def test_kubectl_get_events_shows_the_real_columns(api, kubectl_env, ns, kubectl):
     """printEvent: LAST SEEN, TYPE, REASON, OBJECT (kind/name lower-cased), MESSAGE; no NAME or AGE."""
     api.post(f"/api/v1/namespaces/{ns}/events", {
         "apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"}, "type": "Warning", "reason": "BackOff",
         "message": "Back-off restarting failed container", "count": 1,
         "involvedObject": {"kind": "Pod", "name": "web-1", "namespace": ns},
         "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"})
-    lines = _kubectl(kubectl_env, "get", "events", "-n", ns).splitlines()
+    lines = _kubectl(kubectl_env, "get", "events", "-n", ns, binary=kubectl).splitlines()
     assert lines[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
     assert lines[1].split()[1:5] == ["Warning", "BackOff", "pod/web-1", "Back-off"]
 
 
-def test_kubectl_get_o_wide_adds_the_real_columns(api, kubectl_env, ns):
+@pytest.mark.parametrize("kubectl", KUBECTLS, ids=lambda p: Path(p).name)
+def test_kubectl_get_o_wide_adds_the_real_columns(api, kubectl_env, ns, kubectl):
     """printDeployment/printService/printNetworkPolicy: -o wide adds CONTAINERS, IMAGES, SELECTOR to Deployments
     and SELECTOR to Services; NetworkPolicies show POD-SELECTOR."""
     api.post(f"/apis/apps/v1/namespaces/{ns}/deployments", _deployment("web", containers=[
@@ -337,13 +347,13 @@ def test_kubectl_get_o_wide_adds_the_real_columns(api, kubectl_env, ns):
     api.post(f"/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies", {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny"},
         "spec": {"podSelector": {"matchLabels": {"app": "web"}}}})
-    deploy = _kubectl(kubectl_env, "get", "deploy", "-n", ns, "-o", "wide").splitlines()
+    deploy = _kubectl(kubectl_env, "get", "deploy", "-n", ns, "-o", "wide", binary=kubectl).splitlines()
     assert deploy[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
     assert deploy[1].split()[-3:] == ["web,side", "nginx:1.27,busybox:1", "app=web"]
-    svc = _kubectl(kubectl_env, "get", "svc", "web", "-n", ns, "-o", "wide").splitlines()
+    svc = _kubectl(kubectl_env, "get", "svc", "web", "-n", ns, "-o", "wide", binary=kubectl).splitlines()
     assert svc[0].split() == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"]
     assert svc[1].split()[3:5] == ["<none>", "80/TCP"] and svc[1].split()[-1] == "app=web"
-    netpol = _kubectl(kubectl_env, "get", "netpol", "-n", ns).splitlines()
+    netpol = _kubectl(kubectl_env, "get", "netpol", "-n", ns, binary=kubectl).splitlines()
     assert netpol[0].split() == ["NAME", "POD-SELECTOR", "AGE"]
     assert netpol[1].split()[:2] == ["deny", "app=web"]
 
