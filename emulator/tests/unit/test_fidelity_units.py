@@ -126,3 +126,12 @@ def test_json_types_are_decoded_as_go_decodes_them(replicas, code):
         with pytest.raises(ApiError) as err:
             validate_builtin(info, body)
         assert err.value.code == code and "spec.replicas" in str(err.value.body)
+
+
+def test_built_in_kinds_are_validated_with_the_schemas_of_the_version_served():
+    """/version and the schemas used to validate (and served under /openapi/v3) name the same minor release."""
+    from finplane_emulator.discovery import KUBE_VERSION
+    from finplane_emulator.openapi import SCHEMA_VERSION
+
+    major, minor, _ = KUBE_VERSION
+    assert SCHEMA_VERSION.startswith(f"v{major}.{minor}.")
