@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from finplane_emulator import discovery, openapi
+from finplane_emulator import bootstrap, discovery, openapi
 from finplane_emulator.controllers import Controllers
 from finplane_emulator.core import Core
 from finplane_emulator.errors import ApiError, status_body
@@ -70,6 +70,7 @@ def _bootstrap(core: Core) -> None:
         if core.namespace(name) is None:
             create(core, core.namespaces_info, None,
                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, manager="kube-apiserver")
+    bootstrap.start(core)  # the default/kubernetes Service, PriorityClasses, etcd compaction
 
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:

@@ -13,6 +13,7 @@ from typing import Any
 from finplane_emulator import schema as _schema  # the structural-schema engine is a separate pure module
 from finplane_emulator.errors import ApiError, invalid
 from finplane_emulator.resources import ResourceInfo
+from finplane_emulator.schema_builtin import validate_builtin
 
 __all__ = ["after_write", "before_write", "infos_for", "is_crd", "register", "unregister"]
 
@@ -97,6 +98,7 @@ def _crd_status(crd: Obj, old: Obj | None) -> dict[str, Any]:
 
 def before_write(core: Any, info: ResourceInfo, obj: Obj, old: Obj | None) -> None:
     """Validate and normalise an object about to be stored (mutates `obj`, a fresh dict)."""
+    validate_builtin(info, obj)  # built-in kinds' OpenAPI schemas, annotation size, quota/limit rules
     if is_crd(info):
         _check_crd(obj)
         obj["status"] = _crd_status(obj, old)

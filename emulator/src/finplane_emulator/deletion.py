@@ -5,14 +5,14 @@ Mirrors the kube-apiserver: an object with finalizers only gets `deletionTimesta
 generation bump) and stays until its last finalizer is removed; `Foreground` adds the
 `foregroundDeletion` finalizer and lets the garbage collector delete dependents first;
 `Orphan` strips the owner reference from dependents; a Namespace turns `Terminating` and the
-namespace controller empties it before it goes.
+namespace controller empties it before it goes. A running Pod is deleted gracefully (`kubelet.py`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from finplane_emulator import meta
+from finplane_emulator import kubelet, meta
 from finplane_emulator.core import Core
 from finplane_emulator.errors import ApiError, bad_request, conflict, not_found
 from finplane_emulator.resources import ResourceInfo
@@ -46,10 +46,11 @@ def delete(core: Core, info: ResourceInfo, namespace: str | None, name: str, opt
         raise bad_request(f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "{policy}"')
     if dry_run:
         return obj, 200
-    return delete_object(core, info, obj, policy=policy or "Background")
+    return delete_object(core, info, obj, policy=policy or "Background", grace=options.get("gracePeriodSeconds"))
 
 
-def delete_object(core: Core, info: ResourceInfo, obj: Obj, *, policy: str = "Background") -> tuple[Obj, int]:
+def delete_object(core: Core, info: ResourceInfo, obj: Obj, *, policy: str = "Background",
+                  grace: Any = None) -> tuple[Obj, int]:
     md = obj["metadata"]
     if info.group == "" and info.plural == "namespaces":
         return _terminate_namespace(core, info, obj), 200
@@ -58,6 +59,19 @@ def delete_object(core: Core, info: ResourceInfo, obj: Obj, *, policy: str = "Ba
         orphan_dependents(core, md["uid"])
     elif policy == "Foreground" and FOREGROUND not in finalizers:
         finalizers.append(FOREGROUND)
+    pod_grace = kubelet.grace_period(obj, grace) if kubelet.is_pod(info) else 0
+    if pod_grace:  # a running Pod is marked terminating; the (simulated) kubelet deletes it later
+        if finalizers != list(md.get("finalizers") or ()):
+            obj = core.store.commit(info, {**obj, "metadata": {**md, "finalizers": finalizers}}, old=obj)
+        marked = kubelet.terminate(core, info, obj, pod_grace)
+        if FOREGROUND in finalizers:
+            core.hooks.foreground(info, marked)
+        return marked, 200
+    if md.get("deletionTimestamp") and finalizers and kubelet.is_pod(info) and md.get("deletionGracePeriodSeconds"):
+        marked = core.store.commit(info, {**obj, "metadata": {**md, "deletionGracePeriodSeconds": 0}}, old=obj)
+        return marked, 200
+    if md.get("deletionTimestamp") and kubelet.is_pod(info) and not finalizers:
+        return core.store.remove(info, obj), 200  # grace 0 for a terminating Pod: it goes now
     if md.get("deletionTimestamp"):
         if finalizers != list(md.get("finalizers") or ()):
             obj = core.store.commit(info, {**obj, "metadata": {**md, "finalizers": finalizers}}, old=obj)

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
-from finplane_emulator import deletion, jsoncodec, protobuf, reads, scale, tables, writes
+from finplane_emulator import deletion, jsoncodec, negotiation, protobuf, reads, scale, writes
 from finplane_emulator.core import Core
 from finplane_emulator.errors import ApiError, bad_request, method_not_allowed, status_body
 from finplane_emulator.faults import Faults
@@ -123,10 +123,6 @@ async def _body(request: web.Request) -> Any:
         raise bad_request(f"the object provided is unrecognized: {exc}") from None
 
 
-def _wants_table(request: web.Request) -> bool:
-    return "as=Table" in request.headers.get("Accept", "")
-
-
 async def handle_resource(request: web.Request, *, core: Core, stats: Stats, faults: Faults) -> web.StreamResponse:
     target = parse_target(core, request.path)
     info = target.info
@@ -154,7 +150,7 @@ async def handle_resource(request: web.Request, *, core: Core, stats: Stats, fau
         raise _not_found_path()
     if target.subresource == "scale":
         return await _scale(request, core, target, verb, dry_run=dry_run)
-    render = _renderer(request, info)
+    render = _renderer(request, info, verb)
     if verb == "get":
         return json_response(render(reads.get(core, info, ns, target.name), single=True))
     if verb == "watch":
@@ -222,11 +218,9 @@ async def _scale(request: web.Request, core: Core, target: Target, verb: str, *,
     raise method_not_allowed()
 
 
-def _renderer(request: web.Request, info: ResourceInfo) -> Any:
-    if _wants_table(request):
-        include = request.query.get("includeObject", "Metadata")
-        return lambda obj, single: tables.to_table(info, obj, single=single, include=include)
-    return lambda obj, single: reads.with_version(info, obj) if single else obj
+def _renderer(request: web.Request, info: ResourceInfo, verb: str) -> Any:
+    include = request.query.get("includeObject", "Metadata")
+    return negotiation.renderer(request.headers.get("Accept", ""), info, include=include, verb=verb)
 
 
 def _fault_message(code: int, reason: str, *, verb: str, resource: str, group: str, namespace: str | None) -> str:

@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from finplane_emulator.errors import invalid
+from finplane_emulator.initial_status import initial_status
 from finplane_emulator.resources import ResourceInfo
 
 __all__ = ["fold_secret", "generate_name", "new_uid", "now", "on_create", "spec_changed", "validate_name"]
@@ -24,18 +25,22 @@ _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # The alphabet apimachinery's utilrand.String uses for generateName suffixes (no vowels, no confusables).
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 # Kinds whose names must be DNS-1123 labels rather than subdomains.
-_LABEL_NAMED = {"Namespace", "Service"}
+_LABEL_NAMED = {"Namespace"}
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # apimachinery's validation messages (k8s.io/apimachinery/pkg/util/validation), worded as kubectl shows them.
 _RULE_TEXT = {
     "a lowercase RFC 1123 label": "must consist of lower case alphanumeric characters or '-', and must start and "
     "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+    "a DNS-1035 label": "must consist of lower case alphanumeric characters or '-', start with an alphabetic "
+    "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation "
+    "is '[a-z]([-a-z0-9]*[a-z0-9])?')",
     "subdomain": "must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an "
     "alphanumeric character (e.g. 'example.com', regex used for validation is "
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
 }
 _rng = random.Random()
-_service_ips = iter(range(1, 1 << 16))
+_service_ips = iter(range(2, 1 << 16))  # 10.96.0.1 is the default/kubernetes Service's (bootstrap.py)
 
 
 def now() -> str:
@@ -55,6 +60,9 @@ def validate_name(info: ResourceInfo, name: str) -> None:
     if info.crd or info.kind in ("CustomResourceDefinition",):
         ok = len(name) <= 253 and _DNS1123_SUBDOMAIN.match(name) is not None
         rule = "a lowercase RFC 1123 subdomain"
+    elif info.group == "" and info.kind == "Service":  # ValidateServiceName: a DNS-1035 label
+        ok = len(name) <= 63 and _DNS1035_LABEL.match(name) is not None
+        rule = "a DNS-1035 label"
     elif info.kind in _LABEL_NAMED:
         ok = len(name) <= 63 and _DNS1123_LABEL.match(name) is not None
         rule = "a lowercase RFC 1123 label"
@@ -112,6 +120,10 @@ def on_create(info: ResourceInfo, obj: dict[str, Any]) -> None:
     """Per-kind defaults set once at creation (a small part of the real defaulting strategies)."""
     on_write(info, obj)
     kind, group = info.kind, info.group
+    if not info.crd and "status" not in obj:
+        status = initial_status(group, kind, obj)
+        if status is not None:
+            obj["status"] = status
     if group == "" and kind == "Namespace":
         name = obj["metadata"]["name"]
         labels = dict(obj["metadata"].get("labels") or {})
@@ -138,5 +150,9 @@ def on_create(info: ResourceInfo, obj: dict[str, Any]) -> None:
         spec.setdefault("progressDeadlineSeconds", 600)
         spec.setdefault("strategy", {"type": "RollingUpdate",
                                      "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})
-    elif group == "" and kind == "ServiceAccount":
-        pass
+    elif group == "" and kind == "Pod" and isinstance(obj.get("spec"), dict):
+        spec = obj["spec"]  # SetDefaults_PodSpec (the part clients read back)
+        spec.setdefault("restartPolicy", "Always")
+        spec.setdefault("terminationGracePeriodSeconds", 30)
+        spec.setdefault("dnsPolicy", "ClusterFirst")
+        spec.setdefault("schedulerName", "default-scheduler")

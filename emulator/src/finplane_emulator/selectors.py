@@ -383,6 +383,8 @@ def parse_field_selector(text: str | None, *, allowed: Collection[str] | None = 
     supported = DEFAULT_FIELD_LABELS if allowed is None else allowed
     reqs: list[FieldRequirement] = []
     for term in _split_unescaped(text, ","):
+        if term == "":
+            continue  # apimachinery's fields.parseSelector skips empty terms ("a=b," and ",a=b" parse)
         for op in ("!=", "==", "="):
             idx = _find_unescaped(term, op)
             if idx >= 0:

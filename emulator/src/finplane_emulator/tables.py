@@ -1,18 +1,20 @@
 """Server-side printing: `meta.k8s.io/v1` Tables for `kubectl get`.
 
 Called by the HTTP layer when the Accept header asks `as=Table`. Built-in kinds get the
-columns kubectl users know (a subset of the real printers); custom resources get Name plus
+columns kubectl users know (a subset of the real printers, with their `-o wide` columns; the cells
+of the longer ones are in `printers.py`); custom resources get Name plus
 their CRD's `additionalPrinterColumns`, evaluated with a small JSONPath subset (`.a.b`,
 `[N]`, `['key']`, `[?(@.field=="value")]`), or Name and Age when they declare none.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable
 from typing import Any
 
+from finplane_emulator import printers
+from finplane_emulator.printers import human_age
 from finplane_emulator.resources import ResourceInfo
 
 __all__ = ["human_age", "jsonpath", "to_table"]
@@ -56,35 +58,6 @@ def jsonpath(obj: Any, path: str) -> Any:
     return cur
 
 
-def human_age(timestamp: str | None) -> str:
-    """kubectl's HumanDuration of the time since `timestamp`."""
-    if not timestamp:
-        return "<unknown>"
-    try:
-        then = dt.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    except ValueError:
-        return "<invalid>"
-    s = int((dt.datetime.now(dt.UTC) - then).total_seconds())
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    m, h, d = s // 60, s // 3600, s // 86400
-    if m < 10:
-        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
-    if h < 3:
-        return f"{m}m"
-    if h < 8:
-        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
-    if h < 48:
-        return f"{h}h"
-    if d < 8:
-        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
-    if d < 365 * 2:
-        return f"{d}d"
-    return f"{d // 365}y"
-
-
 def _col(name: str, type_: str = "string", desc: str = "", priority: int = 0, fmt: str = "") -> dict[str, Any]:
     return {"name": name, "type": type_, "format": fmt, "description": desc, "priority": priority}
 
@@ -105,10 +78,15 @@ _BUILTIN: dict[tuple[str, str], list[tuple[dict[str, Any], Callable[[Obj], Any]]
     ("", "Secret"): [(_col("Type"), lambda o: o.get("type", "")), (_col("Data", "integer"), _data_count)],
     ("", "Service"): [(_col("Type"), lambda o: (o.get("spec") or {}).get("type", "")),
                       (_col("Cluster-IP"), lambda o: (o.get("spec") or {}).get("clusterIP", "<none>")),
-                      (_col("Ports"), lambda o: ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}"
-                                                         for p in (o.get("spec") or {}).get("ports") or ()) or "<none>")],
+                      (_col("External-IP"), printers.service_external_ip),
+                      (_col("Port(s)"), printers.service_ports)],
+    ("networking.k8s.io", "NetworkPolicy"): [
+        (_col("Pod-Selector"), lambda o: printers.label_selector((o.get("spec") or {}).get("podSelector")))],
     ("", "ServiceAccount"): [(_col("Secrets", "integer"), lambda o: len(o.get("secrets") or ()))],
-    ("", "Pod"): [(_col("Status"), lambda o: (o.get("status") or {}).get("phase", "Pending"))],
+    ("", "Pod"): [(_col("Ready"), printers.pod_ready),
+                  (_col("Status"), lambda o: (o["metadata"].get("deletionTimestamp") and "Terminating")
+                   or (o.get("status") or {}).get("reason") or (o.get("status") or {}).get("phase", "Pending")),
+                  (_col("Restarts", "string"), printers.pod_restarts)],
     ("apps", "Deployment"): [(_col("Ready"), _ready),
                              (_col("Up-to-date", "integer"), lambda o: (o.get("status") or {}).get("updatedReplicas", 0)),
                              (_col("Available", "integer"), lambda o: (o.get("status") or {}).get("availableReplicas", 0))],
@@ -118,6 +96,26 @@ _BUILTIN: dict[tuple[str, str], list[tuple[dict[str, Any], Callable[[Obj], Any]]
     ("apiextensions.k8s.io", "CustomResourceDefinition"): [
         (_col("Created At", "date"), lambda o: o["metadata"].get("creationTimestamp", ""))],
     ("coordination.k8s.io", "Lease"): [(_col("Holder"), lambda o: (o.get("spec") or {}).get("holderIdentity", ""))],
+}
+
+
+# Built-in printers' wide columns (priority 1, shown by `-o wide`), after Age as the real printers order them.
+_WIDE: dict[tuple[str, str], list[tuple[dict[str, Any], Callable[[Obj], Any]]]] = {
+    ("apps", "Deployment"): [(_col("Containers", priority=1), printers.containers),
+                             (_col("Images", priority=1), printers.images),
+                             (_col("Selector", priority=1),
+                              lambda o: printers.label_selector((o.get("spec") or {}).get("selector")))],
+    ("apps", "ReplicaSet"): [(_col("Containers", priority=1), printers.containers),
+                             (_col("Images", priority=1), printers.images),
+                             (_col("Selector", priority=1),
+                              lambda o: printers.label_selector((o.get("spec") or {}).get("selector")))],
+    ("", "Pod"): [(_col("IP", priority=1), lambda o: (o.get("status") or {}).get("podIP") or "<none>"),
+                  (_col("Node", priority=1), lambda o: (o.get("spec") or {}).get("nodeName") or "<none>"),
+                  (_col("Nominated Node", priority=1),
+                   lambda o: (o.get("status") or {}).get("nominatedNodeName") or "<none>"),
+                  (_col("Readiness Gates", priority=1), printers.pod_readiness_gates)],
+    ("", "Service"): [(_col("Selector", priority=1),
+                       lambda o: printers.label_map((o.get("spec") or {}).get("selector")))],
 }
 
 
@@ -143,7 +141,10 @@ def _columns(info: ResourceInfo) -> list[tuple[dict[str, Any], Callable[[Obj], A
             cols.append((_col(pc["name"], type_, pc.get("description", ""), int(pc.get("priority", 0)),
                               pc.get("format", "")), fn))
         return cols
-    return [name_col, *_BUILTIN.get((info.group, info.kind), []), age_col]
+    if (info.group, info.kind) == ("", "Event"):
+        return printers.EVENT_COLUMNS
+    key = (info.group, info.kind)
+    return [name_col, *_BUILTIN.get(key, []), age_col, *_WIDE.get(key, [])]
 
 
 def _cell(value: Any) -> Any:

@@ -181,7 +181,8 @@ def replace(core: Core, info: ResourceInfo, old: Obj, new: Obj, *, subresource: 
     if dry_run:
         return new
     md = new["metadata"]
-    if md.get("deletionTimestamp") and not md.get("finalizers") and not _is_namespace(info):
+    if (md.get("deletionTimestamp") and not md.get("finalizers") and not md.get("deletionGracePeriodSeconds")
+            and not _is_namespace(info)):  # a Pod in its grace period stays until the kubelet deletes it
         return core.store.remove(info, new)  # the last finalizer is gone: delete for good
     core.store.commit(info, new, old=old)
     crds.after_write(core, info, new)
