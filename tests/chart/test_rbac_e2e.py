@@ -36,7 +36,8 @@ Rule = tuple[str, str, str]  # (api group, resource[/subresource], verb)
 # that a run can reach belongs in tests/chart/manifests/rbac-e2e/, where the run exercises it for real.
 NOT_EXERCISED: dict[Rule, str] = {
     ("rbac.authorization.k8s.io", "clusterroles", "bind"):
-        "binding sandbox members to the sandbox-member ClusterRole; `bind` is an authorisation check, not a request",
+        "binding members to the sandbox-member and team-member ClusterRoles, and the operator to its namespaced "
+        "ClusterRole in each managed namespace; `bind` is an authorisation check, not a request",
 }
 for _kind in ("businesscapabilities", "channels"):
     NOT_EXERCISED[("finplane.io", _kind, "get")] = (
@@ -48,8 +49,13 @@ HTTPROUTE_CRD = REPO / "tests" / "e2e" / "manifests" / "gateway-api-httproute-cr
 
 
 def granted(objects: list[dict[str, Any]], name: str) -> set[Rule]:
-    rules = find(objects, "ClusterRole", name)[0]["rules"]
-    return {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+    """Everything the chart grants the operator `name`: its ClusterRole, the `-namespaced` ClusterRole (bound by
+    RoleBindings only: the chart's, and the ones the operator creates in the namespaces it manages) and its Roles.
+    The request counters carry no namespace, so where each rule holds is checked by test_chart_least_privilege."""
+    roles = [*find(objects, "ClusterRole", name), *find(objects, "ClusterRole", f"{name}-namespaced"),
+             *(r for r in find(objects, "Role") if r["metadata"]["name"].startswith(f"{name}"))]
+    return {(g, r, v) for role in roles for rule in role["rules"] for g in rule["apiGroups"]
+            for r in rule["resources"] for v in rule["verbs"]}
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +92,8 @@ def reconciled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             operator = subprocess.Popen(
                 [sys.executable, "-m", "finplane", "operator", "--peering=finplane",
                  f"--liveness-port={liveness}", f"--metrics-port={free_port()}"],
-                env={**cluster.env, **settings, "PYTHONUNBUFFERED": "1", "FINPLANE_POD_IP": "10.0.0.7"},
+                env={**cluster.env, **settings, "PYTHONUNBUFFERED": "1", "FINPLANE_POD_IP": "10.0.0.7",
+                     "FINPLANE_POD_NAMESPACE": NAMESPACE},  # as the chart's Deployment sets it
                 stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
         crs = [doc for path in examples for doc in yaml.safe_load_all(path.read_text())
                if doc and doc.get("apiVersion", "").startswith("finplane.io/")]

@@ -216,8 +216,11 @@ class RegistryReconciler(KindReconciler[ImageRegistrySpec]):
     async def _prune(self, body: Obj, spec: ImageRegistrySpec, sname: str, sync: SecretSync) -> None:
         name = body["metadata"]["name"]
         known = {n for _, n in self.rt.stores.get(NAMESPACE, {})}
+        last = body.get("status") or {}
+        written = set(last.get("namespacesInSync") or []) | set(last.get("namespacesOutOfSync") or [])
         for ns in await prune_secrets(self.rt.kube, owner_uid=body["metadata"]["uid"], keep=sync.synced | set(sync.out),
-                                      name=sname, known_namespaces=known):
+                                      name=sname, names={sname, str(last.get("secretName") or sname)},
+                                      candidates=written & known):
             WRITES.labels(KIND, "prune").inc()
             log.info("Deleted pull Secret %s/%s of ImageRegistry %s (namespace no longer selected)", ns, sname, name)
             for sa in sorted(set(spec.service_accounts) | {"default"} | self.accounts.holders(sname, ns)):
