@@ -9,8 +9,9 @@ the requests the operator really makes.
 {{/* The operator's rights come in three parts (CIS Kubernetes Benchmark 5.1.2 and 5.1.4: no Secret read and no
 workload creation cluster-wide):
 - clusterRules, the `<release>-operator` ClusterRole: only what must be cluster-wide. Cluster-scoped kinds, the
-  Finplane kinds, Namespaces, and list/watch (never get, never a write, never Secrets) of the child kinds kopf
-  watches cluster-wide by label. Plus the bootstrap of a managed namespace: `create`/`patch` of RoleBindings and
+  Finplane kinds, Namespaces, and get/list/watch (never a write, never Secrets) of the child kinds kopf watches
+  cluster-wide by label (`get` too: a pass reads every child before its first write, the operator's own
+  RoleBinding in a new namespace included). Plus the bootstrap of a managed namespace: `create`/`patch` of RoleBindings and
   `bind` on exactly the member ClusterRoles and `<release>-operator-namespaced`.
 - watchRules: the BusinessCapability kinds and the reads of their children (cluster-wide, or a Role per
   watched namespace).
@@ -66,14 +67,14 @@ workload creation cluster-wide):
        to Finplane's own namespace (a Role), pull Secrets elsewhere are read by name (`get`, namespaced role). */}}
 - apiGroups: [""]
   resources: [serviceaccounts]
-  verbs: [list, watch]
+  verbs: [get, list, watch]
 {{- if $namespaceWriters }}
 - apiGroups: [""]
   resources: [resourcequotas, limitranges]
-  verbs: [list, watch]
+  verbs: [get, list, watch]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
-  verbs: [list, watch]
+  verbs: [get, list, watch]
 {{- /* The bootstrap of a managed namespace: the operator's own RoleBinding to `<release>-operator-namespaced`
        is its first write there, so creating RoleBindings cannot wait for that binding. */}}
 - apiGroups: [rbac.authorization.k8s.io]
@@ -119,34 +120,34 @@ workload creation cluster-wide):
 {{- end }}
 - apiGroups: [""]
   resources: [services]
-  verbs: [list, watch]
+  verbs: [get, list, watch]
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [list, watch]
+  verbs: [get, list, watch]
 {{- /* Compliance checks of the Pods and Deployments a policy selects. */}}
 - apiGroups: [""]
   resources: [pods]
   verbs: [list]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [list, watch]
+  verbs: [get, list, watch]
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
-  verbs: [list, watch]
+  verbs: [get, list, watch]
 {{- if not (or .Values.features.sandboxes .Values.features.teams) }}
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
-  verbs: [list, watch]
+  verbs: [get, list, watch]
 {{- end }}
 {{- if .Values.features.channels }}
 - apiGroups: [networking.k8s.io]
   resources: [ingresses]
-  verbs: [list, watch]
+  verbs: [get, list, watch]
 {{- /* The channel reconciler lists HTTPRoutes it may own (none without the Gateway API CRDs, which a real API
        server answers with 404 only when the request is authorised; else 403) and kopf watches them. */}}
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
-  verbs: [list, watch]
+  verbs: [get, list, watch]
 {{- end }}
 {{- end }}
 
@@ -160,29 +161,29 @@ workload creation cluster-wide):
 {{- /* Capabilities apply their own ServiceAccount; registries add their pull Secret to named ones. */}}
 - apiGroups: [""]
   resources: [serviceaccounts]
-  verbs: [get, create, patch]
+  verbs: [create, patch]
 {{- /* A capability's Service and Deployment are always rendered: applied, never deleted one by one. */}}
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, create, patch]
+  verbs: [create, patch]
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, create, patch]
+  verbs: [create, patch]
 {{- /* Removed when autoscaling or replicas change. */}}
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [get, create, patch, delete]
+  verbs: [create, patch, delete]
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
-  verbs: [get, create, patch, delete]
+  verbs: [create, patch, delete]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
-  verbs: [get, create, patch, delete]
+  verbs: [create, patch, delete]
 {{- if or .Values.features.sandboxes .Values.features.teams }}
 {{- /* A sandbox's or a Team's guard rails; a Team deletes its own from a namespace it no longer lists. */}}
 - apiGroups: [""]
   resources: [resourcequotas, limitranges]
-  verbs: [get, create, patch{{ if .Values.features.teams }}, delete{{ end }}]
+  verbs: [create, patch{{ if .Values.features.teams }}, delete{{ end }}]
 {{- /* The members' RoleBindings (removed when a sandbox or a Team has no members left). */}}
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [rolebindings]
@@ -195,11 +196,11 @@ workload creation cluster-wide):
 {{- if .Values.features.channels }}
 - apiGroups: [networking.k8s.io]
   resources: [ingresses]
-  verbs: [get, create, patch, delete]
+  verbs: [create, patch, delete]
 {{- if .Values.features.gatewayApi }}
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
-  verbs: [get, create, patch, delete]
+  verbs: [create, patch, delete]
 {{- end }}
 {{- end }}
 {{- if .Values.features.policyReports }}

@@ -16,7 +16,7 @@ from finplane.settings import Settings
 __all__ = ["OPERATOR_BINDING", "operator_binding"]
 
 #: Name of the RoleBinding in every managed namespace.
-OPERATOR_BINDING = "finplane-operator"
+OPERATOR_BINDING = "finplane-operator-access"  # never a name the chart gives its own objects (<release>-operator*)
 
 
 def operator_binding(*, namespace: str, labels: dict[str, str], settings: Settings) -> list[dict[str, Any]]:
