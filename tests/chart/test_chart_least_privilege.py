@@ -155,7 +155,7 @@ def _operator_bindings(children: list[Obj]) -> list[Obj]:
 
 def test_the_operator_binds_its_namespaced_role_first_in_each_team_namespace_and_only_there(rendered: dict[str, list[Obj]]) -> None:
     objects = rendered["default"]
-    team = TeamSpec.model_validate({"displayName": "Payments", "contact": {"email": "p@bank.example", "onCall": "#p"},
+    team = TeamSpec.model_validate({"displayName": "Payments", "contact": {"email": "p@bank.example", "onCall": "#p"}, "owners": [{"kind": "Group", "name": "leads"}],
                                     "namespaces": ["payments", "cards"]})
     children = render_team(name="payments", spec=team, namespaces=["payments", "cards"], settings=_chart_settings(objects))
     bindings = _operator_bindings(children)
@@ -181,6 +181,6 @@ def test_the_operator_binds_its_namespaced_role_first_in_a_sandbox_namespace(ren
 
 
 def test_without_the_chart_settings_no_operator_binding_is_rendered() -> None:
-    team = TeamSpec.model_validate({"displayName": "Payments", "contact": {"email": "p@bank.example", "onCall": "#p"},
+    team = TeamSpec.model_validate({"displayName": "Payments", "contact": {"email": "p@bank.example", "onCall": "#p"}, "owners": [{"kind": "Group", "name": "leads"}],
                                     "namespaces": ["payments"]})
     assert _operator_bindings(render_team(name="payments", spec=team, namespaces=["payments"], settings=Settings())) == []
