@@ -147,7 +147,7 @@ workload creation cluster-wide):
        server answers with 404 only when the request is authorised; else 403) and kopf watches them. */}}
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
-  verbs: [get, list, watch]
+  verbs: [{{ if .Values.features.gatewayApi }}get, {{ end }}list, watch]
 {{- end }}
 {{- end }}
 
