@@ -135,11 +135,14 @@ def reconciled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
                  timeout=90, what="the short sandbox expired and torn down")
         history.clear()
         wait_for(settled, timeout=90, interval=1.0, what="the operator's requests to settle again")
+        bindings = json.loads(cluster.kubectl("get", "rolebindings", "-A", "-o", "json").stdout)["items"]
+        namespaces = {n["metadata"]["name"]: n for n in
+                      json.loads(cluster.kubectl("get", "namespaces", "-o", "json").stdout)["items"]}
         operator.send_signal(signal.SIGTERM)  # a clean stop leaves the peering: that request counts too
         operator.wait(timeout=30)
         stats = handle.stats()
         (tmp / "used.json").write_text(json.dumps(sorted(operator_requests(stats))))
-        yield {"stats": stats, "objects": objects, "log": log}
+        yield {"stats": stats, "objects": objects, "log": log, "bindings": bindings, "namespaces": namespaces}
     finally:
         if operator and operator.poll() is None:
             operator.kill()
@@ -192,3 +195,18 @@ def test_the_cluster_role_grants_nothing_the_operator_did_not_use(reconciled: di
 def test_every_documented_exception_is_really_granted() -> None:
     stale = sorted(set(NOT_EXERCISED) - granted(render({}), "finplane-operator"))
     assert stale == [], f"NOT_EXERCISED lists rules the chart no longer grants: {stale}"
+
+
+def test_the_operator_binds_its_namespaced_role_in_the_namespaces_it_manages_and_nowhere_else(
+        reconciled: dict[str, Any]) -> None:
+    def of_operator(b: dict[str, Any]) -> bool:
+        return b["roleRef"]["name"] == "finplane-operator-namespaced" and any(
+            s.get("name") == "finplane-operator" and s.get("namespace") == NAMESPACE for s in b.get("subjects") or [])
+
+    where = {b["metadata"]["namespace"] for b in reconciled["bindings"] if of_operator(b)}
+    managed = {name for name, ns in reconciled["namespaces"].items()
+               if (ns["metadata"].get("labels") or {}).get("finplane.io/team")
+               or name.startswith("sbx-")}
+    assert {"payments", "kyc", "onboarding", "rbac-extra"} <= where, where
+    assert where <= managed | {NAMESPACE}, where - managed
+    assert not where & {"kube-system", "default", "kube-public"}
