@@ -6,8 +6,11 @@ manifests of tests/chart/manifests/rbac-e2e/ (an enforce-mode CompliancePolicy, 
 registry patching ServiceAccounts, a sandbox that expires during the run), then a second set of spec changes
 that make it remove children it no longer renders. The API server's request counters (by verb, group,
 resource, user agent) show what it did. Every (group, resource, verb) it used must be granted by the
-operator's rendered ClusterRole, and everything the ClusterRole grants must have been used, except the rules
-listed in NOT_EXERCISED, each with the reason the run cannot reach it.
+operator's rendered roles (its ClusterRole, the `-namespaced` ClusterRole it binds to itself in the team and
+sandbox namespaces it manages, and its Roles), and everything they grant must have been used, except the rules
+listed in NOT_EXERCISED, each with the reason the run cannot reach it. The counters carry no namespace: where
+each rule holds is checked on the rendered chart (test_chart_least_privilege.py) and, here, by the operator's
+own RoleBindings, found in every managed namespace and in no other.
 
 Skips, saying why, while the operator or the embedded API server does not exist yet, or when the examples
 are missing; runs against the embedded server only (it needs the request counters)."""
