@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -52,7 +53,8 @@ def _sa_token(handle: Any, namespace: str, name: str) -> str:
     resp = httpx.post(f"{handle.url}/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
                       headers={"Authorization": f"Bearer {handle.token}"},
                       json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                            "spec": {"expirationSeconds": 7200}}, timeout=30)
+                            "spec": {"expirationSeconds": 7200}}, timeout=30,
+                      verify=ssl.create_default_context(cafile=str(handle.ca_file)))
     assert resp.status_code == 201, resp.text
     return str(resp.json()["status"]["token"])
 
