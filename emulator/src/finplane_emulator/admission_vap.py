@@ -55,7 +55,7 @@ def _rule_matches(rule: Obj, info: ResourceInfo, operation: str, subresource: st
     names = rule.get("resourceNames") or []
     if names and name not in names:
         return False
-    scope = rule.get("scope", "*")
+    scope = str(rule.get("scope", "*"))
     return scope == "*" or scope == ("Namespaced" if info.namespaced else "Cluster")
 
 
@@ -63,7 +63,7 @@ def _selector_matches(sel: Any, labels: Any) -> bool:
     if sel is None:
         return True
     try:
-        return label_selector_from_dict(sel).matches(labels or {})
+        return bool(label_selector_from_dict(sel).matches(labels or {}))
     except ValueError as exc:
         raise _Misconfigured(f"invalid selector: {exc}") from None
 

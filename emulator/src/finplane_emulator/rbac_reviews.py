@@ -70,7 +70,8 @@ def _attributes(spec: Obj, namespace: str | None = None) -> Attributes:
 
 
 def _answer(body: Obj, info: ResourceInfo, status: Obj) -> Obj:
-    md = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    raw_md = body.get("metadata")
+    md: Obj = raw_md if isinstance(raw_md, dict) else {}
     return {"kind": info.kind, "apiVersion": info.api_version, "metadata": {**md, "creationTimestamp": None},
             "spec": body.get("spec") or {}, "status": status}
 
@@ -88,7 +89,8 @@ def serve(core: Core, guard: Guard, user: User, info: ResourceInfo, namespace: s
     """The answer to one review or token request: (object, HTTP code)."""
     if not isinstance(body, dict):
         raise bad_request("the object provided is not a JSON object")
-    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    raw_spec = body.get("spec")
+    spec: Obj = raw_spec if isinstance(raw_spec, dict) else {}
     plural = info.plural
     if subresource == "token":
         return _token(core, guard, namespace or "", name, body, spec), 201
