@@ -2,7 +2,11 @@
 
 Built by `main.py` (and by in-process tests through `build_app`). `build_app` is the one place that
 assembles the server: it wires the controllers into the plain-state `Core`, creates the namespaces
-every cluster starts with, and attaches the simulator, the counters and the fault switch. Discovery,
+every cluster starts with, builds the front door (`guard.py`: authentication and the authorizer chosen by
+`Security`) and the admission chain (`admission_chain.py`, wired into `Core.admission`), creates the
+bootstrap RBAC roles in RBAC mode, and attaches the simulator, the counters and the fault switch. Every
+request but the test-only `/_finplane/` ones is authenticated first; its warnings become `Warning`
+headers. Discovery,
 /version, health, OpenAPI, /metrics and the `/_finplane/` endpoints are answered here; every other
 `/api` and `/apis` path goes to `http.handle_resource`.
 """

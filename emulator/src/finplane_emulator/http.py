@@ -1,7 +1,8 @@
 """The resource endpoints: parse `/api/v1/...` and `/apis/G/V/...` URLs and dispatch by verb.
 
 Registered by `app.py` as the catch-all route. Turns a URL into (resource, namespace, name,
-subresource), counts the request in `Stats`, applies injected faults, and calls the read,
+subresource), counts the request in `Stats`, authorises it (`guard.py`; the authorization and
+authentication reviews and TokenRequest are answered by `rbac_reviews.py`), applies injected faults, and calls the read,
 write, delete and watch modules; answers are JSON objects, lists, Tables (when kubectl asks
 with `as=Table`) or `Status` errors.
 """
