@@ -219,6 +219,27 @@ def test_a_user_cannot_create_a_role_granting_what_it_does_not_hold(
     assert admin.get(f"{RBAC}/namespaces/{ns}/roles/grab").status_code == 404
 
 
+def test_an_aggregation_rule_needs_cluster_admin_privileges(secure: ApiServerHandle, admin: httpx.Client) -> None:
+    resp = admin.post(f"{RBAC}/clusterroles", json={"metadata": {"name": "cr-writer"}, "rules": [
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["create"]}]})
+    assert resp.status_code == 201
+    admin.post(f"{RBAC}/clusterrolebindings", json={
+        "metadata": {"name": "bob-cr-writer"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cr-writer"},
+        "subjects": [{"kind": "User", "name": "bob", "apiGroup": "rbac.authorization.k8s.io"}]})
+    try:
+        with as_user(secure, "bob") as bob:
+            grab = bob.post(f"{RBAC}/clusterroles", json={
+                "metadata": {"name": "gather-all"},
+                "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {
+                    "kubernetes.io/bootstrapping": "rbac-defaults"}}]}})
+            assert grab.status_code == 403
+            assert "must have cluster-admin privileges to use the aggregationRule" in grab.json()["message"]
+    finally:
+        admin.delete(f"{RBAC}/clusterrolebindings/bob-cr-writer")
+        admin.delete(f"{RBAC}/clusterroles/cr-writer")
+
+
 def test_escalate_lets_a_user_write_roles_beyond_its_own_permissions(
         secure: ApiServerHandle, admin: httpx.Client) -> None:
     ns = namespace(admin)

@@ -23,6 +23,7 @@ from finplane_emulator import (
 )
 from finplane_emulator.authn import User
 from finplane_emulator.core import Core
+from finplane_emulator.errors import forbidden
 from finplane_emulator.rbac import RBAC, SUPERUSER_GROUP, Attributes, Authorizer, Rule, rules_of
 from finplane_emulator.resources import ResourceInfo
 from finplane_emulator.tokens import Signer
@@ -30,6 +31,7 @@ from finplane_emulator.tokens import Signer
 __all__ = ["PLUGINS", "Admission"]
 
 Obj = dict[str, Any]
+FULL_AUTHORITY = [Rule(verbs=("*",), api_groups=("*",), resources=("*",)), Rule(verbs=("*",), non_resource_urls=("*",))]
 PLUGINS = ("ServiceAccount", "DefaultTolerationSeconds", "PodSecurity", "ValidatingAdmissionPolicy")
 
 
@@ -76,9 +78,14 @@ class Admission:
             if authorizer.allowed(user, Attributes(verb="escalate", group=RBAC, resource=info.plural,
                                                    namespace=namespace, name=name)):
                 return
-            requested = rules_of(obj)
             if info.plural == "clusterroles" and isinstance(obj.get("aggregationRule"), dict):
-                requested = []  # the aggregated rules are the controller's; creating the selector is not a grant
+                # an aggregation rule can gather anything: kube-apiserver asks for full authority
+                if authorizer.missing_rules(user, "", FULL_AUTHORITY):
+                    raise forbidden(plural=info.plural, group=RBAC, name=name,
+                                    why="must have cluster-admin privileges to use the aggregationRule")
+                requested = [] if obj.get("rules") is None else rules_of(obj)
+            else:
+                requested = rules_of(obj)
             missing = authorizer.missing_rules(user, namespace, requested)
         elif info.plural in ("rolebindings", "clusterrolebindings"):
             ref = obj.get("roleRef") or {}
