@@ -183,8 +183,24 @@ def test_the_operator_reconciles_under_its_chart_role_without_a_forbidden_condit
     assert refusals == [], "\n".join(refusals[:20])
 
 
-def test_the_platform_api_reads_under_its_chart_role(enforced: dict[str, Any]) -> None:
+def test_the_platform_api_reads_and_writes_under_its_chart_role(enforced: dict[str, Any]) -> None:
+    from helpers import condition, wait_for
+
+    from platform_api.auth import devkey
+    from platform_api.settings import ApiSettings
+
     assert httpx.get(f"{enforced['api_url']}/readyz", timeout=5).status_code == 200
+    token = devkey.mint(role="team", team="payments", subject="pat",
+                        settings=ApiSettings(dev_mode=True, dev_key_dir=enforced["tmp"] / "keys"))
+    resp = httpx.post(f"{enforced['api_url']}/api/v1/teams/payments/capabilities",
+                      headers={"Authorization": f"Bearer {token}"}, timeout=30, json={"name": "via-api", "spec": {
+                          "owner": {"team": "payments", "contact": "payments@bank.example"}, "domain": "payments",
+                          "image": "registry.finplane.local/payments/via-api:1.0.0"}})
+    assert resp.status_code == 201, resp.text
+    cluster = enforced["cluster"]
+    ready = wait_for(lambda: condition(cluster.get("businesscapability", "via-api", "payments"), "Ready"),
+                     timeout=90, what="the operator's status on the capability the API created")
+    assert ready.get("reason") != "Forbidden", ready
     problems = [line for line in enforced["api_log"].read_text(errors="replace").splitlines()
                 if "403" in line or "Forbidden" in line]
     assert problems == [], "\n".join(problems[:20])
