@@ -146,6 +146,10 @@ def test_a_role_binding_grants_in_its_namespace_only(secure: ApiServerHandle, ad
         assert resp.status_code == 403
         assert resp.json()["message"] == (f'configmaps is forbidden: User "bob" cannot create resource "configmaps" '
                                           f'in API group "" in the namespace "{mine}"')
+        # a revoked binding takes effect on the next request
+        for rb in admin.get(f"{RBAC}/namespaces/{mine}/rolebindings").json()["items"]:
+            admin.delete(f"{RBAC}/namespaces/{mine}/rolebindings/{rb['metadata']['name']}")
+        assert bob.get(f"/api/v1/namespaces/{mine}/configmaps").status_code == 403
 
 
 def test_resource_names_and_subresources_narrow_a_rule(secure: ApiServerHandle, admin: httpx.Client) -> None:

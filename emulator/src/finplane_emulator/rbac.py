@@ -136,6 +136,21 @@ class Authorizer:
 
     def __init__(self, core: Core) -> None:
         self.core = core
+        self._version: tuple[tuple[int, int], ...] = ()
+        self._role_rules: dict[str, list[Rule]] = {}
+        self._user_rules: dict[tuple[str, tuple[str, ...], str], list[Rule]] = {}
+
+    def _fresh(self) -> None:
+        """Drop the memoised rules when any RBAC object changed (each change has a new resourceVersion)."""
+        version = []
+        for plural in ("clusterroles", "clusterrolebindings", "roles", "rolebindings"):
+            res = self.core.store.resources.get((RBAC, plural))
+            version.append((res.history[-1].rv if res and res.history else 0, res.count if res else 0))
+        current = tuple(version)
+        if current != self._version or len(self._user_rules) > 10_000:
+            self._version = current
+            self._role_rules.clear()
+            self._user_rules.clear()
 
     def _list(self, plural: str, namespace: str | None = None) -> Iterator[Obj]:
         res = self.core.store.resources.get((RBAC, plural))
@@ -146,7 +161,15 @@ class Authorizer:
         res = self.core.store.resources.get((RBAC, plural))
         return res.get(namespace, name) if res else None
 
-    def cluster_role_rules(self, name: str, _seen: frozenset[str] = frozenset()) -> list[Rule]:
+    def cluster_role_rules(self, name: str) -> list[Rule]:
+        """The rules of a ClusterRole, with aggregation resolved."""
+        self._fresh()
+        cached = self._role_rules.get(name)
+        if cached is None:
+            cached = self._role_rules[name] = self._resolve(name)
+        return cached
+
+    def _resolve(self, name: str, _seen: frozenset[str] = frozenset()) -> list[Rule]:
         role = self._get("clusterroles", "", name)
         if role is None or name in _seen:
             return []
@@ -167,7 +190,7 @@ class Authorizer:
             if any(s.matches(labels) for s in selectors):
                 # An aggregated role selected by another one contributes its own aggregated rules
                 # (edit is aggregated into admin, view into edit).
-                theirs = (self.cluster_role_rules(other["metadata"]["name"], _seen | {name})
+                theirs = (self._resolve(other["metadata"]["name"], _seen | {name})
                           if isinstance(other.get("aggregationRule"), dict) else rules_of(other))
                 rules.extend(r for r in theirs if r not in rules)
         return rules
@@ -181,8 +204,16 @@ class Authorizer:
             return rules_of(self._get("roles", namespace, str(ref.get("name", ""))))
         return []
 
-    def rules_for(self, user: User, namespace: str) -> Iterable[Rule]:
-        """Every rule that applies to `user` in `namespace` ('' = only cluster-wide bindings)."""
+    def rules_for(self, user: User, namespace: str) -> list[Rule]:
+        """Every rule that applies to `user` in `namespace` ('' = only cluster-wide bindings), memoised."""
+        self._fresh()
+        key = (user.name, user.groups, namespace)
+        cached = self._user_rules.get(key)
+        if cached is None:
+            cached = self._user_rules[key] = list(self._collect(user, namespace))
+        return cached
+
+    def _collect(self, user: User, namespace: str) -> Iterable[Rule]:
         for crb in self._list("clusterrolebindings"):
             if any(_subject_matches(s, user, "") for s in crb.get("subjects") or []):
                 yield from self._role_ref_rules(crb.get("roleRef"), "")
