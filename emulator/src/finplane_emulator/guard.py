@@ -56,7 +56,7 @@ class Guard:
             self.check(user, Attributes(verb="impersonate", resource="groups", name=group))
         if uid:
             self.check(user, Attributes(verb="impersonate", group="authentication.k8s.io", resource="uids", name=uid))
-        implicit = () if name == "system:anonymous" else ("system:authenticated",)
+        implicit = ("system:unauthenticated",) if name == "system:anonymous" else ("system:authenticated",)
         all_groups = tuple(dict.fromkeys([*groups, *target.groups, *implicit]))
         return User(name=name, uid=uid, groups=all_groups, extra=extra)
 
