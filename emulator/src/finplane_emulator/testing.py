@@ -101,6 +101,7 @@ def start_apiserver(tmp_dir: Path | str, *, data_dir: Path | str | None = None, 
     With `secure`, RBAC or a token file the server serves HTTPS with a fresh self-signed certificate
     (`handle.ca_file`, also named in the kubeconfig): Go clients such as kubectl send no credentials over
     plain HTTP (clientcmd reads a kubeconfig's user only for TLS transports). `tls` overrides the choice.
+    `FINPLANE_EMULATOR_SECURE=1` in the environment makes every server secure.
     """
     tmp = Path(tmp_dir)
     tmp.mkdir(parents=True, exist_ok=True)
@@ -112,6 +113,8 @@ def start_apiserver(tmp_dir: Path | str, *, data_dir: Path | str | None = None, 
         cmd += ["--data-dir", str(data_dir)]
     if faults:
         cmd.append("--faults")
+    if os.environ.get("FINPLANE_EMULATOR_SECURE") == "1":  # run a whole suite under enforcement to see what breaks
+        secure = True
     if secure:
         cmd.append("--secure")
     if authorization_mode:
