@@ -20,9 +20,9 @@ from typing import Any
 from finplane.jsondata import copy_json
 from finplane.kube.client import Kube
 from finplane.metrics import READY
+from finplane.policy.evidence import LOG_NAME
 from finplane.reconcile.child_cache import ChildCache
 from finplane.reconcile.controller import Controller
-from finplane.policy.evidence import LOG_NAME
 from finplane.reconcile.queue import WorkQueue
 from finplane.reconcile.recorder import EvidenceRecorder
 from finplane.reconcile.shape import KindReconciler, Watch

@@ -42,7 +42,7 @@ from finplane.policy.admission import (
     render_admission_policy,
 )
 from finplane.policy.engine import Result, evaluate, object_key
-from finplane.policy.evidence import LOG_NAME, EvidenceCorrupt, EvidenceLog
+from finplane.policy.evidence import EvidenceCorrupt, EvidenceLog
 from finplane.policy.report import render_reports
 from finplane.reconcile.children import SyncResult
 from finplane.reconcile.compliance.context import gather
