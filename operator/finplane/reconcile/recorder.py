@@ -45,7 +45,10 @@ def subject_of(body: Obj) -> Obj:
 
 
 def _newest(entries: list[Obj]) -> Obj | None:
-    return max(entries, key=lambda m: str(m.get("time") or ""), default=None)
+    """The entry written last (times have second precision: of equal times, the later in the list)."""
+    if not entries:
+        return None
+    return max(enumerate(entries), key=lambda im: (str(im[1].get("time") or ""), im[0]))[1]
 
 
 def spec_writer(body: Obj) -> Obj:
