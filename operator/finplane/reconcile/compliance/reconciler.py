@@ -342,15 +342,15 @@ def _status(body: Obj, results: list[Result], state: ComplianceState, *, corrupt
         waived=sum(1 for s in per_object.values() if "skip" in s and not s & {"fail", "error"}),
         compliant=sum(1 for s in per_object.values() if s <= {"pass"}),
         rules=[rules[k] for k in sorted(rules)],
-        evidence=EvidenceStatus(head_hash=state.evidence.head, queued=state.queued,
-                                last_shipped_time=state.last_shipped))
+        evidence=(evidence := EvidenceStatus(head_hash=state.evidence.head, queued=state.queued,
+                                             last_shipped_time=state.last_shipped)))
     old = body.get("status") or {}
     recorded = (old.get("evidence") or {}).get("headHash")
     if corrupt and isinstance(recorded, str) and recorded:
-        status.evidence.head_hash = recorded  # type: ignore[union-attr]
+        evidence.head_hash = recorded
     counts = status.model_dump(by_alias=True, mode="json", include={"violating", "waived", "compliant", "rules"})
     same = all(old.get(k) == v for k, v in counts.items()) and \
-        recorded == status.evidence.head_hash and \
+        recorded == evidence.head_hash and \
         (old.get("evidence") or {}).get("queued", 0) == state.queued
     status.last_evaluation_time = old.get("lastEvaluationTime") if same and old.get("lastEvaluationTime") \
         else now_iso()
