@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,19 @@ async def test_a_restarted_operator_whose_log_misses_the_recorded_head_reports_e
     await run(rt2, POL, ("", "baseline"))  # still corrupt on the next pass, still nothing appended
     assert corrupt_conditions(kube)[1] == "EvidenceCorrupt"
     assert not (tmp_path / LOG_NAME).exists() or entries(rt2) == []
+
+
+async def test_an_expired_sandbox_records_its_teardown_report_once(tmp_path: Path) -> None:
+    kube = FakeKube()
+    rt = runtime(kube, tmp_path)
+    add(rt, sandbox("acme", ttlSeconds=3600))
+    await run(rt, SBX, ("", "acme"))
+    body = echo_status(rt, kube, SBX, ("", "acme"))
+    body["metadata"]["creationTimestamp"] = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    await run(rt, SBX, ("", "acme"))
+    echo_status(rt, kube, SBX, ("", "acme"))
+    await run(rt, SBX, ("", "acme"))  # the report is in status now: nothing more
+    [torn] = entries(rt, "sandbox-torn-down")
+    assert torn["reason"] == "Expired"
+    assert torn["report"] == kube.statuses(SBX)[-1]["teardown"]
+    assert "Namespace/sbx-acme" in torn["report"]["removed"]
