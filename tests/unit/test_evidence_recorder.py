@@ -116,6 +116,8 @@ async def test_a_sandbox_lifecycle_and_its_credential_are_recorded_once_by_finge
     await run(rt, SBX, ("", "acme"))  # an unchanged second pass records nothing
     [provisioned] = entries(rt, "sandbox-provisioned")
     assert provisioned["namespace"] == "sbx-acme"
+    [warning] = entries(rt, "sandbox-expiry-warning")  # a day to live is inside the 3-day warning window
+    assert warning["expiresAt"] == provisioned["expiresAt"]
     [issued] = entries(rt, "credential-issued")
     secret = kube.find("Secret", SANDBOX_CREDENTIAL_SECRET, "sbx-acme")
     assert secret is not None
