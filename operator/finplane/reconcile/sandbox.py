@@ -127,6 +127,7 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
                  "collection)", name, ns)
         await post_event(self.rt.kube, body, type_="Normal", reason="TornDown",
                          message=f"Deleted: Namespace/{ns} and everything in it are removed by garbage collection")
+        self.rt.recorder.sandbox_torn_down(body, reason="Deleted", report={"removed": [f"Namespace/{ns}"]})
 
     # -- one pass -------------------------------------------------------------------------------------
     async def reconcile(self, p: Pass[TenantSandboxSpec]) -> Outcome:
@@ -186,6 +187,7 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
             expires_at=expires_at, namespace=ns, teardown=None, phase=SandboxPhase(_phase(conds)),
             credential_secret_ref=CredentialRef(name=CREDENTIAL_SECRET, namespace=ns, key=CREDENTIAL_KEY),
             credential_hash=cred.digest, credential_fingerprint=cred.short, credential_rotation=cred.rotation)
+        rt.recorder.sandbox_provisioned(body, namespace=ns, expires_at=expires_at)
         return Outcome(conds, status=status, requeue_after=wake)
 
     def refused(self, body: Obj, refusal: Refuse) -> Outcome:
@@ -212,6 +214,7 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
             await post_event(self.rt.kube, body, type_="Warning", reason="Expiring",
                              message=f"The sandbox expires at {expires_at}; its namespace and credential are removed "
                                      "then")
+            self.rt.recorder.sandbox_expiring(body, expires_at=expires_at)
 
     async def _ensure_credential(self, body: Obj, spec: TenantSandboxSpec, ns: str) -> Credential | None:
         """Create the credential once; replace it only when spec.credentialRotation grew. Returns what status
@@ -242,6 +245,7 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
             await post_event(kube, body, type_="Normal", reason=f"Credential{verb}",
                              message=f"Partner credential {verb.lower()}: Secret {ns}/{CREDENTIAL_SECRET}, "
                                      f"fingerprint {short}")
+            self.rt.recorder.credential(body, verb, fingerprint(key)[0], f"{ns}/{CREDENTIAL_SECRET}")
         else:
             key = base64.b64decode(key_b64).decode()
         digest, short = fingerprint(key)

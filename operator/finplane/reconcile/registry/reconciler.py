@@ -179,6 +179,7 @@ class RegistryReconciler(KindReconciler[ImageRegistrySpec]):
                                         password=login.password)
             p.reports.append(await sync_secret(rt.kube, secret, owner=body, seen_before=ns in previously,
                                                result=sync))
+            rt.recorder.pull_secret(body, secret, p.reports[-1])
         await self._wire_accounts(name, spec, sname, sync)
 
         requeue: list[float] = []
