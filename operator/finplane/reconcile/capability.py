@@ -12,14 +12,14 @@ rest (reconcile.controller).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from finplane.models.business_capability import BusinessCapabilitySpec, BusinessCapabilityStatus
-from finplane.names import BUSINESS_CAPABILITY, CHANNEL, COMPLIANCE_POLICY, IMAGE_REGISTRY, TEAM, TENANT_SANDBOX
+from finplane.names import BUSINESS_CAPABILITY, CHANNEL, COMPLIANCE_POLICY, IMAGE_REGISTRY, NAMESPACE, TEAM, TENANT_SANDBOX
 from finplane.policy.enforce import enforced_violations
 from finplane.policy.subject import Context
 from finplane.reconcile.registry.access import image_allowed, pull_secret_for, registry_grants
@@ -27,7 +27,7 @@ from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
 from finplane.reconcile.team_gate import PENDING, capability_watches, gate
 from finplane.render.capability import CapabilityContext, render_capability
-from finplane.render.capability_callers import admits_caller, admits_sandboxes, sandbox_may_call
+from finplane.render.capability_callers import admits_caller, admits_sandboxes, sandbox_may_call, team_resolver
 from finplane.render.capability_checks import check_capability
 from finplane.render.sandbox_lifecycle import approval
 from finplane.status.conditions import Cond, summarize_ready
@@ -197,11 +197,11 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
         pull = self._pull_access(key, spec)
         if pull.status != "True":  # no pull grant: nothing of the workload is applied (reconcile.registry.access)
             raise Refuse(pull.reason, pull.message, terminal=False)
-        teams = list(rt.stores.get(TEAM, {}).values())
+        team_of = self._team_of()
         # Only the callers this capability admits get into its ingress (render.capability_callers); a caller it
         # does not admit keeps its own egress and reports CallerNotAllowed (see _dependencies).
         dependents = tuple(sorted(k for k in self.dependents.get(key, ()) if k in store
-                                  and admits_caller(callee=key, spec=spec, caller=k, teams=teams)))
+                                  and admits_caller(callee=key, spec=spec, caller=k, team_of=team_of)))
         ports = {k: int((store[k].get("spec") or {}).get("port") or 8080) for k in deps_of(body) if k in store}
         pull_secret = pull_secret_for(rt.stores, spec.registry_ref) if spec.registry_ref else None
         desired = render_capability(name=name, namespace=ns, spec=spec, settings=rt.settings, ctx=CapabilityContext(
@@ -256,13 +256,13 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
 
     def _dependencies(self, body: Obj, spec: BusinessCapabilitySpec) -> Cond:
         me = (body["metadata"].get("namespace", ""), body["metadata"]["name"])
-        teams = list(self.rt.stores.get(TEAM, {}).values())
+        team_of = self._team_of()
         missing, refused, unready = [], [], []
         for dns, dname in deps_of(body):
             other = self.rt.get(KIND, (dns, dname))
             if other is None:
                 missing.append(f"{dns}/{dname}")
-            elif not _admits(other, (dns, dname), me, teams):
+            elif not _admits(other, (dns, dname), me, team_of):
                 refused.append(f"{dns}/{dname}")
             elif not is_ready(other):
                 unready.append(f"{dns}/{dname}")
@@ -280,6 +280,11 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
         return Cond(T.DEPENDENCIES_READY, "True", Reason.DEPENDENCIES_READY,
                     "all dependencies are Ready" if spec.dependencies else "no dependencies")
 
+    def _team_of(self) -> Callable[[str], str | None]:
+        rt = self.rt
+        return team_resolver(teams=rt.stores.get(TEAM, {}).values(), namespaces=rt.stores.get(NAMESPACE, {}),
+                             migrate=rt.settings.team_ownership == "migrate")
+
     def _pull_access(self, key: Key, spec: BusinessCapabilitySpec) -> Cond:
         if not spec.registry_ref:
             return Cond(T.IMAGE_PULL_ACCESS, "True", Reason.NO_REGISTRY,
@@ -290,14 +295,15 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
                         f"ImageRegistry {spec.registry_ref} does not exist; create it or fix spec.registryRef")
         ok, reason, message = image_allowed(registry, spec.image)
         if ok:
-            ok, reason, message = registry_grants(registry, namespace=key[0], stores=self.rt.stores, grant=message)
+            ok, reason, message = registry_grants(registry, namespace=key[0], stores=self.rt.stores, grant=message,
+                                                 migrate=self.rt.settings.team_ownership == "migrate")
         return Cond(T.IMAGE_PULL_ACCESS, "True" if ok else "False", reason, message)
 
 
-def _admits(callee: Obj, callee_key: Key, caller: Key, teams: list[Obj]) -> bool:
+def _admits(callee: Obj, callee_key: Key, caller: Key, team_of: Callable[[str], str | None]) -> bool:
     """Whether the capability `callee` admits `caller`; a callee whose spec does not parse admits nobody."""
     try:
         spec = BusinessCapabilitySpec.model_validate(callee.get("spec") or {})
     except ValidationError:
         return False
-    return admits_caller(callee=callee_key, spec=spec, caller=caller, teams=teams)
+    return admits_caller(callee=callee_key, spec=spec, caller=caller, team_of=team_of)

@@ -5,7 +5,8 @@ for the callee's own ingress (which dependents and sandboxes it renders into its
 caller's DependenciesReady condition (`CallerNotAllowed` when a dependency does not admit it), so the two
 always agree.
 
-The rule: a capability in the same namespace, or in a namespace held by the same Team, is admitted;
+The rule: a capability in the same namespace, or in a namespace of the same team, is admitted (a namespace's
+team is the Team holding it; in migrate mode, for a namespace no Team holds, its `finplane.io/team` label);
 anything else must be named in the callee's `spec.allowedCallers` (teams, namespaces, capabilities).
 Approved, provisioned partner sandboxes are admitted when `allowedCallers.sandboxes` is true, or when it
 is unset and the callee's data classification is not `restricted`.
@@ -13,14 +14,15 @@ is unset and the callee's data classification is not `restricted`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from finplane.models.business_capability import BusinessCapabilitySpec
 from finplane.models.common import DataClassification
 from finplane.render.team_checks import team_of_namespace
 
-__all__ = ["SANDBOX_CALLER_PHASES", "admits_caller", "admits_sandboxes", "sandbox_may_call"]
+__all__ = ["SANDBOX_CALLER_PHASES", "TEAM_LABEL", "admits_caller", "admits_sandboxes", "sandbox_may_call",
+           "team_resolver"]
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -29,14 +31,32 @@ Key = tuple[str, str]
 SANDBOX_CALLER_PHASES = frozenset({"Active", "Expiring"})
 
 
-def admits_caller(*, callee: Key, spec: BusinessCapabilitySpec, caller: Key, teams: Iterable[Obj]) -> bool:
+#: The namespace label platform engineers set by hand before Teams existed (read in migrate mode only).
+TEAM_LABEL = "finplane.io/team"
+
+
+def team_resolver(*, teams: Iterable[Obj], namespaces: Mapping[Key, Obj], migrate: bool) -> Callable[[str], str | None]:
+    """namespace -> its team: the Team holding it; in migrate mode, for a namespace no Team holds, its
+    `finplane.io/team` label (set by platform engineers, never by a team: namespaces are cluster-scoped)."""
+    held = list(teams)
+
+    def team_of(namespace: str) -> str | None:
+        team = team_of_namespace(namespace, held)
+        if team is None and migrate:
+            labels = ((namespaces.get(("", namespace)) or {}).get("metadata") or {}).get("labels") or {}
+            return labels.get(TEAM_LABEL) or None
+        return team
+
+    return team_of
+
+
+def admits_caller(*, callee: Key, spec: BusinessCapabilitySpec, caller: Key,
+                  team_of: Callable[[str], str | None]) -> bool:
     """Whether capability `callee` (with `spec`) admits calls from capability `caller`."""
     (callee_ns, _), (caller_ns, caller_name) = callee, caller
     if caller_ns == callee_ns:
         return True
-    teams = list(teams)
-    callee_team = team_of_namespace(callee_ns, teams)
-    caller_team = team_of_namespace(caller_ns, teams)
+    callee_team, caller_team = team_of(callee_ns), team_of(caller_ns)
     if callee_team is not None and caller_team == callee_team:
         return True
     allowed = spec.allowed_callers

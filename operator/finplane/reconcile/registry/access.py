@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from finplane.models.common import LabelSelector
 from finplane.names import NAMESPACE, TEAM
 from finplane.render.image import parse_image
-from finplane.render.team_checks import team_of_namespace
+from finplane.render.capability_callers import team_resolver
 
 __all__ = ["NOT_GRANTED", "image_allowed", "pull_secret_for", "registry_grants", "selector_matches"]
 
@@ -63,15 +63,18 @@ def selected(registry: Obj, namespace: str, namespaces: Mapping[tuple[str, str],
     return ns is not None and selector_matches(_selector(registry.get("spec") or {}), labels)
 
 
-def registry_grants(registry: Obj, *, namespace: str, stores: Mapping[str, Mapping[Any, Obj]],
+def registry_grants(registry: Obj, *, namespace: str, stores: Mapping[str, Mapping[Any, Obj]], migrate: bool,
                     grant: str = "") -> tuple[bool, str, str]:
-    """(granted, reason, message): may capabilities of `namespace` use `registry`'s credentials?"""
+    """(granted, reason, message): may capabilities of `namespace` use `registry`'s credentials?
+
+    `migrate` (FINPLANE_TEAM_OWNERSHIP=migrate): a namespace no Team holds has the team of its
+    `finplane.io/team` label (render.capability_callers.team_resolver)."""
     spec, name = registry.get("spec") or {}, registry["metadata"]["name"]
     ok = (True, "PullSecretWired", grant or f"pods pull with the {name} pull secret")
     if selected(registry, namespace, stores.get(NAMESPACE, {})):
         return ok  # the registry's owners selected this namespace themselves
     teams = stores.get(TEAM, {})
-    team = team_of_namespace(namespace, teams.values())
+    team = team_resolver(teams=teams.values(), namespaces=stores.get(NAMESPACE, {}), migrate=migrate)(namespace)
     granted = list(spec.get("allowedTeams") or [])
     if team is None:
         return False, NOT_GRANTED, (f"namespace {namespace} belongs to no Team and ImageRegistry {name}'s "

@@ -52,7 +52,8 @@ def target_namespaces(*, registry: Obj, namespaces: Mapping[Key, Obj], capabilit
         if cspec.get("registryRef") != name or not cap_ns or (cap.get("metadata") or {}).get("deletionTimestamp"):
             continue
         if image_allowed(registry, str(cspec.get("image") or ""))[0] and \
-                registry_grants(registry, namespace=cap_ns, stores=stores)[0]:
+                registry_grants(registry, namespace=cap_ns, stores=stores,
+                                migrate=settings.team_ownership == "migrate")[0]:
             wanted.setdefault(cap_ns, None)
     for (_, sbx_name), sbx in sandboxes.items():
         spec = sbx.get("spec") or {}
