@@ -40,12 +40,14 @@ class QuietRuntime(Runtime):
 
 
 def add(rt: Runtime, *bodies: Obj) -> None:
+    """Feed bodies through the runtime's watches, as the API server's watch events would (indexes included)."""
     for body in bodies:
         meta = body["metadata"]
         meta.setdefault("uid", f"{body['kind'].lower()}-{meta['name']}-uid")
         meta.setdefault("generation", 1)
         meta.setdefault("resourceVersion", "1")
-        rt.stores.setdefault(body["kind"], {})[(meta.get("namespace") or "", meta["name"])] = body
+        rt.observe(body["kind"], "ADDED", body)
+        assert (meta.get("namespace") or "", meta["name"]) in rt.stores[body["kind"]]
 
 
 async def run(rt: Runtime, kind: str, key: Key) -> None:

@@ -148,7 +148,7 @@ async def test_the_sandbox_default_service_account_is_wired_by_the_registry_alon
     kube = FakeKube()
     kube.put(registry_source_secret())
     rt = runtime(kube)
-    add(rt, static_registry(), sandbox("acme", registryRef="internal"))
+    add(rt, static_registry(allowSandboxes=True), sandbox("acme", registryRef="internal"))
     await run(rt, SBX, ("", "acme"))
     assert kube.writes("ServiceAccount") == []  # the sandbox only reads it
     assert kube.last_conditions("TenantSandbox")["ImagePullAccess"]["reason"] == "PullSecretMissing"
