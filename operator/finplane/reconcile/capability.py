@@ -19,7 +19,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from finplane.models.business_capability import BusinessCapabilitySpec, BusinessCapabilityStatus
-from finplane.names import BUSINESS_CAPABILITY, CHANNEL, COMPLIANCE_POLICY, IMAGE_REGISTRY, NAMESPACE, TEAM, TENANT_SANDBOX
+from finplane.names import (
+    BUSINESS_CAPABILITY,
+    CHANNEL,
+    COMPLIANCE_POLICY,
+    IMAGE_REGISTRY,
+    NAMESPACE,
+    TEAM,
+    TENANT_SANDBOX,
+)
 from finplane.policy.enforce import enforced_violations
 from finplane.policy.subject import Context
 from finplane.reconcile.registry.access import image_allowed, pull_secret_for, registry_grants
@@ -27,7 +35,12 @@ from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
 from finplane.reconcile.team_gate import PENDING, capability_watches, gate
 from finplane.render.capability import CapabilityContext, render_capability
-from finplane.render.capability_callers import admits_caller, admits_sandboxes, sandbox_may_call, team_resolver
+from finplane.render.capability_callers import (
+    admits_caller,
+    admits_sandboxes,
+    sandbox_may_call,
+    team_resolver,
+)
 from finplane.render.capability_checks import check_capability
 from finplane.render.sandbox_lifecycle import approval
 from finplane.status.conditions import Cond, summarize_ready

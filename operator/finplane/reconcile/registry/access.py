@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from finplane.models.common import LabelSelector
 from finplane.names import NAMESPACE, TEAM
-from finplane.render.image import parse_image
 from finplane.render.capability_callers import team_resolver
+from finplane.render.image import parse_image
 
 __all__ = ["NOT_GRANTED", "image_allowed", "pull_secret_for", "registry_grants", "selector_matches"]
 

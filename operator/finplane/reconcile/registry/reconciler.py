@@ -44,7 +44,6 @@ from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
 from finplane.render.registry import pull_secret_name, render_pull_secret
 from finplane.render.sandbox import sandbox_namespace
-
 from finplane.status.conditions import Cond
 from finplane.status.vocabulary import ConditionType, Reason
 
