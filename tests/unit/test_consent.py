@@ -35,8 +35,10 @@ class QuietRuntime(Runtime):
         for controller in self.controllers.values():
             controller.queue.enqueue = lambda key, *, delay=0.0: None  # type: ignore[method-assign]
 
+        self.woken: list[tuple[str, Key]] = []
+
     def enqueue(self, kind: str, key: Key, *, delay: float = 0.0) -> None:
-        return None
+        self.woken.append((kind, key))
 
 
 def add(rt: Runtime, *bodies: Obj) -> None:
@@ -159,6 +161,22 @@ async def test_admitting_one_capability_by_name_does_not_admit_its_neighbours() 
     kube, rt = estate(allowedCallers={"capabilities": [{"namespace": "cards", "name": "checkout"}]})
     await run(rt, CAP, ("payments", "ledger"))
     assert not mentions(ingress_sources(kube, "payments", "ledger"), "cards")  # shop is not checkout
+
+
+async def test_a_namespace_changing_team_wakes_the_capabilities_whose_consent_it_decides() -> None:
+    kube = FakeKube()
+    rt = QuietRuntime(kube)
+    add(rt, {**namespace("legacy"), "metadata": {"name": "legacy", "labels": {"finplane.io/team": "cards"}}},
+        team("payments"), ready(capability("ledger", "payments", allowedCallers={"teams": ["cards"]})),
+        capability("old", "legacy", dependencies=[{"namespace": "payments", "name": "ledger"}]))
+    await run(rt, CAP, ("payments", "ledger"))  # migrate mode: the label says cards, which ledger admits
+    assert mentions(ingress_sources(kube, "payments", "ledger"), "legacy")
+    rt.woken.clear()
+    rt.observe("Namespace", "MODIFIED", {"apiVersion": "v1", "kind": "Namespace",
+                                         "metadata": {"name": "legacy", "labels": {"finplane.io/team": "shop"}}})
+    assert (CAP, ("payments", "ledger")) in rt.woken and (CAP, ("legacy", "old")) in rt.woken
+    await run(rt, CAP, ("payments", "ledger"))
+    assert not mentions(ingress_sources(kube, "payments", "ledger"), "legacy")
 
 
 # -- sandboxes as callers -----------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watc
 from finplane.reconcile.team_gate import PENDING, capability_watches, gate
 from finplane.render.capability import CapabilityContext, render_capability
 from finplane.render.capability_callers import (
+    TEAM_LABEL,
     admits_caller,
     admits_sandboxes,
     sandbox_may_call,
@@ -158,7 +159,8 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
     def watches(self) -> list[Watch]:
         return [Watch(KIND, self._related), Watch(IMAGE_REGISTRY, self._registry_changed),
                 Watch(TENANT_SANDBOX, self._sandbox_changed), Watch(CHANNEL, self._channel_changed),
-                Watch(COMPLIANCE_POLICY, self._policy_changed), *capability_watches(self.rt)]
+                Watch(COMPLIANCE_POLICY, self._policy_changed), Watch(TEAM, self._consent_team_changed),
+                Watch(NAMESPACE, self._namespace_changed), *capability_watches(self.rt)]
 
     # -- what wakes a capability ------------------------------------------------------------------
     def _related(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
@@ -182,6 +184,34 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
                 _sandbox_live(new) == _sandbox_live(old):
             return []
         return set(_allowed_by(new)) | set(_allowed_by(old))
+
+    def _around(self, namespaces: set[str]) -> set[Key]:
+        """Capabilities in `namespaces` and those they call or are called by: whose consent depends on their team."""
+        inside = [k for k in self.rt.stores.get(KIND, {}) if k[0] in namespaces]
+        out = set(inside)
+        for k in inside:
+            out.update(self.dependents.get(k, ()))
+            out.update(deps_of(self.rt.stores[KIND][k]))
+        return out
+
+    def _consent_team_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        """A Team's namespaces (or its allow-lists) decide callers' teams: wake the callees and callers across it."""
+        if old is not None and event != "DELETED" and new.get("spec") == old.get("spec") and \
+                (new.get("status") or {}).get("namespaces") == (old.get("status") or {}).get("namespaces"):
+            return []
+        listed = {*((new.get("spec") or {}).get("namespaces") or []),
+                  *(((old or {}).get("spec") or {}).get("namespaces") or [])}
+        return self._around(listed)
+
+    def _namespace_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        """In migrate mode a namespace's finplane.io/team label is its team (consent and registry grants)."""
+        if self.rt.settings.team_ownership != "migrate":
+            return []
+        labels = ((new.get("metadata") or {}).get("labels") or {}).get(TEAM_LABEL)
+        before = (((old or {}).get("metadata") or {}).get("labels") or {}).get(TEAM_LABEL)
+        if old is not None and event not in ("ADDED", "DELETED") and labels == before:
+            return []
+        return self._around({new["metadata"]["name"]})
 
     def _channel_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
         return _channel_refs(new) | _channel_refs(old)
