@@ -31,6 +31,7 @@ from finplane.models.common import (
 
 __all__ = [
     "MAX_TTL_SECONDS",
+    "RESERVED_MEMBER_PREFIX",
     "CredentialRef",
     "Member",
     "MemberKind",
@@ -96,11 +97,33 @@ class Quota(SpecModel):
                                                  description="Maximum number of PersistentVolumeClaims.")
 
 
+#: Names the API server reserves for itself (`system:masters` is cluster-admin, `system:authenticated` is every
+#: signed-in user, `system:serviceaccount:...` are workloads): never a sandbox member.
+RESERVED_MEMBER_PREFIX = "system:"
+
+
 class Member(SpecModel):
     """A user or group allowed to manage workloads in the sandbox namespace."""
 
+    model_config = ConfigDict(json_schema_extra=cel(
+        (f"!self.name.startsWith('{RESERVED_MEMBER_PREFIX}')",
+         f"members may not be {RESERVED_MEMBER_PREFIX} names: the API server reserves them "
+         "(system:masters is cluster-admin, system:authenticated is everyone)"),
+    ))
+
     kind: MemberKind = Field(description="User or Group.")
-    name: str = Field(min_length=1, max_length=253, description="User or group name as the API server sees it.")
+    name: str = Field(min_length=1, max_length=253,
+                      description="User or group name as the API server sees it; never a system: name.")
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        """The reconciler (and `finplane render`) refuse what the CRD schema refuses: a CRD installed before
+        this rule, or an object stored before it, still never binds a system: subject."""
+        if value.startswith(RESERVED_MEMBER_PREFIX):
+            raise ValueError(f"members may not be {RESERVED_MEMBER_PREFIX} names: the API server reserves them "
+                             "(system:masters is cluster-admin, system:authenticated is everyone)")
+        return value
 
 
 class TenantSandboxSpec(SpecModel):

@@ -43,11 +43,14 @@ MEMBER_ROLE_BINDING = "sandbox-members"
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 #: What members may do in their namespace. Deliberately absent: secrets, resourcequotas, limitranges,
-#: networkpolicies, roles, rolebindings, serviceaccounts/token (RBAC cannot deny, so we never grant).
+#: networkpolicies, roles, rolebindings, serviceaccounts/token (RBAC cannot deny, so we never grant), and
+#: writes to services: a Service's `externalIPs` intercepts traffic to those addresses cluster-wide
+#: (CVE-2020-8554). Members call capabilities through the capabilities' own Services and reach their own
+#: pods directly (allow-same-namespace), so read access is all they need; no admission policy is required.
 _RW = ["get", "list", "watch", "create", "update", "patch", "delete"]
 MEMBER_RULES: list[Obj] = [
-    {"apiGroups": [""], "resources": ["pods", "services", "configmaps", "persistentvolumeclaims"], "verbs": _RW},
-    {"apiGroups": [""], "resources": ["pods/log", "events", "endpoints"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods", "configmaps", "persistentvolumeclaims"], "verbs": _RW},
+    {"apiGroups": [""], "resources": ["pods/log", "events", "endpoints", "services"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets"], "verbs": _RW},
     {"apiGroups": ["apps"], "resources": ["deployments/scale", "statefulsets/scale"], "verbs": ["get", "update", "patch"]},
     {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": _RW},
