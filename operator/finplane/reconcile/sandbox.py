@@ -3,8 +3,11 @@
 One `KindReconciler`, added by `handlers.registrations`. Expiry is not polled: every pass recomputes
 the timeline from the spec and creationTimestamp and returns `requeue_after` for the next transition
 (warning, then expiry), so a restarted operator picks up the same instants from its initial listing.
+A refused spec (InvalidSpec, TTLTooLong) of a provisioned sandbox applies nothing and keeps the expiry
+recorded in status (`reconcile.sandbox_contract`), so an edit never buys time.
 Woken also by its registry's spec, and by the pull Secret and the `default` ServiceAccount of its
-namespace (written by the ImageRegistry reconciler; this one only reads them).
+namespace (the ImageRegistry reconciler writes the Secret and the account's imagePullSecrets, which this
+one only reads; it owns only the account's automountServiceAccountToken: `reconcile.sandbox_account`).
 
 Deleting the CR needs no finalizer: the Namespace carries an owner reference to the (cluster-scoped)
 sandbox, so garbage collection removes it and namespace deletion removes everything inside, even
