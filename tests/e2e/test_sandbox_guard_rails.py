@@ -10,6 +10,7 @@ member no verb that writes a Service, so none can set `externalIPs` (CVE-2020-85
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -62,7 +63,9 @@ def test_the_default_account_mounts_no_token_and_members_write_no_service(cluste
     wait_for(lambda: status(cluster, "notoken").get("credentialHash"), what="sandbox provisioned")
     sa = wait_for(lambda: cluster.get("serviceaccount", "default", "sbx-notoken"), what="default account")
     assert sa["automountServiceAccountToken"] is False
-    owners = [m["manager"] for m in sa["metadata"].get("managedFields") or []
+    shown = cluster.kubectl("get", "serviceaccount", "default", "-n", "sbx-notoken", "--show-managed-fields",
+                            "-o", "json").stdout
+    owners = [m["manager"] for m in json.loads(shown)["metadata"].get("managedFields") or []
               if "f:automountServiceAccountToken" in (m.get("fieldsV1") or {})]
     assert owners == ["finplane-sandbox"]
 
