@@ -44,6 +44,7 @@ from finplane.render.sandbox import (
     ROTATION_ANNOTATION,
     credential_secret,
     fingerprint,
+    member_problem,
     namespace_problem,
     render_sandbox,
     sandbox_labels,
@@ -163,6 +164,9 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec | SpecError]):
             return await expire(rt, body, namespace=ns, expires_at=expires_at)
         wake = self._next_wake(tl)
         times = TenantSandboxStatus(expires_at=expires_at)
+        problem = member_problem(spec)
+        if problem:  # the CRD refuses these; a CR stored before that rule still binds nobody
+            return await self._refuse_spec(body, ns, Reason.INVALID_SPEC, problem, now=now, times=times, wake=wake)
         problem = namespace_problem(ns)
         if problem:
             raise Refuse(Reason.NAMESPACE_CONFLICT, problem, status=times, requeue_after=wake)
