@@ -32,7 +32,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from chart_helpers import CHART, NAMESPACE, REPO, find, render
+
+from tests.support.chart import CHART, NAMESPACE, REPO, find, render
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
