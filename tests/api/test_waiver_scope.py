@@ -88,7 +88,7 @@ def test_a_waiver_cannot_outlive_the_maximum_duration(policy, client, as_, write
     for who in (PAT, ADA):
         resp = _post(client, as_, who, waiver(expiresAt=expires))
         assert resp.status_code == 422, resp.text
-        assert resp.json()["errors"][0]["field"] == "expiresAt"
+        assert resp.json()["errors"][0]["field"].removeprefix("body.") == "expiresAt"  # schema or service check
     assert _requests(writer) == []
 
 

@@ -91,7 +91,7 @@ def test_ecr_logins_reach_selected_and_sandbox_namespaces_and_survive_an_aws_out
                                                                           "labels": {"pulls": "ecr"}}}])
     cluster.apply({"apiVersion": "finplane.io/v1alpha1", "kind": "ImageRegistry", "metadata": {"name": "ecr"},
                    "spec": {"kind": "ecr", "ecr": {"region": "eu-west-1", "accountId": ACCOUNT},
-                            "namespaceSelector": {"matchLabels": {"pulls": "ecr"}}}})
+                            "namespaceSelector": {"matchLabels": {"pulls": "ecr"}}, "allowSandboxes": True}})
     login = wait_for(lambda: login_in(cluster, "payments"), timeout=60, what="ECR pull Secret in payments")
     assert login == ("AWS", f"{ACCOUNT}-auth-token")  # moto's token, decoded from base64("AWS:<password>")
 

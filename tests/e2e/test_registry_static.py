@@ -69,14 +69,16 @@ def login_in(cluster: Cluster, namespace: str, host: str) -> tuple[str, str] | N
 
 def test_pull_secrets_follow_selectors_capabilities_and_password_rotation(
         cluster: Cluster, registry_operator: OperatorProcess, peer: RegistryPeer) -> None:
-    cluster.apply([ns("finplane"), ns("payments", pulls="yes"), ns("cards"), ns("kyc"), source_secret("pw-one-Xq7"),
+    cluster.apply([ns("finplane"), ns("payments", pulls="yes"), ns("cards"), ns("kyc", **{"finplane.io/team": "kyc"}),
+                   source_secret("pw-one-Xq7"),
                    {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": "payments"},
                     "imagePullSecrets": [{"name": "someone-elses"}]}])
     cluster.apply({"apiVersion": "finplane.io/v1alpha1", "kind": "ImageRegistry", "metadata": {"name": "local"},
                    "spec": {"kind": "static", "server": peer.host,
                             "static": {"secretRef": {"name": "harbor-bot", "namespace": "finplane"}},
                             "namespaceSelector": {"matchLabels": {"pulls": "yes"}},
-                            "serviceAccounts": ["default"], "allowedRepositories": ["payments/*"]}})
+                            "serviceAccounts": ["default"], "allowedRepositories": ["payments/*"],
+                            "allowedTeams": ["kyc"]}})
 
     login = wait_for(lambda: login_in(cluster, "payments", peer.host), what="pull Secret in payments")
     assert peer.pull_manifest(REPO_NAME, TAG, login) == 200
@@ -91,7 +93,8 @@ def test_pull_secrets_follow_selectors_capabilities_and_password_rotation(
     cluster.kubectl("label", "namespace", "cards", "pulls-")
     wait_for(lambda: cluster.get("secret", "local-pull", "cards") is None, what="pull Secret removed from cards")
 
-    # a capability naming the registry brings its namespace in
+    # a capability naming the registry brings its namespace in (the registry grants its team, kyc: the
+    # namespace's finplane.io/team label in migrate mode)
     cluster.apply({"apiVersion": "finplane.io/v1alpha1", "kind": "BusinessCapability",
                    "metadata": {"name": "kyc-check", "namespace": "kyc"},
                    "spec": {"owner": {"team": "kyc", "contact": "kyc@bank.example"}, "domain": "onboarding",

@@ -58,7 +58,7 @@ class Stack:
     """The embedded API server with the CRDs, the operator (FINPLANE_TEAM_OWNERSHIP=enforce) and the API (JWKS)."""
 
     def __init__(self, tmp: Path) -> None:
-        from finplane.apiserver.testing import start_apiserver
+        from finplane_emulator.testing import start_apiserver
 
         self.handle = start_apiserver(tmp / "apiserver")
         self.cluster = Cluster(kubeconfig=Path(self.handle.kubeconfig), url=self.handle.url, handle=self.handle)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["API_VERSION", "IMAGE", "OWNER", "capability", "channel", "compliance_policy", "image_registry",
-           "namespace", "route", "sandbox"]
+           "namespace", "route", "sandbox", "team"]
 
 Obj = dict[str, Any]
 
@@ -98,3 +98,12 @@ def compliance_policy(name: str, rules: list[Obj], *, mode: str = "audit", waive
     if waivers is not None:
         body["waivers"] = waivers
     return _resource("CompliancePolicy", name, None, body, labels=None, annotations=None, uid=None, status=None)
+
+
+def team(name: str, *, namespaces: list[str] | None = None, owners: list[Obj] | None = None,
+         labels: dict[str, str] | None = None, status: Obj | None = None, **spec: Any) -> Obj:
+    """A Team (cluster-scoped) owning `namespaces` (default: one named like the team), with one owner group."""
+    body: Obj = {"displayName": name.title(), "contact": {"email": f"{name}@bank.example"},
+                 "owners": owners or [{"kind": "Group", "name": f"{name}-owners"}],
+                 "namespaces": [name] if namespaces is None else namespaces, **spec}
+    return _resource("Team", name, None, body, labels=labels, annotations=None, uid=None, status=status)

@@ -1,7 +1,7 @@
 """The watch-fed child cache (finplane.reconcile.child_cache), sync_children reading from it, and own_writes.
 
 Covers: events never move the cache back in time (older resourceVersions are ignored, a stale
-DELETED does not drop a newer object); managedFields are not kept; children are found by owner for
+DELETED does not drop a newer object); managedFields keep who wrote, not the field sets; children are found by owner for
 pruning; sync_children with a warm cache compares without any request, still GETs a child it has not
 seen, and remembers what it applied.
 """
@@ -42,11 +42,12 @@ def test_a_stale_deletion_keeps_the_recreated_object_and_a_fresh_one_drops_it() 
     assert cache.owned("v1", "Service", "u1") == []
 
 
-def test_managed_fields_are_not_kept_and_children_are_found_by_owner() -> None:
+def test_managed_fields_keep_only_who_wrote_and_children_are_found_by_owner() -> None:
     cache = ChildCache()
     cache.observe(None, svc("1"))
     got = cache.get("v1", "Service", "a", "ns")
-    assert "managedFields" not in got["metadata"]
+    assert got["metadata"]["managedFields"] == [{"manager": "x", "operation": None, "time": None,
+                                                 "subresource": None}]
     assert cache.owned("v1", "Service", "u1", "ns") == [got]
     assert cache.owned("v1", "Service", "u2") == []
 

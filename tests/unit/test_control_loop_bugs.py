@@ -81,9 +81,14 @@ def namespace(name: str, **labels: str) -> Obj:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
+def payments_namespace() -> Obj:
+    """The payments namespace, labelled for its team by hand (migrate mode: the team registries grant)."""
+    return namespace("payments", **{"finplane.io/team": "payments"})
+
+
 def static_registry(name: str = "internal", **spec: Any) -> Obj:
     return {"apiVersion": API, "kind": "ImageRegistry", "metadata": {"name": name},
-            "spec": {"kind": "static", "server": "registry.finplane.local",
+            "spec": {"kind": "static", "server": "registry.finplane.local", "allowedTeams": ["payments"],
                      "static": {"secretRef": {"name": "creds", "namespace": "finplane-system"}}, **spec}}
 
 
@@ -131,7 +136,7 @@ async def test_the_registry_never_writes_the_service_account_a_capability_render
                      "labels": {OWNER_LABEL: "cap-uid", "app.kubernetes.io/managed-by": "finplane"}},
         "imagePullSecrets": [{"name": "internal-pull"}]})
     rt = runtime(kube)
-    add(rt, static_registry(), namespace("payments"), capability("pay", registryRef="internal"))
+    add(rt, static_registry(), payments_namespace(), capability("pay", registryRef="internal"))
     rt.observe("ServiceAccount", "ADDED", copy_of(kube.find("ServiceAccount", "pay", "payments")))  # the watch
     await run(rt, REG, ("", "internal"))
     assert kube.find("Secret", "internal-pull", "payments") is not None
@@ -143,7 +148,7 @@ async def test_the_sandbox_default_service_account_is_wired_by_the_registry_alon
     kube = FakeKube()
     kube.put(registry_source_secret())
     rt = runtime(kube)
-    add(rt, static_registry(), sandbox("acme", registryRef="internal"))
+    add(rt, static_registry(allowSandboxes=True), sandbox("acme", registryRef="internal"))
     await run(rt, SBX, ("", "acme"))
     assert kube.writes("ServiceAccount") == []  # the sandbox only reads it
     assert kube.last_conditions("TenantSandbox")["ImagePullAccess"]["reason"] == "PullSecretMissing"
@@ -222,7 +227,7 @@ async def test_a_registry_name_too_long_for_a_label_value_is_refused_before_any_
     kube.put(registry_source_secret())
     rt = runtime(kube)
     long = "r" * 64
-    add(rt, static_registry(long), namespace("payments"), capability("pay", registryRef=long))
+    add(rt, static_registry(long), payments_namespace(), capability("pay", registryRef=long))
     await run(rt, REG, ("", long))
     assert [c.verb for c in kube.writes()] == ["patch_status"]
     assert kube.last_conditions("ImageRegistry")["Ready"]["reason"] == "InvalidName"

@@ -75,9 +75,14 @@ def namespace(name: str, **labels: str) -> Obj:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
+def payments_namespace() -> Obj:
+    """The payments namespace, labelled for its team by hand (migrate mode: the team registries grant)."""
+    return namespace("payments", **{"finplane.io/team": "payments"})
+
+
 def static_registry(name: str = "internal", **spec: Any) -> Obj:
     return {"apiVersion": API, "kind": "ImageRegistry", "metadata": {"name": name},
-            "spec": {"kind": "static", "server": "registry.finplane.local",
+            "spec": {"kind": "static", "server": "registry.finplane.local", "allowedTeams": ["payments"],
                      "static": {"secretRef": {"name": "creds", "namespace": "finplane-system"}}, **spec}}
 
 
@@ -221,7 +226,7 @@ async def test_a_registry_leaves_a_foreign_secret_of_its_name_alone_and_reports_
     kube = FakeKube()
     kube.put(registry_source_secret(), foreign("Secret", "v1", "internal-pull", "payments", data={"x": "eQ=="}))
     rt = runtime(kube)
-    add(rt, static_registry(), namespace("payments"), capability("pay", registryRef="internal"))
+    add(rt, static_registry(), payments_namespace(), capability("pay", registryRef="internal"))
     await run(rt, REG, ("", "internal"))
     assert kube.find("Secret", "internal-pull", "payments")["data"] == {"x": "eQ=="}
     assert ready_of(kube, REG) == ("False", "NameConflict")
@@ -295,7 +300,7 @@ async def test_drift_on_a_pull_secret_is_reverted_and_counted() -> None:
     kube = FakeKube()
     kube.put(registry_source_secret())
     rt = runtime(kube)
-    add(rt, static_registry(), namespace("payments"), capability("pay", registryRef="internal"))
+    add(rt, static_registry(), payments_namespace(), capability("pay", registryRef="internal"))
     await run(rt, REG, ("", "internal"))
     echo_status(rt, kube, REG, ("", "internal"))
     good = kube.find("Secret", "internal-pull", "payments")["data"][".dockerconfigjson"]
@@ -338,7 +343,7 @@ async def test_a_registry_asks_to_be_woken_when_it_may_prune_after_start_up() ->
     kube = FakeKube()
     kube.put(registry_source_secret())
     rt = RecordingRuntime(kube, Settings(registry_prune_grace_seconds=30))
-    add(rt, static_registry(), namespace("payments"), capability("pay", registryRef="internal"))
+    add(rt, static_registry(), payments_namespace(), capability("pay", registryRef="internal"))
     await run(rt, REG, ("", "internal"))
     [(kind, key, delay)] = rt.requeued
     assert (kind, key) == (REG, ("", "internal")) and 0 < delay <= 30

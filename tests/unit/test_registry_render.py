@@ -81,25 +81,33 @@ def _ns(name: str, labels: dict | None = None, **meta: object) -> tuple[tuple[st
     return ("", name), {"metadata": {"name": name, "labels": labels or {}, **meta}}
 
 
-def test_targets_are_selected_namespaces_plus_those_of_capabilities_and_sandboxes_naming_the_registry() -> None:
-    namespaces = dict([_ns("a", {"pulls": "yes"}), _ns("b"), _ns("payments"), _ns("sbx-acme")])
-    caps = {("payments", "api"): {"spec": {"registryRef": "ecr"}}, ("b", "x"): {"spec": {"registryRef": "other"}}}
+def _registry(spec: ImageRegistrySpec, **extra: object) -> dict:
+    return {"metadata": {"name": "ecr"}, "spec": {**spec.model_dump(by_alias=True, exclude_none=True), **extra}}
+
+
+def test_targets_are_selected_namespaces_plus_those_of_granted_capabilities_and_sandboxes_naming_the_registry() -> None:
+    namespaces = dict([_ns("a", {"pulls": "yes"}), _ns("b"), _ns("payments", {"finplane.io/team": "payments"}),
+                       _ns("cards", {"finplane.io/team": "cards"}), _ns("sbx-acme")])
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/api:1"
+    caps = {("payments", "api"): {"spec": {"registryRef": "ecr", "image": image}},
+            ("cards", "api"): {"spec": {"registryRef": "ecr", "image": image}},  # cards is not granted
+            ("b", "x"): {"spec": {"registryRef": "other"}}}
     sbx = {("", "acme"): {"spec": {"registryRef": "ecr", "awsRoleArn": "arn:aws:iam::123456789012:role/acme"}}}
-    got = target_namespaces(registry="ecr", selector=ECR.namespace_selector, namespaces=namespaces,
-                            capabilities=caps, sandboxes=sbx, settings=Settings())
+    got = target_namespaces(registry=_registry(ECR, allowedTeams=["payments"], allowSandboxes=True),
+                            namespaces=namespaces, capabilities=caps, sandboxes=sbx, teams={}, settings=Settings())
     assert got == {"a": None, "payments": None, "sbx-acme": "arn:aws:iam::123456789012:role/acme"}
 
 
 def test_a_namespace_that_stops_matching_or_is_terminating_is_no_longer_a_target() -> None:
     namespaces = dict([_ns("a", {"pulls": "no"}), _ns("c", {"pulls": "yes"}, deletionTimestamp="2026-01-01T00:00:00Z")])
-    assert target_namespaces(registry="ecr", selector=ECR.namespace_selector, namespaces=namespaces,
-                             capabilities={}, sandboxes={}, settings=Settings()) == {}
+    assert target_namespaces(registry=_registry(ECR), namespaces=namespaces,
+                             capabilities={}, sandboxes={}, teams={}, settings=Settings()) == {}
 
 
 def test_a_team_namespace_can_name_its_own_role_by_annotation() -> None:
     namespaces = dict([_ns("a", {"pulls": "yes"}, annotations={ROLE_ANNOTATION: "arn:aws:iam::1:role/team-a"})])
-    assert target_namespaces(registry="ecr", selector=ECR.namespace_selector, namespaces=namespaces,
-                             capabilities={}, sandboxes={}, settings=Settings()) == {"a": "arn:aws:iam::1:role/team-a"}
+    assert target_namespaces(registry=_registry(ECR), namespaces=namespaces,
+                             capabilities={}, sandboxes={}, teams={}, settings=Settings()) == {"a": "arn:aws:iam::1:role/team-a"}
 
 
 def test_match_expressions_select_like_kubernetes() -> None:
@@ -107,8 +115,8 @@ def test_match_expressions_select_like_kubernetes() -> None:
         "matchExpressions": [{"key": "tier", "operator": "In", "values": ["gold"]},
                              {"key": "legacy", "operator": "DoesNotExist"}]}})
     namespaces = dict([_ns("x", {"tier": "gold"}), _ns("y", {"tier": "gold", "legacy": "1"}), _ns("z", {"tier": "x"})])
-    assert set(target_namespaces(registry="ecr", selector=spec.namespace_selector, namespaces=namespaces,
-                                 capabilities={}, sandboxes={}, settings=Settings())) == {"x"}
+    assert set(target_namespaces(registry=_registry(spec), namespaces=namespaces,
+                                 capabilities={}, sandboxes={}, teams={}, settings=Settings())) == {"x"}
 
 
 def test_an_image_from_another_host_than_the_ecr_accounts_is_refused_pull_access() -> None:

@@ -25,6 +25,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
         "local", kind="static", server="registry.bank.example",
         static={"secretRef": {"name": "harbor-bot", "namespace": "finplane"}}),
     "CompliancePolicy": builders.compliance_policy("baseline", [{"id": "no-latest-tag"}]),
+    "Team": builders.team("payments"),
 }
 
 

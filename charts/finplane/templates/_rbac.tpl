@@ -229,6 +229,12 @@ workload creation cluster-wide):
 - apiGroups: [finplane.io]
   resources: [teams]
   verbs: [get, list, watch]
+{{- /* The compliance routes read results from the API's informers, which list and watch PolicyReports and
+       ClusterPolicyReports whoever writes them (the operator with features.policyReports, or another tool):
+       without this the API never becomes ready under RBAC (tests/chart/test_rbac_enforced_e2e.py). */}}
+- apiGroups: [wgpolicyk8s.io]
+  resources: [policyreports, clusterpolicyreports]
+  verbs: [list, watch]
 {{- if .Values.features.sandboxes }}
 - apiGroups: [""]
   resources: [secrets]

@@ -2,7 +2,11 @@
 
 Built by `main.py` (and by in-process tests through `build_app`). `build_app` is the one place that
 assembles the server: it wires the controllers into the plain-state `Core`, creates the namespaces
-every cluster starts with, and attaches the simulator, the counters and the fault switch. Discovery,
+every cluster starts with, builds the front door (`guard.py`: authentication and the authorizer chosen by
+`Security`) and the admission chain (`admission_chain.py`, wired into `Core.admission`), creates the
+bootstrap RBAC roles in RBAC mode, and attaches the simulator, the counters and the fault switch. Every
+request but the test-only `/_finplane/` ones is authenticated first; its warnings become `Warning`
+headers. Discovery,
 /version, health, OpenAPI, /metrics and the `/_finplane/` endpoints are answered here; every other
 `/api` and `/apis` path goes to `http.handle_resource`.
 """
@@ -10,22 +14,37 @@ every cluster starts with, and attaches the simulator, the counters and the faul
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from finplane_emulator import bootstrap, discovery, openapi
+from finplane_emulator import (
+    admission_context,
+    admission_serviceaccount,
+    bootstrap,
+    discovery,
+    openapi,
+    rbac_bootstrap,
+    rbac_reviews,
+)
+from finplane_emulator.admission_chain import PLUGINS, Admission
+from finplane_emulator.authn import Authenticator, load_token_file
 from finplane_emulator.controllers import Controllers
 from finplane_emulator.core import Core
 from finplane_emulator.errors import ApiError, status_body
 from finplane_emulator.faults import Faults
+from finplane_emulator.guard import MODES, Guard
 from finplane_emulator.http import handle_resource, json_response
 from finplane_emulator.observe import Stats
+from finplane_emulator.rbac import Authorizer
 from finplane_emulator.simulator import DeploymentSimulator
+from finplane_emulator.tokens import Signer
 from finplane_emulator.writes import create
 
-__all__ = ["DEFAULT_NAMESPACES", "build_app"]
+__all__ = ["DEFAULT_NAMESPACES", "GUARD_KEY", "Security", "build_app"]
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -33,6 +52,7 @@ CORE_KEY = web.AppKey("core", Core)
 STATS_KEY = web.AppKey("stats", Stats)
 FAULTS_KEY = web.AppKey("faults", Faults)
 SIM_KEY = web.AppKey("simulator", DeploymentSimulator)
+GUARD_KEY = web.AppKey("guard", Guard)
 
 
 @web.middleware
@@ -43,12 +63,47 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return json_response(exc.body, status=exc.code)
 
 
-def build_app(core: Core, *, faults: bool = False, simulate: bool = True) -> web.Application:
+@dataclass(frozen=True)
+class Security:
+    """Authentication, authorization and admission options (kube-apiserver's flags of the same names)."""
+
+    authorization_mode: str = "AlwaysAllow"  # or "RBAC"
+    token_auth_file: Path | None = None
+    anonymous_auth: bool = True
+    admission_plugins: tuple[str, ...] = ()
+    admin_token: str | None = None
+
+
+def _guard(core: Core, security: Security) -> Guard:
+    if security.authorization_mode not in MODES:
+        raise ValueError(f"--authorization-mode must be one of {', '.join(MODES)}")
+    unknown = set(security.admission_plugins) - set(PLUGINS)
+    if unknown:
+        raise ValueError(f"unknown admission plugins {sorted(unknown)}; known: {', '.join(PLUGINS)}")
+    static = load_token_file(security.token_auth_file) if security.token_auth_file else None
+    signer = Signer()
+    authenticator = Authenticator(core, static=static, anonymous=security.anonymous_auth,
+                                  admin_token=security.admin_token, signer=signer)
+    authorizer = Authorizer(core) if security.authorization_mode == "RBAC" else None
+    rbac_reviews.register(core)
+    core.admission = Admission(core=core, signer=signer, plugins=frozenset(security.admission_plugins),
+                               authorizer=authorizer)
+    if authorizer is not None:
+        rbac_bootstrap.bootstrap(core)
+        rbac_bootstrap.start_aggregation(core)
+    if "ServiceAccount" in security.admission_plugins:
+        admission_serviceaccount.start_default_service_accounts(core)
+    return Guard(authenticator=authenticator, authorizer=authorizer)
+
+
+def build_app(core: Core, *, faults: bool = False, simulate: bool = True,
+              security: Security | None = None) -> web.Application:
     """The server around `core` (already loaded from a snapshot, if any): controllers wired, namespaces made."""
     if isinstance(core.hooks, Controllers):
         raise ValueError("this Core is already served by an application")
     core.hooks = Controllers(core)
     _bootstrap(core)
+    guard = _guard(core, security or Security())
     app = web.Application(middlewares=[_errors], client_max_size=64 * 1024 * 1024)
     stats = Stats()
     stats.gauges["objects"] = lambda: sum(r.count for r in core.store.resources.values())
@@ -57,6 +112,7 @@ def build_app(core: Core, *, faults: bool = False, simulate: bool = True) -> web
     app[CORE_KEY] = core
     app[STATS_KEY] = stats
     app[FAULTS_KEY] = Faults(enabled=faults)
+    app[GUARD_KEY] = guard
     if simulate:
         app[SIM_KEY] = DeploymentSimulator(core, stats)
     app.router.add_route("*", "/{tail:.*}", _dispatch)
@@ -74,15 +130,42 @@ def _bootstrap(core: Core) -> None:
 
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:
+    path = request.path.rstrip("/") or "/"
+    if path.startswith("/_finplane/"):
+        return await _route(request, path)
+    guard = request.app[GUARD_KEY]
+    ctx = None
+    try:
+        ctx = admission_context.enter(guard.authenticate(request.headers))
+        response = await _route(request, path)
+    except ApiError as exc:
+        response = json_response(exc.body, status=exc.code)
+    finally:
+        if ctx is not None:
+            ctx.active = False  # work the request scheduled runs as the server from now on
+    if ctx is not None and ctx.warnings and not response.prepared:
+        for text in dict.fromkeys(ctx.warnings):
+            response.headers.add("Warning", '299 - "' + text.replace('"', "'") + '"')
+    return response
+
+
+def _is_resource_path(parts: list[str]) -> bool:
+    head = parts[0]
+    return head in ("api", "apis") and not (len(parts) <= 3 and not (head == "api" and len(parts) == 3))
+
+
+async def _route(request: web.Request, path: str) -> web.StreamResponse:
     app = request.app
     core, stats = app[CORE_KEY], app[STATS_KEY]
-    path = request.path.rstrip("/") or "/"
     parts = path.strip("/").split("/")
     head = parts[0]
+    user = admission_context.current_user()
+    if user is not None and not _is_resource_path(parts):
+        app[GUARD_KEY].check_path(user, request.method, request.path)
     if head in ("api", "apis") and len(parts) <= 3 and not (head == "api" and len(parts) == 3):
         return _discovery(request, core, parts)
     if head in ("api", "apis"):
-        return await handle_resource(request, core=core, stats=stats, faults=app[FAULTS_KEY])
+        return await handle_resource(request, core=core, stats=stats, faults=app[FAULTS_KEY], guard=app[GUARD_KEY])
     if head == "openapi":
         return openapi.serve(request, core, parts)
     if path == "/version":

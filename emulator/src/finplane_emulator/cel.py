@@ -22,7 +22,7 @@ from typing import Any
 import celpy
 from celpy import celtypes
 
-__all__ = ["CelCompileError", "CelEvalError", "CelRule", "compile_rule", "to_cel"]
+__all__ = ["CelCompileError", "CelEvalError", "CelRule", "compile_expression", "compile_rule", "to_cel"]
 
 _OLD_SELF = re.compile(r"\boldSelf\b")
 
@@ -161,6 +161,12 @@ def _compile(expression: str) -> Any:
         text = str(exc).strip().replace("\n", " ")
         raise CelCompileError(f"compilation failed: ERROR: <input>: Syntax error: {text}") from None
     return _env().program(ast, functions=_FUNCTIONS)
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_expression(expression: str) -> Any:
+    """One CEL expression compiled with the Kubernetes functions above (used by admission_vap.py)."""
+    return _compile(expression)
 
 
 _CACHE: dict[tuple[str, str | None, str | None, str | None, str | None], CelRule] = {}

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from finplane_emulator.resources import Registry, ResourceInfo
 from finplane_emulator.store import DEFAULT_HISTORY, Store
 
-__all__ = ["Core", "WriteHooks"]
+__all__ = ["Core", "WriteAdmission", "WriteHooks"]
 
 Obj = dict[str, Any]
 
@@ -40,6 +40,24 @@ class _NoHooks:
         return None
 
 
+class WriteAdmission(Protocol):
+    """The admission chain the write path runs (wired by `app.build_app`; see admission_chain.py)."""
+
+    def mutate(self, info: ResourceInfo, obj: Obj, old: Obj | None, operation: str) -> None: ...
+
+    def validate(self, info: ResourceInfo, obj: Obj, old: Obj | None, operation: str, subresource: str) -> None: ...
+
+
+class _NoAdmission:
+    """Admit everything (a `Core` no application serves)."""
+
+    def mutate(self, info: ResourceInfo, obj: Obj, old: Obj | None, operation: str) -> None:
+        return None
+
+    def validate(self, info: ResourceInfo, obj: Obj, old: Obj | None, operation: str, subresource: str) -> None:
+        return None
+
+
 class Core:
     """Registry + store; `hooks` are the controllers once `app.build_app` has wired them."""
 
@@ -47,6 +65,7 @@ class Core:
         self.registry = Registry()
         self.store = Store(history=history)
         self.hooks: WriteHooks = _NoHooks()
+        self.admission: WriteAdmission = _NoAdmission()
         self.namespaces_info = self.registry.get("", "v1", "namespaces")
 
     def info_for_key(self, key: tuple[str, str]) -> ResourceInfo | None:

@@ -1,7 +1,8 @@
 """The resource endpoints: parse `/api/v1/...` and `/apis/G/V/...` URLs and dispatch by verb.
 
 Registered by `app.py` as the catch-all route. Turns a URL into (resource, namespace, name,
-subresource), counts the request in `Stats`, applies injected faults, and calls the read,
+subresource), counts the request in `Stats`, authorises it (`guard.py`; the authorization and
+authentication reviews and TokenRequest are answered by `rbac_reviews.py`), applies injected faults, and calls the read,
 write, delete and watch modules; answers are JSON objects, lists, Tables (when kubectl asks
 with `as=Table`) or `Status` errors.
 """
@@ -16,11 +17,24 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
-from finplane_emulator import deletion, jsoncodec, negotiation, protobuf, reads, scale, writes
+from finplane_emulator import (
+    admission_context,
+    deletion,
+    jsoncodec,
+    negotiation,
+    protobuf,
+    rbac_reviews,
+    reads,
+    scale,
+    writes,
+)
+from finplane_emulator.authn import User
 from finplane_emulator.core import Core
 from finplane_emulator.errors import ApiError, bad_request, method_not_allowed, status_body
 from finplane_emulator.faults import Faults
+from finplane_emulator.guard import Guard
 from finplane_emulator.observe import Stats
+from finplane_emulator.rbac import Attributes
 from finplane_emulator.resources import ResourceInfo
 from finplane_emulator.scale import SCALABLE
 from finplane_emulator.watch import serve_watch
@@ -71,7 +85,8 @@ def parse_target(core: Core, path: str) -> Target:
         raise _not_found_path()
     name = rest[1] if len(rest) > 1 else ""
     sub = rest[2] if len(rest) > 2 else ""
-    if sub and not (sub == "status" and info.status) and not (sub == "scale" and (group, info.plural) in SCALABLE):
+    if sub and not (sub == "status" and info.status) and not (sub == "scale" and (group, info.plural) in SCALABLE) \
+            and not (sub == "token" and group == "" and info.plural == "serviceaccounts"):
         raise _not_found_path()
     return Target(info=info, namespace=namespace, name=name, subresource=sub, legacy_watch=legacy_watch)
 
@@ -123,12 +138,22 @@ async def _body(request: web.Request) -> Any:
         raise bad_request(f"the object provided is unrecognized: {exc}") from None
 
 
-async def handle_resource(request: web.Request, *, core: Core, stats: Stats, faults: Faults) -> web.StreamResponse:
+async def handle_resource(request: web.Request, *, core: Core, stats: Stats, faults: Faults,
+                          guard: Guard | None = None) -> web.StreamResponse:
     target = parse_target(core, request.path)
     info = target.info
     verb = _verb(request, target)
     stats.record(verb=verb, group=info.group, resource=info.plural, subresource=target.subresource,
                  user_agent=request.headers.get("User-Agent", ""))
+    user = admission_context.current_user()
+    if guard is not None and user is not None:
+        _authorize(core, guard, user, target, verb)
+        if rbac_reviews.handles(info, target.subresource):
+            if verb != "create":
+                raise method_not_allowed()
+            obj, code = rbac_reviews.serve(core, guard, user, info, target.namespace, target.name,
+                                           target.subresource, await _body(request))
+            return json_response(obj, status=code)
     if faults.enabled and faults.active:
         if faults.latency:
             await asyncio.sleep(faults.latency)
@@ -202,6 +227,18 @@ async def handle_resource(request: web.Request, *, core: Core, stats: Stats, fau
                 deletion.delete(core, info, md.get("namespace"), md["name"], dict(options))
         return json_response(listed)
     raise method_not_allowed()
+
+
+def _authorize(core: Core, guard: Guard, user: User, target: Target, verb: str) -> None:
+    """RBAC's view of the request: apply is `patch`, and also `create` when the object does not exist yet."""
+    info = target.info
+    attrs = Attributes(verb="patch" if verb == "apply" else verb, group=info.group, resource=info.plural,
+                       subresource=target.subresource, namespace=target.namespace or "", name=target.name)
+    guard.check(user, attrs)
+    if verb == "apply" and not target.subresource and \
+            core.store.get(info, target.namespace or "", target.name) is None:
+        guard.check(user, Attributes(verb="create", group=info.group, resource=info.plural,
+                                     namespace=target.namespace or "", name=target.name))
 
 
 async def _scale(request: web.Request, core: Core, target: Target, verb: str, *, dry_run: bool) -> web.Response:

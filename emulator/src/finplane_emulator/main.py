@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
-from finplane_emulator.app import build_app
+from finplane_emulator.app import GUARD_KEY, Security, build_app
 from finplane_emulator.core import Core
 from finplane_emulator.persistence import Persistence
 
@@ -30,8 +30,8 @@ READY_PREFIX = "finplane-emulator listening on "
 log = logging.getLogger("finplane_emulator")
 
 
-def kubeconfig(url: str, *, ca_file: Path | None = None) -> str:
-    """A kubeconfig for this server. The token is a placeholder: the server does no authentication."""
+def kubeconfig(url: str, *, token: str, ca_file: Path | None = None) -> str:
+    """A kubeconfig for this server with the admin token (user kubernetes-admin, group system:masters)."""
     cluster: dict[str, object] = {"server": url}
     if url.startswith("https://"):
         if ca_file:
@@ -40,7 +40,7 @@ def kubeconfig(url: str, *, ca_file: Path | None = None) -> str:
             cluster["insecure-skip-tls-verify"] = True
     doc = {"apiVersion": "v1", "kind": "Config", "preferences": {},
            "clusters": [{"name": "finplane", "cluster": cluster}],
-           "users": [{"name": "finplane", "user": {"token": "finplane-local-no-auth"}}],
+           "users": [{"name": "finplane", "user": {"token": token}}],
            "contexts": [{"name": "finplane", "context": {"cluster": "finplane", "user": "finplane",
                                                           "namespace": "default"}}],
            "current-context": "finplane"}
@@ -48,12 +48,14 @@ def kubeconfig(url: str, *, ca_file: Path | None = None) -> str:
 
 
 async def serve(*, host: str, port: int, data_dir: Path | None, kubeconfig_out: Path | None,
-                tls_cert: Path | None, tls_key: Path | None, faults: bool, stop: asyncio.Event) -> None:
+                tls_cert: Path | None, tls_key: Path | None, faults: bool, stop: asyncio.Event,
+                security: Security | None = None) -> None:
     core = Core()
     persistence = Persistence(core, data_dir) if data_dir else None
     if persistence:
         persistence.load()
-    app = build_app(core, faults=faults)
+    app = build_app(core, faults=faults, security=security)
+    admin_token = app[GUARD_KEY].authenticator.admin_token
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     ssl_ctx = None
@@ -70,7 +72,8 @@ async def serve(*, host: str, port: int, data_dir: Path | None, kubeconfig_out: 
         persistence.start()
     if kubeconfig_out:
         kubeconfig_out.parent.mkdir(parents=True, exist_ok=True)
-        kubeconfig_out.write_text(kubeconfig(url, ca_file=tls_cert))
+        kubeconfig_out.write_text(kubeconfig(url, token=admin_token, ca_file=tls_cert))
+        kubeconfig_out.chmod(0o600)
     print(f"{READY_PREFIX}{url}", flush=True)
     try:
         await stop.wait()
@@ -82,7 +85,7 @@ async def serve(*, host: str, port: int, data_dir: Path | None, kubeconfig_out: 
 
 def run(*, host: str = "127.0.0.1", port: int = 6443, data_dir: Path | None = None,
         kubeconfig_out: Path | None = None, tls_cert: Path | None = None, tls_key: Path | None = None,
-        faults: bool = False) -> None:
+        faults: bool = False, security: Security | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def main() -> None:
@@ -91,7 +94,7 @@ def run(*, host: str = "127.0.0.1", port: int = 6443, data_dir: Path | None = No
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await serve(host=host, port=port, data_dir=data_dir, kubeconfig_out=kubeconfig_out,
-                    tls_cert=tls_cert, tls_key=tls_key, faults=faults, stop=stop)
+                    tls_cert=tls_cert, tls_key=tls_key, faults=faults, stop=stop, security=security)
 
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(main())

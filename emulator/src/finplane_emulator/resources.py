@@ -128,6 +128,11 @@ class Registry:
     def get(self, group: str, version: str, plural: str) -> ResourceInfo | None:
         return self._by_gvr.get((group, version, plural))
 
+    def add_builtin(self, info: ResourceInfo) -> None:
+        """Serve one more built-in resource (the authorization/authentication reviews register this way)."""
+        self._by_gvr[(info.group, info.version, info.plural)] = info
+        self.generation += 1
+
     def all(self) -> list[ResourceInfo]:
         return list(self._by_gvr.values())
 

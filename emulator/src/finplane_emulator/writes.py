@@ -109,8 +109,10 @@ def create(core: Core, info: ResourceInfo, namespace: str | None, body: Any, *, 
         md["generation"] = 1
     if info.status:
         obj.pop("status", None)  # create cannot set status when it is a subresource
+    core.admission.mutate(info, obj, None, "CREATE")
     meta.on_create(info, obj)
     crds.before_write(core, info, obj, None)
+    core.admission.validate(info, obj, None, "CREATE", "")
     if not managed:
         obj = _record(info, None, obj, manager=manager, operation="Update")
     if dry_run:
@@ -174,6 +176,7 @@ def replace(core: Core, info: ResourceInfo, old: Obj, new: Obj, *, subresource: 
         crds.before_write(core, info, new, old)
         if meta.tracks_generation(info) and meta.spec_changed(info, old, new):
             md["generation"] = int(om.get("generation") or 1) + 1
+    core.admission.validate(info, new, old, "UPDATE", subresource)
     if _same(old, new):
         return old
     if not managed:

@@ -29,10 +29,12 @@ from finplane.models.common import (
     cel,
     check_unique,
     list_map,
+    list_set,
 )
 
 __all__ = [
     "IMAGE_PATTERN",
+    "AllowedCallers",
     "Autoscaling",
     "BusinessCapabilitySpec",
     "BusinessCapabilityStatus",
@@ -106,6 +108,26 @@ class SecretEnv(SpecModel):
     secret_ref: SecretKeyRef = Field(description="The Secret and key holding the value.")
 
 
+class AllowedCallers(SpecModel):
+    """Who may call the capability beyond its own namespace and team (the callee consents, callers never take).
+
+    A capability in the same namespace, or in a namespace of the same Team, is always admitted. Anything
+    else must be named here; a caller that is not gets only its own egress and reports CallerNotAllowed.
+    """
+
+    teams: list[DnsLabel] = Field(default_factory=list, max_length=64, json_schema_extra=list_set(),
+                                  description="Teams whose capabilities may call this one.")
+    namespaces: list[DnsLabel] = Field(default_factory=list, max_length=64, json_schema_extra=list_set(),
+                                       description="Namespaces whose capabilities may call this one.")
+    capabilities: list[CapabilityRef] = Field(default_factory=list, max_length=64,
+                                              description="Individual capabilities that may call this one "
+                                                          "(namespace defaults to this capability's).")
+    sandboxes: bool | None = Field(
+        default=None, description="Whether approved, provisioned partner sandboxes listing this capability in "
+                                  "spec.allowedCapabilities may call it. Unset: yes, unless the data "
+                                  "classification is restricted (restricted capabilities must say true).")
+
+
 class BusinessCapabilitySpec(SpecModel):
     """Desired state of a business capability."""
 
@@ -139,7 +161,12 @@ class BusinessCapabilitySpec(SpecModel):
         description="Capabilities this one calls; egress is allowed to them only (plus DNS).",
     )
     registry_ref: DnsSubdomain | None = Field(
-        default=None, description="Name of the ImageRegistry whose pull secret the pods use.",
+        default=None, description="Name of the ImageRegistry whose pull secret the pods use; the registry must "
+                                  "grant the capability's team (spec.allowedTeams) and serve its image.",
+    )
+    allowed_callers: AllowedCallers | None = Field(
+        default=None, description="Callers admitted beyond the same namespace and team; unset admits no other "
+                                  "team (and partner sandboxes only when not restricted).",
     )
 
     @field_validator("config")

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, StringConstraints, model_validator
 from finplane.models.common import (
     AWS_ROLE_ARN,
     Condition,
+    DnsLabel,
     DnsSubdomain,
     LabelSelector,
     NamespacedSecretRef,
@@ -89,6 +90,13 @@ class ImageRegistrySpec(SpecModel):
         default_factory=list, max_length=64, json_schema_extra=list_set(),
         description="Repository patterns served (* matches any characters); empty allows every repository.",
     )
+    allowed_teams: list[DnsLabel] = Field(
+        default_factory=list, max_length=256, json_schema_extra=list_set(),
+        description="Teams whose capabilities may use this registry (registryRef); empty grants no team. The "
+                    "Team's own spec.allowedRegistries must agree. Namespaces selected by namespaceSelector are "
+                    "granted by the selection itself.")
+    allow_sandboxes: bool = Field(default=False, description="Whether approved partner sandboxes may name this "
+                                                             "registry in their registryRef.")
     secret_name: DnsSubdomain | None = Field(default=None,
                                              description="Name of the pull secrets; defaults to "
                                                          "<registry name>-pull (the name capabilities and sandboxes reference).")

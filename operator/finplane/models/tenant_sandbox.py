@@ -31,6 +31,7 @@ from finplane.models.common import (
 
 __all__ = [
     "MAX_TTL_SECONDS",
+    "RESERVED_MEMBER_PREFIX",
     "CredentialRef",
     "Member",
     "MemberKind",
@@ -96,11 +97,25 @@ class Quota(SpecModel):
                                                  description="Maximum number of PersistentVolumeClaims.")
 
 
+#: Names the API server reserves for itself (`system:masters` is cluster-admin, `system:authenticated` is every
+#: signed-in user, `system:serviceaccount:...` are workloads): never a sandbox member.
+RESERVED_MEMBER_PREFIX = "system:"
+
+
 class Member(SpecModel):
     """A user or group allowed to manage workloads in the sandbox namespace."""
 
+    # The CRD refuses system: names (CEL); the sandbox reconciler refuses them again (render.sandbox.member_problem)
+    # for objects stored before the rule. Not a model validator: the platform API reports them with its own rule.
+    model_config = ConfigDict(json_schema_extra=cel(
+        (f"!self.name.startsWith('{RESERVED_MEMBER_PREFIX}')",
+         f"members may not be {RESERVED_MEMBER_PREFIX} names: the API server reserves them "
+         "(system:masters is cluster-admin, system:authenticated is everyone)"),
+    ))
+
     kind: MemberKind = Field(description="User or Group.")
-    name: str = Field(min_length=1, max_length=253, description="User or group name as the API server sees it.")
+    name: str = Field(min_length=1, max_length=253,
+                      description="User or group name as the API server sees it; never a system: name.")
 
 
 class TenantSandboxSpec(SpecModel):

@@ -70,6 +70,7 @@ class EvidenceLog:
         self.results: dict[str, Entry] = {}  # last result entry per key (replayed at start)
         self.waivers: dict[str, str] = {}  # "policy/waiver" -> "granted" | "expired"
         self.modes: dict[str, str] = {}
+        self.marks: dict[str, str] = {}  # "mark" -> its last "markValue" (the recorder's once-only entries)
         self.head, self.seq = GENESIS, 0
         self.corrupt: EvidenceCorrupt | None = None
         self._size, self._next_line = 0, 1  # where the last entry read ends, and the number of the next line
@@ -78,10 +79,11 @@ class EvidenceLog:
         # read: a reload must find the same entry there, or entries were removed or rewritten meanwhile.
         self._high: tuple[int, str] = (0, GENESIS)
         self._seen_high = GENESIS
+        self._anchors: dict[str, str] = {}  # heads recorded outside the log that it does not reach -> where
         self._load()
 
     def _load(self) -> None:
-        self.head, self.seq, self.results, self.waivers, self.modes = GENESIS, 0, {}, {}, {}
+        self.head, self.seq, self.results, self.waivers, self.modes, self.marks = GENESIS, 0, {}, {}, {}, {}
         self.corrupt, self._size, self._next_line, self._torn = None, 0, 1, None
         self._seen_high = GENESIS
         self._read_from(0)
@@ -91,6 +93,9 @@ class EvidenceLog:
             self.corrupt = EvidenceCorrupt(
                 f"the log no longer holds entry {seq} ({digest[:16]}…) that was read from it before: entries "
                 f"were removed from its end or it was rewritten (it now ends at seq {self.seq})")
+        if self.corrupt is None and self._anchors:  # sticky too, until the log reaches the head again
+            head, source = next(iter(self._anchors.items()))
+            self.corrupt = self._unanchored(head, source)
 
     def _read_from(self, offset: int) -> None:
         """Check and replay the entries from byte `offset` (where the last one this process knows ends)."""
@@ -126,6 +131,9 @@ class EvidenceLog:
             self._torn = found.torn
 
     def _remember(self, e: Entry) -> None:
+        self._anchors.pop(str(e.get("hash")), None)
+        if isinstance(e.get("mark"), str):
+            self.marks[e["mark"]] = str(e.get("markValue", ""))
         kind = e.get("type")
         if kind == "result":
             if e.get("result") == "removed":
@@ -174,9 +182,13 @@ class EvidenceLog:
         """Does the log reach `head`, recorded in `source` (e.g. the policy's status)? If not, it is corrupt."""
         if head in (GENESIS, self.head) or any(e.get("hash") == head for _, e in read_entries(self.path)):
             return None
-        self.corrupt = EvidenceCorrupt(f"the log does not reach the head recorded in {source} ({head[:16]}…): it "
-                                       f"ends at seq {self.seq}, so entries were removed or it was replaced")
+        self._anchors[head] = source  # kept: a later reload must not forget it (append stays refused)
+        self.corrupt = self._unanchored(head, source)
         return self.corrupt
+
+    def _unanchored(self, head: str, source: str) -> EvidenceCorrupt:
+        return EvidenceCorrupt(f"the log does not reach the head recorded in {source} ({head[:16]}…): it "
+                               f"ends at seq {self.seq}, so entries were removed or it was replaced")
 
     def _write(self, fh: object, event: Entry, now: datetime) -> Entry:
         entry: Entry = {"seq": self.seq + 1, "time": iso(now), **event, "prev": self.head}

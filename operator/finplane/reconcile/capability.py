@@ -12,30 +12,53 @@ rest (reconcile.controller).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from finplane.models.business_capability import BusinessCapabilitySpec, BusinessCapabilityStatus
-from finplane.names import BUSINESS_CAPABILITY, CHANNEL, COMPLIANCE_POLICY, IMAGE_REGISTRY, TENANT_SANDBOX
+from finplane.names import (
+    BUSINESS_CAPABILITY,
+    CHANNEL,
+    COMPLIANCE_POLICY,
+    IMAGE_REGISTRY,
+    NAMESPACE,
+    TEAM,
+    TENANT_SANDBOX,
+)
 from finplane.policy.enforce import enforced_violations
 from finplane.policy.subject import Context
-from finplane.reconcile.registry.access import pull_secret_for
+from finplane.reconcile.registry.access import image_allowed, pull_secret_for, registry_grants
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
 from finplane.reconcile.team_gate import PENDING, capability_watches, gate
 from finplane.render.capability import CapabilityContext, render_capability
+from finplane.render.capability_callers import (
+    TEAM_LABEL,
+    admits_caller,
+    admits_sandboxes,
+    sandbox_may_call,
+    team_resolver,
+)
 from finplane.render.capability_checks import check_capability
+from finplane.render.sandbox_lifecycle import approval
 from finplane.status.conditions import Cond, summarize_ready
 from finplane.status.vocabulary import ConditionType, Reason, is_ready
 
-__all__ = ["KIND", "CapabilityReconciler", "deps_of"]
+__all__ = ["CALLER_NOT_ALLOWED", "KIND", "PULL_REFUSALS", "CapabilityReconciler", "deps_of"]
 
 log = logging.getLogger("finplane.capability")
 KIND = BUSINESS_CAPABILITY
 Obj = dict[str, Any]
 PRUNE = (("policy/v1", "PodDisruptionBudget"), ("autoscaling/v2", "HorizontalPodAutoscaler"))
 T = ConditionType
+#: DependenciesReady=False: a dependency does not admit this capability as a caller (its spec.allowedCallers).
+CALLER_NOT_ALLOWED = "CallerNotAllowed"
+#: ImagePullAccess reasons that refuse the capability: nothing of the workload is applied.
+PULL_REFUSALS = frozenset({Reason.REGISTRY_NOT_FOUND, "RegistryMismatch", "RepositoryNotAllowed", "InvalidImage",
+                           "RegistryNotGranted"})
 
 
 def deps_of(body: Obj) -> list[Key]:
@@ -82,18 +105,26 @@ def _allowed_by(sandbox: Obj | None) -> list[Key]:
 
 
 def _sandbox_live(sandbox: Obj) -> bool:
-    """A sandbox whose namespace exists and is not torn down (its callers may be admitted)."""
-    return (sandbox.get("status") or {}).get("phase") not in ("Expired", "Failed")
+    """An approved, provisioned sandbox (Active or Expiring, not deleted): only such a sandbox may be a caller."""
+    return sandbox_may_call(sandbox, approved=approval((sandbox.get("metadata") or {}).get("annotations")) is None)
 
 
-def sandbox_callers(rt: Runtime, key: Key) -> tuple[str, ...]:
-    """Namespaces of live sandboxes that list this capability in spec.allowedCapabilities."""
+def sandbox_callers(rt: Runtime, key: Key, spec: BusinessCapabilitySpec) -> tuple[str, ...]:
+    """Namespaces of approved, provisioned sandboxes listing this capability, when the capability admits sandboxes."""
     from finplane.render.sandbox import sandbox_namespace
 
+    if not admits_sandboxes(spec):
+        return ()
     return tuple(sorted(
         (b.get("status") or {}).get("namespace") or sandbox_namespace(b["metadata"]["name"], rt.settings)
-        for b in rt.stores.get(TENANT_SANDBOX, {}).values()
-        if key in _allowed_by(b) and _sandbox_live(b) and not b["metadata"].get("deletionTimestamp")))
+        for b in rt.stores.get(TENANT_SANDBOX, {}).values() if key in _allowed_by(b) and _sandbox_live(b)))
+
+
+def _consent_changed(new: Obj, old: Obj) -> bool:
+    """The callee's consent (who it admits) changed: its callers' DependenciesReady and policies follow."""
+    n, o = new.get("spec") or {}, old.get("spec") or {}
+    return n.get("allowedCallers") != o.get("allowedCallers") or \
+        n.get("dataClassification") != o.get("dataClassification")
 
 
 def _next_enforced_waiver_expiry(policies: Iterable[Obj]) -> float | None:
@@ -128,7 +159,8 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
     def watches(self) -> list[Watch]:
         return [Watch(KIND, self._related), Watch(IMAGE_REGISTRY, self._registry_changed),
                 Watch(TENANT_SANDBOX, self._sandbox_changed), Watch(CHANNEL, self._channel_changed),
-                Watch(COMPLIANCE_POLICY, self._policy_changed), *capability_watches(self.rt)]
+                Watch(COMPLIANCE_POLICY, self._policy_changed), Watch(TEAM, self._consent_team_changed),
+                Watch(NAMESPACE, self._namespace_changed), *capability_watches(self.rt)]
 
     # -- what wakes a capability ------------------------------------------------------------------
     def _related(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
@@ -136,7 +168,7 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
         _index_deps(self.dependents, key, deps_of(old) if old else [], [] if event == "DELETED" else deps_of(new))
         relevant = event in ("ADDED", "DELETED", "LISTED") or old is None or \
             is_ready(new) != is_ready(old) or deps_of(new) != deps_of(old) or \
-            (new.get("spec") or {}).get("port") != (old.get("spec") or {}).get("port")
+            (new.get("spec") or {}).get("port") != (old.get("spec") or {}).get("port") or _consent_changed(new, old)
         if not relevant:
             return []
         return [*self.dependents.get(key, ()), *deps_of(new), *(deps_of(old) if old else [])]
@@ -152,6 +184,34 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
                 _sandbox_live(new) == _sandbox_live(old):
             return []
         return set(_allowed_by(new)) | set(_allowed_by(old))
+
+    def _around(self, namespaces: set[str]) -> set[Key]:
+        """Capabilities in `namespaces` and those they call or are called by: whose consent depends on their team."""
+        inside = [k for k in self.rt.stores.get(KIND, {}) if k[0] in namespaces]
+        out = set(inside)
+        for k in inside:
+            out.update(self.dependents.get(k, ()))
+            out.update(deps_of(self.rt.stores[KIND][k]))
+        return out
+
+    def _consent_team_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        """A Team's namespaces (or its allow-lists) decide callers' teams: wake the callees and callers across it."""
+        if old is not None and event != "DELETED" and new.get("spec") == old.get("spec") and \
+                (new.get("status") or {}).get("namespaces") == (old.get("status") or {}).get("namespaces"):
+            return []
+        listed = {*((new.get("spec") or {}).get("namespaces") or []),
+                  *(((old or {}).get("spec") or {}).get("namespaces") or [])}
+        return self._around(listed)
+
+    def _namespace_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        """In migrate mode a namespace's finplane.io/team label is its team (consent and registry grants)."""
+        if self.rt.settings.team_ownership != "migrate":
+            return []
+        labels = ((new.get("metadata") or {}).get("labels") or {}).get(TEAM_LABEL)
+        before = (((old or {}).get("metadata") or {}).get("labels") or {}).get(TEAM_LABEL)
+        if old is not None and event not in ("ADDED", "DELETED") and labels == before:
+            return []
+        return self._around({new["metadata"]["name"]})
 
     def _channel_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
         return _channel_refs(new) | _channel_refs(old)
@@ -177,11 +237,18 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
             return Outcome([])  # its Team is provisioning the namespace; the Team's status change wakes this one
         if team_refusal is not None:
             raise Refuse(team_refusal.reason, team_refusal.message, terminal=False)
-        dependents = tuple(sorted(k for k in self.dependents.get(key, ()) if k in store))
+        pull = self._pull_access(key, spec)
+        if pull.status != "True":  # no pull grant: nothing of the workload is applied (reconcile.registry.access)
+            raise Refuse(pull.reason, pull.message, terminal=False)
+        team_of = self._team_of()
+        # Only the callers this capability admits get into its ingress (render.capability_callers); a caller it
+        # does not admit keeps its own egress and reports CallerNotAllowed (see _dependencies).
+        dependents = tuple(sorted(k for k in self.dependents.get(key, ()) if k in store
+                                  and admits_caller(callee=key, spec=spec, caller=k, team_of=team_of)))
         ports = {k: int((store[k].get("spec") or {}).get("port") or 8080) for k in deps_of(body) if k in store}
         pull_secret = pull_secret_for(rt.stores, spec.registry_ref) if spec.registry_ref else None
         desired = render_capability(name=name, namespace=ns, spec=spec, settings=rt.settings, ctx=CapabilityContext(
-            dependents=dependents, dependency_ports=ports, sandbox_namespaces=sandbox_callers(rt, key),
+            dependents=dependents, dependency_ports=ports, sandbox_namespaces=sandbox_callers(rt, key, spec),
             pull_secret=pull_secret))
         violations = enforced_violations(rt.stores.get(COMPLIANCE_POLICY, {}).values(), KIND, body, desired,
                                          ctx=Context(capabilities=dict(store), channels=dict(rt.stores.get(CHANNEL, {}))))
@@ -196,8 +263,11 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
         return outcome
 
     def refused(self, body: Obj, refusal: Refuse) -> Outcome:
-        return Outcome([Cond(T.READY, "False", refusal.reason, refusal.message),
-                        Cond(T.PROGRESSING, "False", refusal.reason, "nothing is applied until the spec is fixed")])
+        conds = [Cond(T.READY, "False", refusal.reason, refusal.message),
+                 Cond(T.PROGRESSING, "False", refusal.reason, "nothing is applied until the spec is fixed")]
+        if refusal.reason in PULL_REFUSALS:
+            conds.append(Cond(T.IMAGE_PULL_ACCESS, "False", refusal.reason, refusal.message))
+        return Outcome(conds)
 
     def _observe(self, body: Obj, spec: BusinessCapabilitySpec, dep: Obj) -> Outcome:
         ns, name = body["metadata"].get("namespace", ""), body["metadata"]["name"]
@@ -218,7 +288,7 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
                               f"{available}/{want} replicas available") if rolled or (want == 0) else \
             Cond(T.AVAILABLE, "False", Reason.REPLICAS_NOT_READY,
                  f"{available}/{want} replicas available; the rollout is in progress")
-        pull = self._pull_access(spec)
+        pull = self._pull_access((ns, name), spec)
         ready_cond = summarize_ready([Cond(T.VALID, "True", Reason.VALID), available_cond, pull],
                                      gates=(T.VALID, T.AVAILABLE, T.IMAGE_PULL_ACCESS))
         from finplane.render.channel import exposures_for  # the channel module owns the exposure rules
@@ -228,23 +298,37 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
         return Outcome([ready_cond, progressing, self._dependencies(body, spec), pull], status=status)
 
     def _dependencies(self, body: Obj, spec: BusinessCapabilitySpec) -> Cond:
-        missing, unready = [], []
+        me = (body["metadata"].get("namespace", ""), body["metadata"]["name"])
+        team_of = self._team_of()
+        missing, refused, unready = [], [], []
         for dns, dname in deps_of(body):
             other = self.rt.get(KIND, (dns, dname))
             if other is None:
                 missing.append(f"{dns}/{dname}")
+            elif not _admits(other, (dns, dname), me, team_of):
+                refused.append(f"{dns}/{dname}")
             elif not is_ready(other):
                 unready.append(f"{dns}/{dname}")
         if missing:
             return Cond(T.DEPENDENCIES_READY, "False", Reason.DEPENDENCIES_MISSING,
                         f"missing capabilities: {', '.join(missing)}; create them or fix spec.dependencies")
+        if refused:
+            return Cond(T.DEPENDENCIES_READY, "False", CALLER_NOT_ALLOWED,
+                        f"{', '.join(refused)} do(es) not admit {me[0]}/{me[1]} as a caller: only egress is allowed, "
+                        "no ingress is opened; ask its owners to add this team, namespace or capability to its "
+                        "spec.allowedCallers")
         if unready:
             return Cond(T.DEPENDENCIES_READY, "False", Reason.DEPENDENCIES_NOT_READY,
                         f"not Ready yet: {', '.join(unready)}")
         return Cond(T.DEPENDENCIES_READY, "True", Reason.DEPENDENCIES_READY,
                     "all dependencies are Ready" if spec.dependencies else "no dependencies")
 
-    def _pull_access(self, spec: BusinessCapabilitySpec) -> Cond:
+    def _team_of(self) -> Callable[[str], str | None]:
+        rt = self.rt
+        return team_resolver(teams=rt.stores.get(TEAM, {}).values(), namespaces=rt.stores.get(NAMESPACE, {}),
+                             migrate=rt.settings.team_ownership == "migrate")
+
+    def _pull_access(self, key: Key, spec: BusinessCapabilitySpec) -> Cond:
         if not spec.registry_ref:
             return Cond(T.IMAGE_PULL_ACCESS, "True", Reason.NO_REGISTRY,
                         "no registryRef: the image is pulled without credentials")
@@ -252,6 +336,17 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
         if registry is None:
             return Cond(T.IMAGE_PULL_ACCESS, "False", Reason.REGISTRY_NOT_FOUND,
                         f"ImageRegistry {spec.registry_ref} does not exist; create it or fix spec.registryRef")
-        from finplane.reconcile.registry.access import image_allowed  # the registry module owns the rules
         ok, reason, message = image_allowed(registry, spec.image)
+        if ok:
+            ok, reason, message = registry_grants(registry, namespace=key[0], stores=self.rt.stores, grant=message,
+                                                 migrate=self.rt.settings.team_ownership == "migrate")
         return Cond(T.IMAGE_PULL_ACCESS, "True" if ok else "False", reason, message)
+
+
+def _admits(callee: Obj, callee_key: Key, caller: Key, team_of: Callable[[str], str | None]) -> bool:
+    """Whether the capability `callee` admits `caller`; a callee whose spec does not parse admits nobody."""
+    try:
+        spec = BusinessCapabilitySpec.model_validate(callee.get("spec") or {})
+    except ValidationError:
+        return False
+    return admits_caller(callee=callee_key, spec=spec, caller=caller, team_of=team_of)

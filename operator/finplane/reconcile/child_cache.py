@@ -13,7 +13,8 @@ pass over settled children costs no request at all.
 
 Events can be older than what an apply already returned; resourceVersions are compared (as integers
 when they are, like etcd's revisions; otherwise the newest arrival wins) so the cache never goes back
-in time. `metadata.managedFields` is dropped: it is the bulk of an applied object and no comparison uses it.
+in time. `metadata.managedFields` is cut down to who wrote when (manager, operation, time: drift evidence
+names the writer): its field sets are the bulk of an applied object and no comparison uses them.
 
 Deletions leave a tombstone: a child the cache held and the watch then saw deleted (by hand, typically)
 is remembered as "existed, now gone" until it is applied again, so `sync_children` reports drift
@@ -101,6 +102,9 @@ class ChildCache:
             return
         slim = {k: copy_json(v) for k, v in obj.items() if k != "metadata"}
         slim["metadata"] = {k: copy_json(v) for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+        slim["metadata"]["managedFields"] = [  # who wrote it (named in drift evidence), without the field sets
+            {k: m.get(k) for k in ("manager", "operation", "time", "subresource")}
+            for m in (obj.get("metadata") or {}).get("managedFields") or []]
         self._drop(key)
         self._tombstones.pop(key, None)
         self._objs[key] = slim

@@ -74,6 +74,7 @@ class Refusal:
 class SyncResult:
     applied: list[str] = field(default_factory=list)
     drifted: list[tuple[str, list[str]]] = field(default_factory=list)
+    before: dict[str, Obj] = field(default_factory=dict)  # a drifted child as found, to name who changed it
     conflicts: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
     live: dict[str, Obj] = field(default_factory=dict)
@@ -131,6 +132,7 @@ async def sync_children(kube: Kube, desired: list[Obj], *, owner_uid: str | None
                 child["metadata"]["annotations"][HASH_ANNOTATION]
             if same_rendering:
                 result.drifted.append((cid, diff))
+                result.before[cid] = live
         try:
             result.live[cid] = await kube.apply(child)
         except KubeError as exc:

@@ -5,7 +5,7 @@ kind's queue it: reads the newest body from the store; skips objects being delet
 than the operator's own last status write (reconcile.own_writes); skips an object refused terminally
 until its generation changes; parses the spec (InvalidSpec on error); calls `reconcile`; reports what
 the pass applied, drifted and pruned (finplane_child_writes_total, finplane_drift_corrections_total, a
-log line each, a Warning `Drift` event each); writes the status when it changed; and requeues after
+log line each, a Warning `Drift` event each, an evidence entry naming the reverted writer each); writes the status when it changed; and requeues after
 `Outcome.requeue_after`. API errors are classified for finplane_reconciles_total and left to the
 queue's backoff; a 409 Conflict is requeued once soon (the next pass reads the newer state).
 """
@@ -162,6 +162,7 @@ class Controller:
                 log.info("Drift on %s of %s %s: %s", child, self.kind, where, ", ".join(fields[:10]))
                 await post_event(self.rt.kube, body, type_="Warning", reason="Drift",
                                  message=f"Reverted manual change to {child}: {', '.join(fields[:10])}")
+                self.rt.recorder.drift(body, child, fields, res.before.get(child))
             for cid in res.applied:
                 WRITES.labels(self.kind, "apply").inc()
                 log.info("Applied %s for %s %s", cid, self.kind, where)

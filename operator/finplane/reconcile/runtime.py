@@ -4,7 +4,9 @@ Created once at operator start-up (`handlers.main`) and kept in kopf's memo. kop
 reach `observe`, which updates a store and tells the watches declared by the reconcilers
 (reconcile.shape.Watch) which keys to enqueue; each kind's `Controller` (reconcile.controller) runs
 its reconciler against the newest body it has seen (level-based). Nothing kind-specific lives here:
-per-kind state is on the reconciler objects.
+per-kind state is on the reconciler objects. The process's one evidence writer is `recorder`
+(reconcile.recorder): reconcilers record through it, and `observe` records changes to Finplane
+objects made outside the platform API.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from finplane.jsondata import copy_json
 from finplane.kube.client import Kube
 from finplane.metrics import READY
+from finplane.policy.evidence import LOG_NAME
 from finplane.reconcile.child_cache import ChildCache
 from finplane.reconcile.controller import Controller
 from finplane.reconcile.queue import WorkQueue
+from finplane.reconcile.recorder import EvidenceRecorder
 from finplane.reconcile.shape import KindReconciler, Watch
 from finplane.settings import Settings
 from finplane.status.vocabulary import ready_status
@@ -47,6 +52,11 @@ class Runtime:
     # True while another replica is active (kopf peering). kopf pauses only its watches; queued keys,
     # retries and the drift timer are ours to hold back, or a standby would reconcile beside the leader.
     is_paused: Callable[[], bool] = lambda: False
+    recorder: EvidenceRecorder = field(init=False)  # the one evidence writer of this process
+
+    def __post_init__(self) -> None:
+        self.recorder = EvidenceRecorder(Path(self.settings.evidence_dir) / LOG_NAME,
+                                         own_manager=self.settings.field_manager)
 
     @property
     def queues(self) -> dict[str, WorkQueue]:
@@ -85,6 +95,8 @@ class Runtime:
                 store[key] = new
                 if kind in self.controllers:
                     self.controllers[kind].queue.enqueue(key)
+                    if event_type in ("ADDED", "MODIFIED"):  # not the listing at start: nothing new happened
+                        self.recorder.observed(kind, event_type, new, old)
         event = event_type or "LISTED"
         for target, watch in self._watches.get(kind, ()):
             for wake in watch.keys(event, new, old):

@@ -3,8 +3,11 @@
 One `KindReconciler`, added by `handlers.registrations`. Expiry is not polled: every pass recomputes
 the timeline from the spec and creationTimestamp and returns `requeue_after` for the next transition
 (warning, then expiry), so a restarted operator picks up the same instants from its initial listing.
+A refused spec (InvalidSpec, TTLTooLong) of a provisioned sandbox applies nothing and keeps the expiry
+recorded in status (`reconcile.sandbox_contract`), so an edit never buys time.
 Woken also by its registry's spec, and by the pull Secret and the `default` ServiceAccount of its
-namespace (written by the ImageRegistry reconciler; this one only reads them).
+namespace (the ImageRegistry reconciler writes the Secret and the account's imagePullSecrets, which this
+one only reads; it owns only the account's automountServiceAccountToken: `reconcile.sandbox_account`).
 
 Deleting the CR needs no finalizer: the Namespace carries an owner reference to the (cluster-scoped)
 sandbox, so garbage collection removes it and namespace deletion removes everything inside, even
@@ -22,12 +25,17 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from pydantic import ValidationError
+
 from finplane.kube.errors import Conflict
 from finplane.kube.events import post_event
+from finplane.models.common import describe_errors
 from finplane.models.tenant_sandbox import CredentialRef, SandboxPhase, TenantSandboxSpec, TenantSandboxStatus
 from finplane.names import IMAGE_REGISTRY, REGISTRY_LABEL, TENANT_SANDBOX
 from finplane.reconcile.registry.access import pull_secret_for
 from finplane.reconcile.runtime import Key, Runtime
+from finplane.reconcile.sandbox_account import disable_token_automount
+from finplane.reconcile.sandbox_contract import HeldToContract, SpecError, hold_to_contract, iso
 from finplane.reconcile.sandbox_teardown import expire
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
 from finplane.render.sandbox import (
@@ -36,6 +44,7 @@ from finplane.render.sandbox import (
     ROTATION_ANNOTATION,
     credential_secret,
     fingerprint,
+    member_problem,
     namespace_problem,
     render_sandbox,
     sandbox_labels,
@@ -62,10 +71,6 @@ PRUNE = (("rbac.authorization.k8s.io/v1", "RoleBinding"), ("networking.k8s.io/v1
 T = ConditionType
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 class Credential(NamedTuple):
     """What status may say of the partner credential: its hash, short fingerprint and rotation (never the key)."""
 
@@ -78,7 +83,7 @@ def _phase(conds: list[Cond]) -> str:
     return str(phase_of([{"type": c.type, "status": c.status, "reason": c.reason} for c in conds]))
 
 
-class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
+class SandboxReconciler(KindReconciler[TenantSandboxSpec | SpecError]):
     kind = KIND
     spec_model = TenantSandboxSpec
 
@@ -127,22 +132,42 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
                  "collection)", name, ns)
         await post_event(self.rt.kube, body, type_="Normal", reason="TornDown",
                          message=f"Deleted: Namespace/{ns} and everything in it are removed by garbage collection")
+        self.rt.recorder.sandbox_torn_down(body, reason="Deleted", report={"removed": [f"Namespace/{ns}"]})
 
     # -- one pass -------------------------------------------------------------------------------------
-    async def reconcile(self, p: Pass[TenantSandboxSpec]) -> Outcome:
-        rt, body, spec, name = self.rt, p.body, p.spec, p.name
+    def parse(self, body: Obj) -> TenantSandboxSpec | SpecError:
+        """Lenient: an invalid spec still reaches `reconcile`, which holds a provisioned sandbox to its
+        recorded expiry instead of leaving it running with no teardown scheduled."""
+        try:
+            return TenantSandboxSpec.model_validate(body.get("spec") or {})
+        except ValidationError as exc:
+            return SpecError(describe_errors(exc))
+
+    async def reconcile(self, p: Pass[TenantSandboxSpec | SpecError]) -> Outcome:
+        rt, body, name = self.rt, p.body, p.name
         meta = body["metadata"]
         ns = sandbox_namespace(name, rt.settings)
-        tl = timeline(spec, created=parse_time(meta.get("creationTimestamp")), settings=rt.settings)
         now = datetime.now(UTC)
-        expires_at = _iso(tl.expires_at)
-        if (body.get("status") or {}).get("teardown") or tl.stage(now) is Stage.EXPIRED:
+        if (body.get("status") or {}).get("teardown"):
+            recorded = (body.get("status") or {}).get("expiresAt") or iso(now)
+            return await expire(rt, body, namespace=ns, expires_at=str(recorded))
+        if isinstance(p.spec, SpecError):
+            return await self._refuse_spec(body, ns, Reason.INVALID_SPEC, p.spec.message, now=now)
+        spec = p.spec
+        tl = timeline(spec, created=parse_time(meta.get("creationTimestamp")), settings=rt.settings)
+        expires_at = iso(tl.expires_at)
+        problem = lifetime_problem(tl, rt.settings)
+        if problem:  # checked before the expiry: an over-long spec never moves the teardown instant
+            return await self._refuse_spec(body, ns, Reason.TTL_TOO_LONG, problem, now=now,
+                                           times=TenantSandboxStatus(expires_at=expires_at),
+                                           wake=self._next_wake(tl))
+        if tl.stage(now) is Stage.EXPIRED:
             return await expire(rt, body, namespace=ns, expires_at=expires_at)
         wake = self._next_wake(tl)
         times = TenantSandboxStatus(expires_at=expires_at)
-        problem = lifetime_problem(tl, rt.settings)
-        if problem:
-            raise Refuse(Reason.TTL_TOO_LONG, problem, status=times, requeue_after=wake)
+        problem = member_problem(spec)
+        if problem:  # the CRD refuses these; a CR stored before that rule still binds nobody
+            return await self._refuse_spec(body, ns, Reason.INVALID_SPEC, problem, now=now, times=times, wake=wake)
         problem = namespace_problem(ns)
         if problem:
             raise Refuse(Reason.NAMESPACE_CONFLICT, problem, status=times, requeue_after=wake)
@@ -164,6 +189,7 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
             raise Refuse(result.refused.reason, f"the API server refused {result.refused.child}: "
                          f"{result.refused.message}; nothing after it was applied", status=times, requeue_after=wake)
 
+        await disable_token_automount(rt.kube, namespace=ns)
         cred = await self._ensure_credential(body, spec, ns)
         if cred is None:
             return Outcome([], requeue_after=0.5)  # the credential Secret changed meanwhile: look again
@@ -186,13 +212,30 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
             expires_at=expires_at, namespace=ns, teardown=None, phase=SandboxPhase(_phase(conds)),
             credential_secret_ref=CredentialRef(name=CREDENTIAL_SECRET, namespace=ns, key=CREDENTIAL_KEY),
             credential_hash=cred.digest, credential_fingerprint=cred.short, credential_rotation=cred.rotation)
+        rt.recorder.sandbox_provisioned(body, namespace=ns, expires_at=expires_at)
         return Outcome(conds, status=status, requeue_after=wake)
 
+    async def _refuse_spec(self, body: Obj, ns: str, reason: str, problem: str, *, now: datetime,
+                           times: TenantSandboxStatus | None = None, wake: float | None = None) -> Outcome:
+        """A refused spec: a provisioned sandbox keeps its recorded expiry (torn down then, or now when it has
+        passed); one never provisioned is refused as it stands."""
+        recorded = hold_to_contract(body, reason=reason, problem=problem, now=now)  # raises HeldToContract
+        if recorded is not None:
+            return await expire(self.rt, body, namespace=ns, expires_at=iso(recorded))
+        raise Refuse(reason, problem, status=times, requeue_after=wake)
+
     def refused(self, body: Obj, refusal: Refuse) -> Outcome:
-        """A spec (or approval) only a person can fix: Ready=False with the reason, nothing provisioned."""
-        conds = [Cond(T.READY, "False", refusal.reason, refusal.message),
-                 Cond(T.EXPIRING, "False", refusal.reason, "not provisioned"),
-                 Cond(T.EXPIRED, "False", Reason.NOT_EXPIRED, "not provisioned")]
+        """A spec (or approval) only a person can fix: Ready=False with the reason, nothing (more) provisioned."""
+        if isinstance(refusal, HeldToContract):
+            conds = [Cond(T.READY, "False", refusal.reason, refusal.message),
+                     Cond(T.EXPIRING, "True", refusal.reason,
+                          f"the spec is refused: the sandbox is torn down at {refusal.expires_at}, its last valid "
+                          "expiry"),
+                     Cond(T.EXPIRED, "False", Reason.NOT_EXPIRED, f"expires at {refusal.expires_at}")]
+        else:
+            conds = [Cond(T.READY, "False", refusal.reason, refusal.message),
+                     Cond(T.EXPIRING, "False", refusal.reason, "not provisioned"),
+                     Cond(T.EXPIRED, "False", Reason.NOT_EXPIRED, "not provisioned")]
         status = refusal.status.model_copy() if isinstance(refusal.status, TenantSandboxStatus) else \
             TenantSandboxStatus()
         status.phase = SandboxPhase(_phase(conds))
@@ -212,6 +255,7 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
             await post_event(self.rt.kube, body, type_="Warning", reason="Expiring",
                              message=f"The sandbox expires at {expires_at}; its namespace and credential are removed "
                                      "then")
+            self.rt.recorder.sandbox_expiring(body, expires_at=expires_at)
 
     async def _ensure_credential(self, body: Obj, spec: TenantSandboxSpec, ns: str) -> Credential | None:
         """Create the credential once; replace it only when spec.credentialRotation grew. Returns what status
@@ -242,6 +286,7 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec]):
             await post_event(kube, body, type_="Normal", reason=f"Credential{verb}",
                              message=f"Partner credential {verb.lower()}: Secret {ns}/{CREDENTIAL_SECRET}, "
                                      f"fingerprint {short}")
+            self.rt.recorder.credential(body, verb, fingerprint(key)[0], f"{ns}/{CREDENTIAL_SECRET}")
         else:
             key = base64.b64decode(key_b64).decode()
         digest, short = fingerprint(key)

@@ -68,6 +68,7 @@ async def expire(rt: Runtime, body: Obj, *, namespace: str, expires_at: str) -> 
         log.info("Tore down sandbox %s at expiry (%s): removed %s", meta["name"], expires_at, listing)
         await post_event(rt.kube, body, type_="Normal", reason="TornDown",
                          message=f"Expired at {expires_at}; removed {listing}")
+        rt.recorder.sandbox_torn_down(body, reason="Expired", report=report)
     conds = [
         Cond(ConditionType.READY, "False", Reason.EXPIRED, f"the sandbox expired at {expires_at}: its namespace and credential "
              "were removed; an expired sandbox cannot be extended, create a new one"),

@@ -26,14 +26,15 @@ from typing import Any
 import yaml
 
 from finplane import SANDBOX_CREDENTIAL_KEY, SANDBOX_CREDENTIAL_SECRET
-from finplane.models.tenant_sandbox import TenantSandboxSpec
+from finplane.models.tenant_sandbox import RESERVED_MEMBER_PREFIX, TenantSandboxSpec
 from finplane.names import ROTATION_ANNOTATION
 from finplane.render.labels import MANAGED_BY
 from finplane.render.operator_access import operator_binding
 from finplane.settings import Settings, TierPreset
 
 __all__ = ["CREDENTIAL_KEY", "CREDENTIAL_SECRET", "MEMBER_ROLE", "MEMBER_ROLE_BINDING", "MEMBER_RULES",
-           "RESERVED_NAMESPACES", "ROTATION_ANNOTATION", "credential_secret", "fingerprint", "member_rules_yaml",
+           "RESERVED_NAMESPACES", "ROTATION_ANNOTATION", "credential_secret", "fingerprint", "member_problem",
+           "member_rules_yaml",
            "namespace_problem", "render_sandbox", "sandbox_labels", "sandbox_namespace"]
 
 Obj = dict[str, Any]
@@ -44,11 +45,14 @@ MEMBER_ROLE_BINDING = "sandbox-members"
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 #: What members may do in their namespace. Deliberately absent: secrets, resourcequotas, limitranges,
-#: networkpolicies, roles, rolebindings, serviceaccounts/token (RBAC cannot deny, so we never grant).
+#: networkpolicies, roles, rolebindings, serviceaccounts/token (RBAC cannot deny, so we never grant), and
+#: writes to services: a Service's `externalIPs` intercepts traffic to those addresses cluster-wide
+#: (CVE-2020-8554). Members call capabilities through the capabilities' own Services and reach their own
+#: pods directly (allow-same-namespace), so read access is all they need; no admission policy is required.
 _RW = ["get", "list", "watch", "create", "update", "patch", "delete"]
 MEMBER_RULES: list[Obj] = [
-    {"apiGroups": [""], "resources": ["pods", "services", "configmaps", "persistentvolumeclaims"], "verbs": _RW},
-    {"apiGroups": [""], "resources": ["pods/log", "events", "endpoints"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods", "configmaps", "persistentvolumeclaims"], "verbs": _RW},
+    {"apiGroups": [""], "resources": ["pods/log", "events", "endpoints", "services"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets"], "verbs": _RW},
     {"apiGroups": ["apps"], "resources": ["deployments/scale", "statefulsets/scale"], "verbs": ["get", "update", "patch"]},
     {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": _RW},
@@ -75,6 +79,15 @@ def namespace_problem(namespace: str) -> str | None:
     """Why `namespace` may never be a sandbox's namespace, or None when it may."""
     if namespace in RESERVED_NAMESPACES or namespace.startswith("kube-"):
         return f"namespace {namespace} is reserved for the platform; change FINPLANE_SANDBOX_NAMESPACE_PREFIX"
+    return None
+
+
+def member_problem(spec: TenantSandboxSpec) -> str | None:
+    """Why the members may not be bound (a `system:` name: the CRD refuses it, a CR stored before may have it)."""
+    bad = [f"spec.members[{i}].name" for i, m in enumerate(spec.members) if m.name.startswith(RESERVED_MEMBER_PREFIX)]
+    if bad:
+        return (f"{', '.join(bad)}: members may not be {RESERVED_MEMBER_PREFIX} names, the API server reserves them "
+                "(system:masters is cluster-admin, system:authenticated is everyone)")
     return None
 
 

@@ -4,6 +4,13 @@ the rolled-up `Compliant` conditions and the policy's status; in enforce mode, r
 One `KindReconciler`, added by `handlers.registrations`. A policy is re-evaluated when it changes,
 when a selected Finplane object changes its spec or labels (`watches`), and at the next waiver expiry
 (`requeue_after`: an expired waiver stops applying at once, with an event and an evidence entry).
+
+Evidence goes to the process's one log (`Runtime.recorder.log`). On its first pass over a policy the
+reconciler checks that the log reaches the head recorded in the policy's `status.evidence.headHash`
+(a log truncated or replaced while the operator was down). A corrupt log (that, a shrunk or edited
+log seen by any pass, or an append refused) makes the policy `Ready=False` / `EvidenceCorrupt`;
+evaluation, reports and rollup go on, the recorded head is left as it was (never moved to a corrupt
+log's head), and nothing is retried in a loop: the next event or drift resync looks again.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from finplane.policy.admission import (
     render_admission_policy,
 )
 from finplane.policy.engine import Result, evaluate, object_key
-from finplane.policy.evidence import LOG_NAME, EvidenceLog
+from finplane.policy.evidence import EvidenceCorrupt, EvidenceLog
 from finplane.policy.report import render_reports
 from finplane.reconcile.children import SyncResult
 from finplane.reconcile.compliance.context import gather
@@ -66,8 +73,9 @@ WAIVER_EXPIRY = Gauge("finplane_compliance_waiver_expiry_timestamp_seconds",
 class ComplianceState:
     """What the compliance controller remembers between passes (per operator process)."""
 
-    def __init__(self, evidence_dir: str) -> None:
-        self.evidence = EvidenceLog(Path(evidence_dir) / LOG_NAME)
+    def __init__(self, evidence: EvidenceLog) -> None:
+        self.evidence = evidence  # the runtime recorder's log: one writer per process
+        self.anchored: set[str] = set()  # uids of policies whose recorded head was compared with the log
         self.results: dict[str, list[Result]] = {}  # policy -> results
         self.desired: dict[str, Cond] = {}  # object key -> Compliant condition last written
         self.shippers: dict[str, Any] = {}  # bucket -> S3EvidenceShipper
@@ -81,7 +89,7 @@ class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
 
     def __init__(self, rt: Runtime) -> None:
         super().__init__(rt)
-        self.state = ComplianceState(rt.settings.evidence_dir)
+        self.state = ComplianceState(rt.recorder.log)
 
     def watches(self) -> list[Watch]:
         return [*(Watch(kind, self._selected_changed) for kind in ROLLUP_KINDS), Watch(KIND, self._policy_changed)]
@@ -110,13 +118,21 @@ class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
         subjects, ctx = await gather(rt.kube, rt.settings, spec, rt.stores)
         results = evaluate(spec, name, subjects, ctx, now=now)
         state.results[name] = results
-        for event, waiver in record_changes(state.evidence, name, spec, results, now=now):
+        corrupt = _check_log(state, body)
+        changes: list[tuple[str, str]] = []
+        if corrupt is None:
+            try:
+                changes = record_changes(state.evidence, name, spec, results, now=now)
+            except (EvidenceCorrupt, OSError) as exc:
+                corrupt = exc if isinstance(exc, EvidenceCorrupt) else EvidenceCorrupt(f"cannot append: {exc}")
+        for event, waiver in changes:
             expired = event == "WaiverExpired"  # capabilities wake at the same instant (CapabilityReconciler)
             await post_event(rt.kube, body, type_="Warning" if expired else "Normal", reason=event,
                              message=f"waiver {waiver} {'expired: its results count as failures again' if expired else 'applies'}")
         _metrics(name, spec, results, now)
 
-        conds = [Cond(ConditionType.READY, "True", Reason.EVALUATED,
+        conds = [_corrupt_condition(corrupt, rt.recorder.dropped) if corrupt is not None else
+                 Cond(ConditionType.READY, "True", Reason.EVALUATED,
                       f"{len(subjects)} objects considered, {len(results)} results")]
         shipped = await _ship(rt, state, spec)
         if shipped is not None:
@@ -131,8 +147,33 @@ class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
         upcoming = [(w.expires_at - now).total_seconds() + 0.05 for w in spec.waivers if w.active(now=now)]
         if state.queued:
             upcoming.append(30.0)  # try the evidence store again; entries wait in the local log
-        return Outcome(conds, status=_status(body, results, state),
+        return Outcome(conds, status=_status(body, results, state, corrupt=corrupt is not None),
                        requeue_after=min(upcoming) if upcoming else None)
+
+
+def _check_log(state: ComplianceState, body: Obj) -> EvidenceCorrupt | None:
+    """Is the log whole (and, on the first pass over this policy, does it reach the head in its status)?"""
+    log_ = state.evidence
+    uid = str(body["metadata"].get("uid"))
+    head = ((body.get("status") or {}).get("evidence") or {}).get("headHash")
+    if uid not in state.anchored and isinstance(head, str) and head:
+        state.anchored.add(uid)
+        found = log_.check_anchor(head, source=f"the status of CompliancePolicy {body['metadata']['name']}")
+        if found is not None:
+            return found
+    try:
+        log_.check()
+    except EvidenceCorrupt as exc:
+        return exc
+    except OSError as exc:
+        return EvidenceCorrupt(f"cannot append: {exc}")
+    return None
+
+
+def _corrupt_condition(exc: EvidenceCorrupt, dropped: int) -> Cond:
+    c = exc.condition()
+    extra = f"; {dropped} operator event(s) could not be recorded meanwhile" if dropped else ""
+    return Cond(c["type"], c["status"], c["reason"], (c["message"] + extra)[:1024])
 
 
 def _resource_missing(exc: KubeError) -> bool:
@@ -278,8 +319,11 @@ async def _rollup(rt: Runtime, state: ComplianceState) -> None:
             await write_compliant(rt.kube, body, want)
 
 
-def _status(body: Obj, results: list[Result], state: ComplianceState) -> CompliancePolicyStatus:
-    """Counts per object and per rule, the evidence state; lastEvaluationTime moves only when they change."""
+def _status(body: Obj, results: list[Result], state: ComplianceState, *, corrupt: bool = False
+            ) -> CompliancePolicyStatus:
+    """Counts per object and per rule, the evidence state; lastEvaluationTime moves only when they change.
+
+    With a corrupt log the recorded head stays what it was: a corrupt log's head anchors nothing."""
     per_object: dict[str, set[str]] = {}
     rules: dict[str, RuleSummary] = {}
     for r in results:
@@ -298,12 +342,15 @@ def _status(body: Obj, results: list[Result], state: ComplianceState) -> Complia
         waived=sum(1 for s in per_object.values() if "skip" in s and not s & {"fail", "error"}),
         compliant=sum(1 for s in per_object.values() if s <= {"pass"}),
         rules=[rules[k] for k in sorted(rules)],
-        evidence=EvidenceStatus(head_hash=state.evidence.head, queued=state.queued,
-                                last_shipped_time=state.last_shipped))
+        evidence=(evidence := EvidenceStatus(head_hash=state.evidence.head, queued=state.queued,
+                                             last_shipped_time=state.last_shipped)))
     old = body.get("status") or {}
+    recorded = (old.get("evidence") or {}).get("headHash")
+    if corrupt and isinstance(recorded, str) and recorded:
+        evidence.head_hash = recorded
     counts = status.model_dump(by_alias=True, mode="json", include={"violating", "waived", "compliant", "rules"})
     same = all(old.get(k) == v for k, v in counts.items()) and \
-        (old.get("evidence") or {}).get("headHash") == state.evidence.head and \
+        recorded == evidence.head_hash and \
         (old.get("evidence") or {}).get("queued", 0) == state.queued
     status.last_evaluation_time = old.get("lastEvaluationTime") if same and old.get("lastEvaluationTime") \
         else now_iso()

@@ -22,7 +22,15 @@ from typing import Any
 from finplane.kube.errors import KubeError
 from finplane.metrics import WRITES
 from finplane.models.image_registry import ImageRegistrySpec, ImageRegistryStatus, RegistryKind
-from finplane.names import BUSINESS_CAPABILITY, IMAGE_REGISTRY, NAMESPACE, REGISTRY_LABEL, TENANT_SANDBOX
+from finplane.names import (
+    APPROVAL_ANNOTATION,
+    BUSINESS_CAPABILITY,
+    IMAGE_REGISTRY,
+    NAMESPACE,
+    REGISTRY_LABEL,
+    TEAM,
+    TENANT_SANDBOX,
+)
 from finplane.reconcile.registry.creds import CredentialSource, CredentialsUnavailable, Login, static_login
 from finplane.reconcile.registry.pull_secrets import (
     SecretSync,
@@ -90,16 +98,24 @@ class RegistryReconciler(KindReconciler[ImageRegistrySpec]):
     def watches(self) -> list[Watch]:
         return [Watch(BUSINESS_CAPABILITY, self._ref_changed), Watch(TENANT_SANDBOX, self._ref_changed),
                 Watch(NAMESPACE, self._namespace_changed), Watch(KIND, self._registry_changed),
+                Watch(TEAM, self._team_changed),
                 Watch("Secret", self._secret_changed, stored=False),
                 Watch("ServiceAccount", self._account_changed, stored=False)]
 
     # -- what wakes a registry ------------------------------------------------------------------------
     def _ref_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        """A capability or sandbox naming a registry: its ref, role, image, approval or phase decide the grant."""
         refs = {((b or {}).get("spec") or {}).get("registryRef") for b in (new, old)}
-        roles = {((b or {}).get("spec") or {}).get("awsRoleArn") for b in (new, old)}
-        if event in ("ADDED", "DELETED", "LISTED") or old is None or len(refs) > 1 or len(roles) > 1:
+        if event in ("ADDED", "DELETED", "LISTED") or old is None or _grant_inputs(new) != _grant_inputs(old):
             return [("", str(ref)) for ref in refs - {None}]
         return []
+
+    def _team_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        """A Team's namespaces or allowedRegistries decide which namespaces a registry grants."""
+        if old is not None and event != "DELETED" and new.get("spec") == old.get("spec") and \
+                (new.get("status") or {}).get("namespaces") == (old.get("status") or {}).get("namespaces"):
+            return []
+        return list(self.rt.stores.get(KIND, {}))
 
     def _namespace_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
         meta, old_meta = new.get("metadata") or {}, (old or {}).get("metadata") or {}
@@ -159,9 +175,10 @@ class RegistryReconciler(KindReconciler[ImageRegistrySpec]):
                          "the pull Secrets' finplane.io/image-registry label, at most 63; create the registry under "
                          "a shorter name")
         namespaces = rt.stores.get(NAMESPACE, {})
-        targets = target_namespaces(registry=name, selector=spec.namespace_selector, namespaces=namespaces,
+        targets = target_namespaces(registry=body, namespaces=namespaces,
                                     capabilities=rt.stores.get(BUSINESS_CAPABILITY, {}),
-                                    sandboxes=rt.stores.get(TENANT_SANDBOX, {}), settings=rt.settings)
+                                    sandboxes=rt.stores.get(TENANT_SANDBOX, {}), teams=rt.stores.get(TEAM, {}),
+                                    settings=rt.settings)
         logins, failure = await _logins(rt, body, spec, creds, {targets[ns] for ns in targets})
         sname = pull_secret_name(name, spec.secret_name)
         previously = set((body.get("status") or {}).get("namespacesInSync") or [])
@@ -179,6 +196,7 @@ class RegistryReconciler(KindReconciler[ImageRegistrySpec]):
                                         password=login.password)
             p.reports.append(await sync_secret(rt.kube, secret, owner=body, seen_before=ns in previously,
                                                result=sync))
+            rt.recorder.pull_secret(body, secret, p.reports[-1])
         await self._wire_accounts(name, spec, sname, sync)
 
         requeue: list[float] = []
@@ -232,6 +250,13 @@ class RegistryReconciler(KindReconciler[ImageRegistrySpec]):
             log.info("Deleted pull Secret %s/%s of ImageRegistry %s (namespace no longer selected)", ns, sname, name)
             for sa in sorted(set(spec.service_accounts) | {"default"} | self.accounts.holders(sname, ns)):
                 await wire_service_account(self.rt.kube, namespace=ns, name=sa, secret=sname, present=False)
+
+
+def _grant_inputs(body: Obj) -> tuple[Any, ...]:
+    spec, meta = body.get("spec") or {}, body.get("metadata") or {}
+    return (spec.get("registryRef"), spec.get("awsRoleArn"), spec.get("image"),
+            (meta.get("annotations") or {}).get(APPROVAL_ANNOTATION), (body.get("status") or {}).get("phase"),
+            bool(meta.get("deletionTimestamp")))
 
 
 async def _logins(rt: Runtime, body: Obj, spec: ImageRegistrySpec, creds: CredentialSource,
