@@ -110,8 +110,10 @@ def test_the_operators_status_write_does_not_make_a_review_stale(pending, client
 
 # --- lifetime -----------------------------------------------------------------------------------------
 
+# Fixed ids: the relative times differ between xdist workers, which must collect the same test ids.
 @pytest.mark.parametrize("when", [_in(-1), _in(MAX_DAYS + 1), "9999-12-31T23:59:59Z",
-                                  "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00"])
+                                  "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00"],
+                         ids=["past", "beyond-max", "year-9999", "year-9999-offset", "year-1-offset"])
 def test_an_extension_into_the_past_or_beyond_the_maximum_lifetime_is_refused(active, client, as_, writer, when):
     resp = _post(client, as_, ACME, "acme--dev/extension", json={"expiresAt": when, "reason": "longer"})
     assert resp.status_code == 422, resp.text
@@ -120,7 +122,8 @@ def test_an_extension_into_the_past_or_beyond_the_maximum_lifetime_is_refused(ac
 
 
 @pytest.mark.parametrize("lifetime", [{"ttlSeconds": (MAX_DAYS + 1) * 86400}, {"expiresAt": _in(MAX_DAYS + 1)},
-                                      {"expiresAt": _in(-1)}, {"expiresAt": "9999-01-01T00:00:00Z"}])
+                                      {"expiresAt": _in(-1)}, {"expiresAt": "9999-01-01T00:00:00Z"}],
+                         ids=["ttl-beyond-max", "expiry-beyond-max", "expiry-past", "expiry-year-9999"])
 def test_a_request_beyond_the_maximum_lifetime_or_in_the_past_is_refused(client, as_, writer, make_sandbox_spec,
                                                                          lifetime):
     spec = {k: v for k, v in make_sandbox_spec("acme").items() if k != "ttlSeconds"} | lifetime

@@ -82,8 +82,10 @@ def test_a_pending_waiver_over_a_teams_object_is_visible_to_that_team_only(polic
     assert client.get("/api/v1/compliance/waivers", headers=as_(**CARL)).json()["items"] == []
 
 
+# Fixed ids: the relative times differ between xdist workers, which must collect the same test ids.
 @pytest.mark.parametrize("expires", ["9999-12-31T23:59:59Z", "9999-12-31T23:59:59-23:59", _in(91), _in(-1),
-                                     "0001-01-01T00:00:00+14:00"])
+                                     "0001-01-01T00:00:00+14:00"],
+                         ids=["year-9999", "year-9999-offset", "beyond-max", "past", "year-1-offset"])
 def test_a_waiver_cannot_outlive_the_maximum_duration(policy, client, as_, writer, expires):
     for who in (PAT, ADA):
         resp = _post(client, as_, who, waiver(expiresAt=expires))

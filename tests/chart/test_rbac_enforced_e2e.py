@@ -64,7 +64,7 @@ def _sa_token(handle: Any, namespace: str, name: str) -> str:
 def enforced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     if os.environ.get("FINPLANE_TEST_KUBE") == "real":
         pytest.skip("starts the embedded API server with its own static token file")
-    from helpers import Cluster, free_port, wait_for
+    from tests.support import Cluster, free_port, wait_for
 
     from finplane_emulator.testing import start_apiserver
 
@@ -172,7 +172,7 @@ def _forbidden_conditions(statuses: list[tuple[str, dict[str, Any]]]) -> list[st
 
 def test_the_operator_reconciles_under_its_chart_role_without_a_forbidden_condition(
         enforced: dict[str, Any]) -> None:
-    from helpers import wait_for
+    from tests.support import wait_for
 
     cluster = enforced["cluster"]
     wait_for(lambda: (cluster.get("tenantsandbox", "globex") or {}).get("status", {}).get("phase") == "Active",
@@ -185,7 +185,7 @@ def test_the_operator_reconciles_under_its_chart_role_without_a_forbidden_condit
 
 
 def test_the_platform_api_reads_and_writes_under_its_chart_role(enforced: dict[str, Any]) -> None:
-    from helpers import condition, wait_for
+    from tests.support import condition, wait_for
 
     from platform_api.auth import devkey
     from platform_api.settings import ApiSettings
@@ -248,7 +248,7 @@ def test_enforce_mode_refuses_a_latest_deployment_but_not_in_kube_system(enforce
 def test_removing_one_verb_from_the_operator_cluster_role_makes_it_report_forbidden(
         enforced: dict[str, Any]) -> None:
     """Runs last in this module: it leaves the operator's ClusterRole without `create` on Deployments."""
-    from helpers import condition, wait_for
+    from tests.support import condition, wait_for
 
     cluster = enforced["cluster"]
     role = cluster.get("clusterrole", "finplane-operator")
