@@ -189,7 +189,8 @@ def test_the_platform_api_reads_and_writes_under_its_chart_role(enforced: dict[s
     from tests.support import condition, wait_for
 
     assert httpx.get(f"{enforced['api_url']}/readyz", timeout=5).status_code == 200
-    token = devkey.mint(role="team", team="payments", subject="pat",
+    # The chart enforces team ownership: the team comes from the Team's member groups, not the claim alone.
+    token = devkey.mint(role="team", team="payments", subject="pat", groups=["payments-developers"],
                         settings=ApiSettings(dev_mode=True, dev_key_dir=enforced["tmp"] / "keys"))
     resp = httpx.post(f"{enforced['api_url']}/api/v1/teams/payments/capabilities",
                       headers={"Authorization": f"Bearer {token}"}, timeout=30, json={"name": "via-api", "spec": {
