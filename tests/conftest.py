@@ -8,8 +8,6 @@ endpoints (request counters, fault injection) skip there.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,11 +63,3 @@ def module_operator(module_cluster: Cluster, tmp_path_factory: pytest.TempPathFa
     yield proc
     proc.stop()
 
-
-@pytest.fixture(scope="session")
-def finplane_bin() -> list[str]:
-    return [sys.executable, "-m", "finplane"]
-
-
-def run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, check=False, **kw)  # type: ignore[call-overload]

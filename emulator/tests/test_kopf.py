@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import kopf.testing
+from kopf._core.intents import registries
 
 OPERATOR = textwrap.dedent('''
     import kopf
@@ -49,7 +50,12 @@ def test_a_kopf_operator_handles_create_and_delete_with_its_finalizer(server, ap
     script = tmp_path / "op.py"
     script.write_text(OPERATOR)
     path = widgets.format(ns=ns)
-    with kopf.testing.KopfRunner(["run", "--standalone", "--namespace", ns, str(script)], timeout=60) as runner:
+    # Its own registry: another test in this worker may have imported an operator whose handlers sit in
+    # kopf's default registry (the script's decorators register into whichever registry is the default).
+    registry = kopf.OperatorRegistry()
+    monkeypatch.setattr(registries, "_default_registry", registry)
+    with kopf.testing.KopfRunner(["run", "--standalone", "--namespace", ns, str(script)], timeout=60,
+                                 registry=registry) as runner:
         api.post(path, {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "k"},
                         "spec": {"size": 5}})
         assert _wait(lambda: (api.get(f"{path}/k").json().get("status") or {}).get("observedSize") == 5)

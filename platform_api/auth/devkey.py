@@ -54,7 +54,8 @@ def public_key(key_dir: Path) -> ec.EllipticCurvePublicKey:
 
 
 def mint(role: str, team: str | None = None, partner: str | None = None, subject: str | None = None,
-         ttl: int = 3600, *, settings: Any = None, not_before: int | None = None) -> str:
+         ttl: int = 3600, *, settings: Any = None, not_before: int | None = None,
+         groups: list[str] | None = None) -> str:
     """A development token for ``role`` signed with the development key.
 
     Only an API with ``dev_mode`` on trusts it. ``settings`` defaults to the environment's.
@@ -72,4 +73,6 @@ def mint(role: str, team: str | None = None, partner: str | None = None, subject
         claims["team"] = team
     if partner:
         claims["partner"] = partner
+    if groups:
+        claims["groups"] = list(groups)  # IdP groups: the Teams' owners and members map them to a team
     return jwt.encode(claims, ensure_key(cfg.dev_key_dir), algorithm="ES256", headers={"kid": KID})

@@ -64,9 +64,8 @@ def _sa_token(handle: Any, namespace: str, name: str) -> str:
 def enforced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     if os.environ.get("FINPLANE_TEST_KUBE") == "real":
         pytest.skip("starts the embedded API server with its own static token file")
-    from tests.support import Cluster, free_port, wait_for
-
     from finplane_emulator.testing import start_apiserver
+    from tests.support import Cluster, free_port, wait_for
 
     tmp = tmp_path_factory.mktemp("rbac-enforced")
     tokens = tmp / "tokens.csv"
@@ -185,13 +184,13 @@ def test_the_operator_reconciles_under_its_chart_role_without_a_forbidden_condit
 
 
 def test_the_platform_api_reads_and_writes_under_its_chart_role(enforced: dict[str, Any]) -> None:
-    from tests.support import condition, wait_for
-
     from platform_api.auth import devkey
     from platform_api.settings import ApiSettings
+    from tests.support import condition, wait_for
 
     assert httpx.get(f"{enforced['api_url']}/readyz", timeout=5).status_code == 200
-    token = devkey.mint(role="team", team="payments", subject="pat",
+    # The chart enforces team ownership: the team comes from the Team's member groups, not the claim alone.
+    token = devkey.mint(role="team", team="payments", subject="pat", groups=["payments-developers"],
                         settings=ApiSettings(dev_mode=True, dev_key_dir=enforced["tmp"] / "keys"))
     resp = httpx.post(f"{enforced['api_url']}/api/v1/teams/payments/capabilities",
                       headers={"Authorization": f"Bearer {token}"}, timeout=30, json={"name": "via-api", "spec": {

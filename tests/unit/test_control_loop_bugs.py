@@ -150,12 +150,16 @@ async def test_the_sandbox_default_service_account_is_wired_by_the_registry_alon
     rt = runtime(kube)
     add(rt, static_registry(allowSandboxes=True), sandbox("acme", registryRef="internal"))
     await run(rt, SBX, ("", "acme"))
-    assert kube.writes("ServiceAccount") == []  # the sandbox only reads it
+    # The sandbox owns one field of the account (automountServiceAccountToken, CIS 5.1.6) under its own
+    # manager, and never imagePullSecrets.
+    assert {c.field_manager for c in kube.writes("ServiceAccount")} <= {"finplane-sandbox"}
+    assert "imagePullSecrets" not in (kube.find("ServiceAccount", "default", "sbx-acme") or {})
     assert kube.last_conditions("TenantSandbox")["ImagePullAccess"]["reason"] == "PullSecretMissing"
+    sandbox_writes = len(kube.writes("ServiceAccount"))
 
     add(rt, copy_of(kube.find("Namespace", "sbx-acme")))  # the watch delivers the namespace the sandbox made
     await run(rt, REG, ("", "internal"))
-    assert {c.field_manager for c in kube.writes("ServiceAccount")} == {REGISTRY_FIELD_MANAGER}
+    assert {c.field_manager for c in kube.writes("ServiceAccount")[sandbox_writes:]} == {REGISTRY_FIELD_MANAGER}
     assert copy_of(kube.find("ServiceAccount", "default", "sbx-acme"))["imagePullSecrets"] == [
         {"name": "internal-pull"}]
 

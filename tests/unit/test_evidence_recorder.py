@@ -158,7 +158,8 @@ async def test_a_pull_secret_written_into_a_namespace_gives_one_ledger_entry_by_
     kube = FakeKube()
     kube.put(registry_source_secret())
     rt = runtime(kube, tmp_path)
-    add(rt, static_registry(), namespace("payments"), capability("pay", registryRef="internal"))
+    add(rt, static_registry(), namespace("payments", **{"finplane.io/team": "payments"}),  # a granted team
+        capability("pay", registryRef="internal"))
     await run(rt, REG, ("", "internal"))
     echo_status(rt, kube, REG, ("", "internal"))
     await run(rt, REG, ("", "internal"))

@@ -190,6 +190,19 @@ def test_removing_a_capability_makes_room_for_the_refused_one() -> None:
     assert admit(team="payments", quota=quota, uses=[use("b", "2")]).refused == {}
 
 
+def test_a_newcomer_created_in_the_same_second_never_displaces_a_running_capability() -> None:
+    """creationTimestamp has whole seconds: "payments/a-new" sorts before "payments/b" by name, yet b was
+    admitted on its last pass, so the newcomer is the one refused."""
+    quota = TeamQuota(capabilities=1)
+    running = use_of(key=("payments", "b"), created="2026-12-01T12:00:00Z", spec=cap(), default_cpu="100m",
+                     default_memory="128Mi", incumbent=True)
+    newcomer = use("a-new", "2026-12-01T12:00:00Z")
+    assert set(admit(team="payments", quota=quota, uses=[newcomer, running]).refused) == {("payments", "a-new")}
+    # without the incumbent, the name decides (both new in the same second), the same way on every pass
+    fresh_b = use("b", "2026-12-01T12:00:00Z")
+    assert set(admit(team="payments", quota=quota, uses=[fresh_b, newcomer]).refused) == {("payments", "b")}
+
+
 def test_an_autoscaled_capability_counts_at_its_maximum() -> None:
     u = use("a", "1", autoscaling={"minReplicas": 2, "maxReplicas": 6}, resources={"requests": {"memory": "256Mi"}})
     assert u.pods == 6 and u.memory == 6 * 256 * 2**20

@@ -78,7 +78,8 @@ def team_admission(rt: Runtime, team: str, spec: TeamSpec) -> Admission:
         cap = _candidate(team, spec, body)
         if cap is not None:
             uses.append(use_of(key=key, created=str(body["metadata"].get("creationTimestamp") or ""), spec=cap,
-                               default_cpu=d.cpu_request, default_memory=d.memory_request))
+                               default_cpu=d.cpu_request, default_memory=d.memory_request,
+                               incumbent=_admitted_last_pass(body)))
     return admit(team=team, quota=spec.quota, uses=uses)
 
 
@@ -152,6 +153,13 @@ def capability_watches(rt: Runtime) -> list[Watch]:
 #: The reasons `gate` refuses with.
 REFUSAL_REASONS = frozenset({"TeamNotFound", "TeamMismatch", "QuotaExceeded", "RegistryNotAllowed",
                              "ClassificationNotAllowed"})
+
+
+def _admitted_last_pass(body: Obj) -> bool:
+    """The capability has been through a pass and the team quota did not refuse it."""
+    ready: Obj | None = next((c for c in (body.get("status") or {}).get("conditions") or []
+                              if c.get("type") == "Ready"), None)
+    return ready is not None and ready.get("reason") != "QuotaExceeded"
 
 
 def _refused_by_team(body: Obj) -> bool:

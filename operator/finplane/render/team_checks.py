@@ -125,16 +125,20 @@ class CapabilityUse:
     cpu: Decimal
     memory: Decimal
     pods: int
+    #: It was admitted on its last pass: among capabilities created in the same second (creationTimestamp has
+    #: whole seconds) it keeps its place ahead of a newcomer, so a new capability never displaces a running one.
+    incumbent: bool = False
 
 
 def use_of(*, key: Key, created: str, spec: BusinessCapabilitySpec, default_cpu: str,
-           default_memory: str) -> CapabilityUse:
+           default_memory: str, incumbent: bool = False) -> CapabilityUse:
     """The capability's use; an autoscaled one counts at maxReplicas (it may scale there without asking)."""
     replicas = spec.autoscaling.max_replicas if spec.autoscaling else spec.replicas
     req = spec.resources.requests if spec.resources and spec.resources.requests else None
     cpu = parse_quantity(req.cpu if req and req.cpu is not None else default_cpu)
     memory = parse_quantity(req.memory if req and req.memory is not None else default_memory)
-    return CapabilityUse(key=key, created=created, cpu=cpu * replicas, memory=memory * replicas, pods=replicas)
+    return CapabilityUse(key=key, created=created, cpu=cpu * replicas, memory=memory * replicas, pods=replicas,
+                         incumbent=incumbent)
 
 
 def format_cpu(cores: Decimal) -> str:
@@ -171,12 +175,15 @@ class Admission:
 def admit(*, team: str, quota: TeamQuota | None, uses: Iterable[CapabilityUse]) -> Admission:
     """Admit capabilities oldest first while they fit; each refused one says what it would exceed and by how much.
 
+    Creation times have whole seconds: within one second an incumbent (admitted on its last pass) goes first,
+    then names decide.
+
     Deterministic, so the Team's status and every capability's own pass agree; deleting an admitted
     capability frees room and the oldest refused ones that now fit are admitted on their next pass.
     """
     out = Admission()
     limits = _limits(quota)
-    for use in sorted(uses, key=lambda u: (u.created, u.key)):
+    for use in sorted(uses, key=lambda u: (u.created, not u.incumbent, u.key)):
         after = {"cpu": out.cpu + use.cpu, "memory": out.memory + use.memory, "pods": Decimal(out.pods + use.pods),
                  "capabilities": Decimal(out.capabilities + 1)}
         over = [(what, after[what], limit) for what, limit in limits.items() if after[what] > limit]
