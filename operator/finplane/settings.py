@@ -75,6 +75,14 @@ class Settings(BaseSettings):
                     "A real API server refuses a Role granting what the operator itself does not hold, so on a "
                     "cluster the operator may only `bind` this one ClusterRole.")
     tiers: dict[str, TierPreset] = Field(default_factory=_default_tiers)
+    operator_namespaced_cluster_role: str | None = Field(
+        None, min_length=1, pattern=r"^[a-z0-9]([-a-z0-9.:]*[a-z0-9])?$",
+        description="ClusterRole (shipped by the Helm chart) holding the operator's workload and Secret verbs; the "
+                    "operator binds it to its own ServiceAccount (operator_service_account in pod_namespace) in "
+                    "each team and sandbox namespace it manages, first. Unset: no such RoleBinding is rendered.")
+    operator_service_account: str | None = Field(
+        None, min_length=1, description="The operator's ServiceAccount (the chart sets it), the subject of that "
+                                        "RoleBinding.")
     team_member_cluster_role: str | None = Field(
         None, min_length=1, pattern=r"^[a-z0-9]([-a-z0-9.:]*[a-z0-9])?$",
         description="ClusterRole (shipped by the Helm chart) that a Team's owners and members are bound to in its "

@@ -49,14 +49,15 @@ def test_the_operator_is_told_the_member_cluster_role_and_its_settings_accept_it
     assert Settings().sandbox_member_cluster_role == "finplane-sandbox-member"
 
 
-def test_the_operator_may_bind_only_the_member_cluster_role_and_never_escalate(
+def test_the_operator_may_bind_only_the_member_cluster_roles_and_its_own_namespaced_role_and_never_escalate(
         rendered: dict[str, list[Obj]]) -> None:
     rules = rules_of(rendered["default"], "ClusterRole", "finplane-operator")
     rbac = [r for r in rules if "rbac.authorization.k8s.io" in r["apiGroups"]]
     assert not any("escalate" in r["verbs"] for r in rbac)
     binds = [r for r in rbac if "bind" in r["verbs"]]
     assert binds == [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["bind"],
-                      "resourceNames": ["finplane-sandbox-member", "finplane-team-member"]}]
+                      "resourceNames": ["finplane-operator-namespaced", "finplane-sandbox-member",
+                                        "finplane-team-member"]}]
     # The operator writes no Role on a cluster installed by the chart: it may only read Roles.
     role_verbs = {v for r in rbac if "roles" in r["resources"] for v in r["verbs"]}
     assert role_verbs == {"list", "watch"}

@@ -47,7 +47,8 @@ def test_the_operator_is_told_the_team_cluster_role_and_enforced_ownership(
 
 
 def test_the_operator_may_provision_teams_and_the_api_only_read_them(rendered: dict[str, list[Obj]]) -> None:
-    operator = grants(rendered["default"], "finplane-operator")
+    # cluster-wide, plus the namespaced role the operator binds to itself in each team namespace
+    operator = grants(rendered["default"], "finplane-operator") | grants(rendered["default"], "finplane-operator-namespaced")
     for rule in [("finplane.io", "teams", "watch"), ("finplane.io", "teams", "patch"),
                  ("finplane.io", "teams/status", "patch"), ("", "namespaces", "create"), ("", "namespaces", "patch"),
                  ("", "namespaces", "delete"), ("", "resourcequotas", "create"), ("", "limitranges", "patch"),
@@ -63,4 +64,4 @@ def test_without_teams_there_is_no_team_member_cluster_role_and_no_setting_namin
     assert find(objects, "ClusterRole", "finplane-team-member") == []
     assert "FINPLANE_TEAM_MEMBER_CLUSTER_ROLE" not in (find(objects, "ConfigMap", "finplane-operator")[0]["data"] or {})
     binds = [r for r in find(objects, "ClusterRole", "finplane-operator")[0]["rules"] if "bind" in r["verbs"]]
-    assert binds[0]["resourceNames"] == ["finplane-sandbox-member"]
+    assert binds[0]["resourceNames"] == ["finplane-operator-namespaced", "finplane-sandbox-member"]

@@ -6,8 +6,11 @@ manifests of tests/chart/manifests/rbac-e2e/ (an enforce-mode CompliancePolicy, 
 registry patching ServiceAccounts, a sandbox that expires during the run), then a second set of spec changes
 that make it remove children it no longer renders. The API server's request counters (by verb, group,
 resource, user agent) show what it did. Every (group, resource, verb) it used must be granted by the
-operator's rendered ClusterRole, and everything the ClusterRole grants must have been used, except the rules
-listed in NOT_EXERCISED, each with the reason the run cannot reach it.
+operator's rendered roles (its ClusterRole, the `-namespaced` ClusterRole it binds to itself in the team and
+sandbox namespaces it manages, and its Roles), and everything they grant must have been used, except the rules
+listed in NOT_EXERCISED, each with the reason the run cannot reach it. The counters carry no namespace: where
+each rule holds is checked on the rendered chart (test_chart_least_privilege.py) and, here, by the operator's
+own RoleBindings, found in every managed namespace and in no other.
 
 Skips, saying why, while the operator or the embedded API server does not exist yet, or when the examples
 are missing; runs against the embedded server only (it needs the request counters)."""
@@ -36,7 +39,8 @@ Rule = tuple[str, str, str]  # (api group, resource[/subresource], verb)
 # that a run can reach belongs in tests/chart/manifests/rbac-e2e/, where the run exercises it for real.
 NOT_EXERCISED: dict[Rule, str] = {
     ("rbac.authorization.k8s.io", "clusterroles", "bind"):
-        "binding sandbox members to the sandbox-member ClusterRole; `bind` is an authorisation check, not a request",
+        "binding members to the sandbox-member and team-member ClusterRoles, and the operator to its namespaced "
+        "ClusterRole in each managed namespace; `bind` is an authorisation check, not a request",
 }
 for _kind in ("businesscapabilities", "channels"):
     NOT_EXERCISED[("finplane.io", _kind, "get")] = (
@@ -48,8 +52,13 @@ HTTPROUTE_CRD = REPO / "tests" / "e2e" / "manifests" / "gateway-api-httproute-cr
 
 
 def granted(objects: list[dict[str, Any]], name: str) -> set[Rule]:
-    rules = find(objects, "ClusterRole", name)[0]["rules"]
-    return {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+    """Everything the chart grants the operator `name`: its ClusterRole, the `-namespaced` ClusterRole (bound by
+    RoleBindings only: the chart's, and the ones the operator creates in the namespaces it manages) and its Roles.
+    The request counters carry no namespace, so where each rule holds is checked by test_chart_least_privilege."""
+    roles = [*find(objects, "ClusterRole", name), *find(objects, "ClusterRole", f"{name}-namespaced"),
+             *(r for r in find(objects, "Role") if r["metadata"]["name"].startswith(f"{name}"))]
+    return {(g, r, v) for role in roles for rule in role["rules"] for g in rule["apiGroups"]
+            for r in rule["resources"] for v in rule["verbs"]}
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +95,8 @@ def reconciled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             operator = subprocess.Popen(
                 [sys.executable, "-m", "finplane", "operator", "--peering=finplane",
                  f"--liveness-port={liveness}", f"--metrics-port={free_port()}"],
-                env={**cluster.env, **settings, "PYTHONUNBUFFERED": "1", "FINPLANE_POD_IP": "10.0.0.7"},
+                env={**cluster.env, **settings, "PYTHONUNBUFFERED": "1", "FINPLANE_POD_IP": "10.0.0.7",
+                     "FINPLANE_POD_NAMESPACE": NAMESPACE},  # as the chart's Deployment sets it
                 stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
         crs = [doc for path in examples for doc in yaml.safe_load_all(path.read_text())
                if doc and doc.get("apiVersion", "").startswith("finplane.io/")]
@@ -128,11 +138,14 @@ def reconciled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
                  timeout=90, what="the short sandbox expired and torn down")
         history.clear()
         wait_for(settled, timeout=90, interval=1.0, what="the operator's requests to settle again")
+        bindings = json.loads(cluster.kubectl("get", "rolebindings", "-A", "-o", "json").stdout)["items"]
+        namespaces = {n["metadata"]["name"]: n for n in
+                      json.loads(cluster.kubectl("get", "namespaces", "-o", "json").stdout)["items"]}
         operator.send_signal(signal.SIGTERM)  # a clean stop leaves the peering: that request counts too
         operator.wait(timeout=30)
         stats = handle.stats()
         (tmp / "used.json").write_text(json.dumps(sorted(operator_requests(stats))))
-        yield {"stats": stats, "objects": objects, "log": log}
+        yield {"stats": stats, "objects": objects, "log": log, "bindings": bindings, "namespaces": namespaces}
     finally:
         if operator and operator.poll() is None:
             operator.kill()
@@ -185,3 +198,18 @@ def test_the_cluster_role_grants_nothing_the_operator_did_not_use(reconciled: di
 def test_every_documented_exception_is_really_granted() -> None:
     stale = sorted(set(NOT_EXERCISED) - granted(render({}), "finplane-operator"))
     assert stale == [], f"NOT_EXERCISED lists rules the chart no longer grants: {stale}"
+
+
+def test_the_operator_binds_its_namespaced_role_in_the_namespaces_it_manages_and_nowhere_else(
+        reconciled: dict[str, Any]) -> None:
+    def of_operator(b: dict[str, Any]) -> bool:
+        return b["roleRef"]["name"] == "finplane-operator-namespaced" and any(
+            s.get("name") == "finplane-operator" and s.get("namespace") == NAMESPACE for s in b.get("subjects") or [])
+
+    where = {b["metadata"]["namespace"] for b in reconciled["bindings"] if of_operator(b)}
+    managed = {name for name, ns in reconciled["namespaces"].items()
+               if (ns["metadata"].get("labels") or {}).get("finplane.io/team")
+               or name.startswith("sbx-")}
+    assert {"payments", "kyc", "onboarding", "rbac-extra"} <= where, where
+    assert where <= managed | {NAMESPACE}, where - managed
+    assert not where & {"kube-system", "default", "kube-public"}

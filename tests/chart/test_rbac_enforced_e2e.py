@@ -12,8 +12,9 @@ authorised by the chart's ClusterRoles and bindings, as on a cluster. Covers:
   never reads Secrets, even its own sandbox's credential;
 - the enforce-mode ValidatingAdmissionPolicy refuses a Deployment with a `latest` image created with
   kubectl in a namespace it reaches, and lets the same Deployment into kube-system;
-- with one verb removed from the operator's ClusterRole, the operator reports Ready=False reason Forbidden
-  on the capability it can no longer reconcile (run last: it changes the role).
+- with one verb removed from the operator's namespaced ClusterRole (the one its RoleBindings in each managed
+  namespace grant), the operator reports Ready=False reason Forbidden on the capability it can no longer
+  reconcile (run last: it changes the role).
 
 Runs against the embedded server only (it starts the server with its static token file)."""
 
@@ -244,13 +245,13 @@ def test_enforce_mode_refuses_a_latest_deployment_but_not_in_kube_system(enforce
     assert pinned.returncode == 0, pinned.stderr
 
 
-def test_removing_one_verb_from_the_operator_cluster_role_makes_it_report_forbidden(
+def test_removing_one_verb_from_the_operator_namespaced_role_makes_it_report_forbidden(
         enforced: dict[str, Any]) -> None:
-    """Runs last in this module: it leaves the operator's ClusterRole without `create` on Deployments."""
+    """Runs last in this module: it leaves the operator's namespaced role without `create` on Deployments."""
     from tests.support import condition, wait_for
 
     cluster = enforced["cluster"]
-    role = cluster.get("clusterrole", "finplane-operator")
+    role = cluster.get("clusterrole", "finplane-operator-namespaced")
     assert role is not None
     rules = []
     for rule in role["rules"]:
@@ -258,7 +259,7 @@ def test_removing_one_verb_from_the_operator_cluster_role_makes_it_report_forbid
             rule = {**rule, "verbs": [v for v in rule["verbs"] if v != "create"]}
         rules.append(rule)
     assert rules != role["rules"], "the chart grants no create on deployments"
-    cluster.kubectl("patch", "clusterrole", "finplane-operator", "--type=merge",
+    cluster.kubectl("patch", "clusterrole", "finplane-operator-namespaced", "--type=merge",
                     "-p", json.dumps({"rules": rules}))
     cap = {"apiVersion": "finplane.io/v1alpha1", "kind": "BusinessCapability",
            "metadata": {"name": "after-revoke", "namespace": "payments"},

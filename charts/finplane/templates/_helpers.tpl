@@ -73,6 +73,10 @@ app.kubernetes.io/component: {{ .component }}
 partner-api-credential
 {{- end }}
 
+{{- define "finplane.operatorNamespacedRoleName" -}}
+{{- printf "%s-operator-namespaced" (include "finplane.fullname" .) }}
+{{- end }}
+
 {{- define "finplane.sandboxMemberRoleName" -}}
 {{- printf "%s-sandbox-member" (include "finplane.fullname" .) }}
 {{- end }}

@@ -6,7 +6,20 @@ removes children that are no longer rendered. tests/chart/test_rbac_e2e.py check
 the requests the operator really makes.
 */}}
 
-{{/* Rules that only a ClusterRole can grant: cluster-scoped kinds, and kinds in namespaces the operator creates. */}}
+{{/* The operator's rights come in three parts (CIS Kubernetes Benchmark 5.1.2 and 5.1.4: no Secret read and no
+workload creation cluster-wide):
+- clusterRules, the `<release>-operator` ClusterRole: only what must be cluster-wide. Cluster-scoped kinds, the
+  Finplane kinds, Namespaces, and get/list/watch (never a write, never Secrets) of the child kinds kopf watches
+  cluster-wide by label (`get` too: a pass reads every child before its first write, the operator's own
+  RoleBinding in a new namespace included). Plus the bootstrap of a managed namespace: `create`/`patch` of RoleBindings and
+  `bind` on exactly the member ClusterRoles and `<release>-operator-namespaced`.
+- watchRules: the BusinessCapability kinds and the reads of their children (cluster-wide, or a Role per
+  watched namespace).
+- namespacedRules, the `<release>-operator-namespaced` ClusterRole: every workload, guard-rail and Secret write
+  and Secret `get`, granted by no ClusterRoleBinding. The chart binds it in its own namespace (and each of
+  watchNamespaces); the operator binds it itself, with a RoleBinding applied first, in each team and sandbox
+  namespace it manages (render/operator_access.py). A namespace nobody manages gets nothing. */}}
+
 {{- define "finplane.operator.clusterRules" -}}
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
@@ -37,7 +50,9 @@ the requests the operator really makes.
 {{- end }}
 {{- /* Namespaces: watched for registry selectors; patched for Pod Security labels (CompliancePolicy enforce
        mode), by sandboxes, which also create them and delete them at expiry, and by Teams, which create or
-       adopt (label) them and delete the empty ones they created when the Team goes. */}}
+       adopt (label) them and delete the empty ones they created when the Team goes. `delete` cannot be narrowed
+       by resourceNames (sandbox namespaces are named after sandboxes not yet created; RBAC cannot select by
+       label): the operator checks its owner reference / created-by annotation before it deletes one. */}}
 {{- $namespaceWriters := or .Values.features.sandboxes .Values.features.teams }}
 - apiGroups: [""]
   resources: [namespaces]
@@ -47,46 +62,38 @@ the requests the operator really makes.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
-{{- /* ImageRegistries watch Secrets (a static registry re-syncs when its source Secret changes), write pull
-       Secrets into every selected namespace and remove them from namespaces that no longer need them;
-       sandboxes write their credential Secret into the namespace they create: both are cluster-wide. */}}
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [get, list, watch, create, patch, delete]
-{{- /* ImageRegistries add their pull Secret to the named ServiceAccounts (a merge patch, keeping other entries)
-       and watch every ServiceAccount, so one created after its namespace was synced is wired at once;
-       capabilities apply their own ServiceAccount. Nothing deletes one (garbage collection does). */}}
+{{- /* Watched cluster-wide by label (kopf), read only: ImageRegistries watch every ServiceAccount, so one created
+       after its namespace was synced is wired at once. No Secrets here: the registry's Secret watch is limited
+       to Finplane's own namespace (a Role), pull Secrets elsewhere are read by name (`get`, namespaced role). */}}
 - apiGroups: [""]
   resources: [serviceaccounts]
-  verbs: [get, list, watch, create, patch]
-{{- if or .Values.features.sandboxes .Values.features.teams }}
-{{- /* A sandbox's or a Team's guard rails; a Team deletes its own from a namespace it no longer lists. */}}
+  verbs: [get, list, watch]
+{{- if $namespaceWriters }}
 - apiGroups: [""]
   resources: [resourcequotas, limitranges]
-  verbs: [get, list, watch, create, patch{{ if .Values.features.teams }}, delete{{ end }}]
+  verbs: [get, list, watch]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
-  verbs: [get, list, watch, create, patch, delete]
-{{- /* The members' RoleBindings (removed when a sandbox or a Team has no members left). */}}
+  verbs: [get, list, watch]
+{{- /* The bootstrap of a managed namespace: the operator's own RoleBinding to `<release>-operator-namespaced`
+       is its first write there, so creating RoleBindings cannot wait for that binding. */}}
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [rolebindings]
-  verbs: [get, list, watch, create, patch, delete]
-{{- /* Read only: the operator watches Roles it manages (a Role per sandbox when it runs without this chart) and
-       the teardown report lists what a sandbox namespace held; with the chart it writes no Role. */}}
+  verbs: [get, list, watch, create, patch]
+{{- /* Read only: the operator watches Roles it manages (a Role per sandbox when it runs without this chart). */}}
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles]
   verbs: [list, watch]
-- apiGroups: [""]
-  resources: [configmaps]
-  verbs: [list]
-{{- /* Members are bound to the chart's sandbox-member and team-member ClusterRoles: `bind` on those names lets the
-       operator create the RoleBindings without holding the members' permissions itself (no `escalate`). */}}
+{{- /* `bind` on exactly these names lets the operator create the RoleBindings without holding the members'
+       permissions itself (no `escalate`), and bind its own namespaced role where it manages a namespace. */}}
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [clusterroles]
   verbs: [bind]
-  resourceNames: [{{ if .Values.features.sandboxes }}{{ include "finplane.sandboxMemberRoleName" . }}{{ end }}{{ if and .Values.features.sandboxes .Values.features.teams }}, {{ end }}{{ if .Values.features.teams }}{{ include "finplane.teamMemberRoleName" . }}{{ end }}]
+  resourceNames: [{{ include "finplane.operatorNamespacedRoleName" . }}{{ if .Values.features.sandboxes }}, {{ include "finplane.sandboxMemberRoleName" . }}{{ end }}{{ if .Values.features.teams }}, {{ include "finplane.teamMemberRoleName" . }}{{ end }}]
 {{- end }}
 {{- if .Values.features.admissionPolicies }}
+{{- /* Names are derived from CompliancePolicy names, unknown at install: no resourceNames possible. The operator
+       deletes only the ones carrying its owner label (accepted and documented in docs/security.md). */}}
 - apiGroups: [admissionregistration.k8s.io]
   resources: [validatingadmissionpolicies, validatingadmissionpolicybindings]
   verbs: [get, list, create, patch, delete]
@@ -98,8 +105,8 @@ the requests the operator really makes.
 {{- end }}
 {{- end }}
 
-{{/* Rules for the namespaces a BusinessCapability lives in: a ClusterRole, or a Role per watched namespace. */}}
-{{- define "finplane.operator.namespacedRules" -}}
+{{/* The BusinessCapability kinds and the reads kopf's watches need: a ClusterRole, or a Role per watched namespace. */}}
+{{- define "finplane.operator.watchRules" -}}
 - apiGroups: [finplane.io]
   resources: [businesscapabilities]
   verbs: [get, list, watch]
@@ -111,44 +118,89 @@ the requests the operator really makes.
   resources: [kopfpeerings]
   verbs: [list, watch, patch]
 {{- end }}
-{{- /* A capability's Service and Deployment are always rendered: applied, never deleted one by one. */}}
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch]
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch]
 {{- /* Compliance checks of the Pods and Deployments a policy selects. */}}
 - apiGroups: [""]
   resources: [pods]
   verbs: [list]
-{{- /* Removed when autoscaling or replicas change. */}}
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch]
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
-  verbs: [get, list, watch, create, patch, delete]
-{{- if not .Values.features.sandboxes }}
+  verbs: [get, list, watch]
+{{- if not (or .Values.features.sandboxes .Values.features.teams) }}
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch]
 {{- end }}
 {{- if .Values.features.channels }}
 - apiGroups: [networking.k8s.io]
   resources: [ingresses]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch]
+{{- /* The channel reconciler lists HTTPRoutes it may own (none without the Gateway API CRDs, which a real API
+       server answers with 404 only when the request is authorised; else 403) and kopf watches them. */}}
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [httproutes]
+  verbs: [{{ if .Values.features.gatewayApi }}get, {{ end }}list, watch]
+{{- end }}
+{{- end }}
+
+{{/* The `<release>-operator-namespaced` ClusterRole: granted only by RoleBindings, in namespaces Finplane manages. */}}
+{{- define "finplane.operator.namespacedRules" -}}
+{{- /* Pull Secrets (registries), the partner credential (sandboxes), registry source Secrets (Finplane's own
+       namespace): read by name, written, removed. Never list or watch here. */}}
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, patch, delete]
+{{- /* Capabilities apply their own ServiceAccount; registries add their pull Secret to named ones. */}}
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [create, patch]
+{{- /* A capability's Service and Deployment are always rendered: applied, never deleted one by one. */}}
+- apiGroups: [""]
+  resources: [services]
+  verbs: [create, patch]
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [create, patch]
+{{- /* Removed when autoscaling or replicas change. */}}
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [create, patch, delete]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [create, patch, delete]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [create, patch, delete]
+{{- if or .Values.features.sandboxes .Values.features.teams }}
+{{- /* A sandbox's or a Team's guard rails; a Team deletes its own from a namespace it no longer lists. */}}
+- apiGroups: [""]
+  resources: [resourcequotas, limitranges]
+  verbs: [create, patch{{ if .Values.features.teams }}, delete{{ end }}]
+{{- /* The members' RoleBindings (removed when a sandbox or a Team has no members left). */}}
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [rolebindings]
+  verbs: [delete]
+{{- /* The teardown report lists what a sandbox namespace held (names only). */}}
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [list]
+{{- end }}
+{{- if .Values.features.channels }}
+- apiGroups: [networking.k8s.io]
+  resources: [ingresses]
+  verbs: [create, patch, delete]
 {{- if .Values.features.gatewayApi }}
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
-  verbs: [get, list, watch, create, patch, delete]
-{{- else }}
-{{- /* Read only: the channel reconciler still lists HTTPRoutes it may own (none without the Gateway API CRDs,
-       which a real API server answers with 404 only when the request is authorised; else 403) and kopf
-       watches them when the CRDs exist. It never writes one (a gateway backend is then refused by RBAC). */}}
-- apiGroups: [gateway.networking.k8s.io]
-  resources: [httproutes]
-  verbs: [list, watch]
+  verbs: [create, patch, delete]
 {{- end }}
 {{- end }}
 {{- if .Values.features.policyReports }}
@@ -156,6 +208,13 @@ the requests the operator really makes.
   resources: [policyreports]
   verbs: [get, list, create, patch, delete]
 {{- end }}
+{{- end }}
+
+{{/* Finplane's own namespace only: the registry reconciler watches the source Secrets of static registries there. */}}
+{{- define "finplane.operator.homeRules" -}}
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [list, watch]
 {{- end }}
 
 {{/* The platform API: it reads and writes Finplane CRs only, and reads one named Secret per sandbox. */}}

@@ -29,6 +29,7 @@ from finplane import SANDBOX_CREDENTIAL_KEY, SANDBOX_CREDENTIAL_SECRET
 from finplane.models.tenant_sandbox import RESERVED_MEMBER_PREFIX, TenantSandboxSpec
 from finplane.names import ROTATION_ANNOTATION
 from finplane.render.labels import MANAGED_BY
+from finplane.render.operator_access import operator_binding
 from finplane.settings import Settings, TierPreset
 
 __all__ = ["CREDENTIAL_KEY", "CREDENTIAL_SECRET", "MEMBER_ROLE", "MEMBER_ROLE_BINDING", "MEMBER_RULES",
@@ -140,6 +141,7 @@ def render_sandbox(*, name: str, spec: TenantSandboxSpec, settings: Settings) ->
     d = settings.default_resources
     children: list[Obj] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": ns_labels}},
+        *operator_binding(namespace=ns, labels=labels, settings=settings),  # first in it: the operator's rights
         {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": meta("sandbox-quota"), "spec": {"hard": hard}},
         {"apiVersion": "v1", "kind": "LimitRange", "metadata": meta("sandbox-limits"), "spec": {"limits": [{
             "type": "Container",

@@ -25,6 +25,7 @@ import yaml
 from finplane import GROUP
 from finplane.models.team import TeamSpec
 from finplane.render.labels import MANAGED_BY
+from finplane.render.operator_access import operator_binding
 from finplane.settings import Settings
 
 __all__ = ["CREATED_ANNOTATION", "MEMBER_ROLE", "MEMBER_RULES", "OWNER_BINDING", "MEMBERS_BINDING", "TEAM_LABEL",
@@ -87,6 +88,7 @@ def _namespace_children(name: str, spec: TeamSpec, ns: str, settings: Settings) 
 
     d = spec.namespace_defaults
     children: list[Obj] = [
+        *operator_binding(namespace=ns, labels=labels, settings=settings),  # first: the operator's rights here
         {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta("team-default-deny"),
          "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}},
         {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": meta("team-quota"), "spec": {"hard": {

@@ -79,19 +79,24 @@ async def sync_secret(kube: Kube, secret: Obj, *, owner: Obj, seen_before: bool,
     return res
 
 
-async def prune_secrets(kube: Kube, *, owner_uid: str, keep: set[str], name: str,
-                        known_namespaces: set[str]) -> list[str]:
+async def prune_secrets(kube: Kube, *, owner_uid: str, keep: set[str], name: str, names: set[str],
+                        candidates: set[str]) -> list[str]:
     """Delete this registry's pull Secrets outside `keep` (or with an old name); returns their namespaces.
 
-    Only namespaces the operator has seen are pruned (a namespace being deleted takes its Secrets along).
+    Only `candidates` are looked at: namespaces the operator has seen where the last status says it wrote
+    one. Each is read by name (`get`; the operator may not list Secrets cluster-wide, CIS 5.1.2) and deleted
+    only when it carries this registry's owner label.
     """
     pruned = []
-    for obj in await kube.list("v1", "Secret", label_selector=f"{OWNER_LABEL}={owner_uid}"):
-        meta = obj["metadata"]
-        ns = meta.get("namespace", "")
-        if ns in known_namespaces and (ns not in keep or meta["name"] != name):
-            await kube.delete("v1", "Secret", meta["name"], ns)
-            if meta["name"] == name:
+    for ns in sorted(candidates):
+        for secret in sorted(names):
+            if ns in keep and secret == name:
+                continue
+            obj = await kube.get_or_none("v1", "Secret", secret, ns)
+            if obj is None or (obj["metadata"].get("labels") or {}).get(OWNER_LABEL) != owner_uid:
+                continue
+            await kube.delete("v1", "Secret", secret, ns)
+            if secret == name:
                 pruned.append(ns)
     return pruned
 

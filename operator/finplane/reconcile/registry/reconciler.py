@@ -233,9 +233,19 @@ class RegistryReconciler(KindReconciler[ImageRegistrySpec]):
 
     async def _prune(self, body: Obj, spec: ImageRegistrySpec, sname: str, sync: SecretSync) -> None:
         name = body["metadata"]["name"]
-        known = {n for _, n in self.rt.stores.get(NAMESPACE, {})}
+        namespaces = self.rt.stores.get(NAMESPACE, {})
+        known = {n for _, n in namespaces}
+        last = body.get("status") or {}
+        written = set(last.get("namespacesInSync") or []) | set(last.get("namespacesOutOfSync") or [])
+        if self.rt.settings.operator_namespaced_cluster_role:
+            # RBAC lets the operator write only where it manages the namespace: look there, not everywhere (the
+            # last status alone can predate a Secret written by a pass whose status event is still in flight)
+            written |= {n for (_, n), ns in namespaces.items() if _managed(ns)} | {self.rt.settings.pod_namespace or ""}
+        else:
+            written = known  # no chart RBAC: a pull Secret may be in any namespace the operator has seen
         for ns in await prune_secrets(self.rt.kube, owner_uid=body["metadata"]["uid"], keep=sync.synced | set(sync.out),
-                                      name=sname, known_namespaces=known):
+                                      name=sname, names={sname, str(last.get("secretName") or sname)},
+                                      candidates=written & known):
             WRITES.labels(KIND, "prune").inc()
             log.info("Deleted pull Secret %s/%s of ImageRegistry %s (namespace no longer selected)", ns, sname, name)
             for sa in sorted(set(spec.service_accounts) | {"default"} | self.accounts.holders(sname, ns)):
@@ -285,6 +295,12 @@ async def _logins(rt: Runtime, body: Obj, spec: ImageRegistrySpec, creds: Creden
 
 def _iso(value: Any) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+def _managed(namespace: Obj) -> bool:
+    """A Team's or a sandbox's namespace: where the operator binds its namespaced role (render/operator_access.py)."""
+    labels = (namespace.get("metadata") or {}).get("labels") or {}
+    return bool(labels.get("finplane.io/team")) or labels.get("app.kubernetes.io/managed-by") == "finplane"
 
 
 def _status(sname: str, sync: SecretSync, login: Login | None) -> ImageRegistryStatus:
