@@ -208,6 +208,22 @@ class RefusedObject(BaseModel):
     violations: list[dict[str, str]] = Field(description="{rule, message} of every enforced rule it breaks.")
 
 
+class AdmissionReach(BaseModel):
+    """The ValidatingAdmissionPolicy enforce mode would apply, and how far it reaches."""
+
+    name: str = Field(description="The ValidatingAdmissionPolicy's name (finplane-<policy>).")
+    rendered: bool = Field(description="False when no enabled rule is checkable at admission (see note).")
+    failurePolicy: str = Field(description="Fail or Ignore (the operator's admission_failure_policy setting).")
+    rules: list[str] = Field(description="The rules admission checks; the others are enforced by refusal.")
+    resources: list[str] = Field(description="The resources it intercepts (pods, deployments).")
+    excludedNamespaces: list[str] = Field(description="Namespaces it never covers, whatever the policy selects.")
+    namespaceSelector: dict[str, Any] | None = Field(description="The binding's namespace selector.")
+    objectSelector: dict[str, Any] | None = Field(description="The object selector (labels, classifications).")
+    namespaces: list[str] | None = Field(
+        description="Namespaces it reaches today; null here (the API does not read namespaces: the CLI lists them).")
+    note: str
+
+
 class PreviewPublic(BaseModel):
     """What switching the policy to enforce would refuse (``finplane compliance preview``)."""
 
@@ -217,6 +233,7 @@ class PreviewPublic(BaseModel):
     refused: list[RefusedObject]
     teams: list[str]
     channels: list[str]
+    admission: AdmissionReach = Field(description="The admission policy's reach in enforce mode.")
 
 
 class EvidenceVerification(BaseModel):

@@ -155,6 +155,9 @@ def test_the_preview_lists_the_refused_capability_with_its_team_rules_and_channe
         ("cards", "legacy", "cards", ["mobile"])]
     assert [v["rule"] for v in body["refused"][0]["violations"]] == ["no-latest-tag"]
     assert (body["evaluated"], body["teams"], body["channels"]) == (2, ["cards"], ["mobile"])
+    reach = body["admission"]
+    assert reach["rendered"] and reach["rules"] == ["no-latest-tag"] and "kube-system" in reach["excludedNamespaces"]
+    assert reach["namespaces"] is None  # the API reads no namespaces; the CLI lists them
 
 
 def test_the_preview_of_an_unknown_policy_is_404(client, as_):  # type: ignore[no-untyped-def]

@@ -194,6 +194,7 @@ def test_preview_lists_exactly_the_capabilities_enforce_then_refuses_with_the_ru
     refused = {line.split()[2] for line in preview.stdout.splitlines() if line.startswith("REFUSED")}
     assert refused == {"payments/other"}
     assert "teams: payments" in preview.stdout
+    assert "  reaches namespaces: payments" in preview.stdout.splitlines()  # what it selects, never kube-system
 
     cluster.apply(policy("gate", rules, mode="enforce", namespaces=["payments"]))
     c = wait_for(lambda: (c := condition(cluster.get("businesscapability", "other", "payments"), "Ready"))

@@ -2,7 +2,8 @@
 
 Covers: `render_file` prints every child of a YAML file's CRs and names the object a bad spec belongs to;
 `compliance preview` reads the policy, capabilities and channels through the gateway, prints each refused
-capability with its team and rules and the channels hit, closes the gateway, exits 0; a policy the cluster
+capability with its team and rules and the channels hit and the admission policy's reach (never kube-system),
+closes the gateway, exits 0; a policy the cluster
 cannot give back is reported on stderr with exit code 2 (not a traceback).
 """
 
@@ -37,7 +38,7 @@ class _Cluster:
         raise NotFound(f"{kind} {name} not found", status=404)
 
     async def list(self, api_version: str, kind: str, namespace: str | None = None, **_: Any) -> list[dict[str, Any]]:
-        assert api_version == API_VERSION
+        assert api_version == ("v1" if kind == "Namespace" else API_VERSION)
         return self.objects.get(kind, [])
 
     async def close(self) -> None:
@@ -55,7 +56,8 @@ def test_preview_prints_the_refused_capability_its_team_rules_and_channels(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     cluster = _Cluster({"CompliancePolicy": [POLICY],
                         "BusinessCapability": [capability("ok"), capability("foreign", image=f"docker.io/x/y@{DIGEST}")],
-                        "Channel": [channel(targets=[("payments", "foreign")])]})
+                        "Channel": [channel(targets=[("payments", "foreign")])],
+                        "Namespace": [{"metadata": {"name": n}} for n in ("kube-system", "payments")]})
     _connect(monkeypatch, cluster)
 
     assert compliance.preview("gate") == 0
@@ -63,7 +65,11 @@ def test_preview_prints_the_refused_capability_its_team_rules_and_channels(
     assert out[0] == "CompliancePolicy gate (mode audit): in enforce mode 1 of 2 capabilities would be refused"
     assert out[1].startswith("REFUSED BusinessCapability payments/foreign team=payments")
     assert out[2].startswith("  rule allowed-registries: ")
-    assert out[-2:] == ["teams: payments", "channels: mobile"]
+    assert out[3:5] == ["teams: payments", "channels: mobile"]
+    assert out[5] == ("admission: ValidatingAdmissionPolicy finplane-gate failurePolicy=Fail on pods, deployments; "
+                      "rules allowed-registries")
+    assert out[6].startswith("  never covers: kube-node-lease, kube-public, kube-system")
+    assert out[-1] == "  reaches namespaces: payments"  # never kube-system
     assert cluster.closed
 
 
@@ -93,3 +99,25 @@ def test_render_file_prints_every_child_and_names_the_object_of_a_bad_spec(tmp_p
                    "metadata: {name: broken, namespace: payments}\nspec: {replicas: many}\n")
     with pytest.raises(ValueError, match="BusinessCapability broken"):
         render_file(bad)
+
+
+def test_the_admission_reach_docs_compliance_md_shows_is_what_preview_prints(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from finplane.settings import get_settings
+    from tests.support.paths import REPO
+
+    monkeypatch.setenv("FINPLANE_POD_NAMESPACE", "finplane-system")
+    get_settings.cache_clear()
+    try:
+        gate = {"metadata": {"name": "gate"}, "spec": {"mode": "audit", "rules": [{"id": "no-latest-tag"}]}}
+        names = ("finplane-system", "kube-system", "kyc", "payments")
+        _connect(monkeypatch, _Cluster({"CompliancePolicy": [gate], "BusinessCapability": [], "Channel": [],
+                                        "Namespace": [{"metadata": {"name": n}} for n in names]}))
+        assert compliance.preview("gate") == 0
+    finally:
+        monkeypatch.delenv("FINPLANE_POD_NAMESPACE")
+        get_settings.cache_clear()
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("admission:", "  "))]
+    docs = (REPO / "docs" / "compliance.md").read_text()
+    block = docs.split("```text\nadmission:", 1)[1].split("```", 1)[0]
+    assert printed == ("admission:" + block).strip("\n").splitlines()

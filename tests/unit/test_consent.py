@@ -266,6 +266,33 @@ async def test_a_grant_withdrawn_removes_the_pull_secret() -> None:
     assert kube.find("Secret", "internal-pull", "cards") is None
 
 
+async def test_a_grant_withdrawn_refuses_the_capability_and_leaves_no_credential_in_its_namespace() -> None:
+    """The team that lost its grant keeps no pull Secret and its capability says why; its running Deployment is
+    left as it was (its pods keep the images they pulled, new pods cannot pull) and is never updated again
+    until the grant comes back: removing a workload is its team's decision, not a side effect of a registry
+    edit."""
+    kube, rt = registry_estate(allowedTeams=["cards"])
+    add(rt, capability("shop", "cards", registryRef="internal"))
+    await run(rt, REG, ("", "internal"))
+    await run(rt, CAP, ("cards", "shop"))
+    before = kube.find("Deployment", "shop", "cards")
+    assert before is not None and kube.find("Secret", "internal-pull", "cards") is not None
+    rt.stores[REG][("", "internal")]["spec"]["allowedTeams"] = []
+    rt.stores[REG][("", "internal")]["metadata"]["generation"] = 2
+    await run(rt, REG, ("", "internal"))
+    rt.stores[CAP][("cards", "shop")]["spec"]["replicas"] = 5  # a change the operator must not apply now
+    rt.stores[CAP][("cards", "shop")]["metadata"]["generation"] = 2
+    await run(rt, CAP, ("cards", "shop"))
+    assert kube.find("Secret", "internal-pull", "cards") is None
+    assert kube.last_conditions(CAP)["ImagePullAccess"]["reason"] == "RegistryNotGranted"
+    assert kube.last_conditions(CAP)["Ready"]["status"] == "False"
+    after = kube.find("Deployment", "shop", "cards")
+    assert after is not None and after["spec"] == before["spec"]
+    # Its ServiceAccount still names the pull Secret (the capability reconciler, its one writer, applies
+    # nothing while refused), but no credential of the registry is left anywhere in the namespace.
+    assert [s for s in kube.of_kind("Secret") if s["metadata"].get("namespace") == "cards"] == []
+
+
 async def test_a_sandbox_gets_a_pull_secret_only_from_a_registry_allowing_sandboxes_and_once_approved() -> None:
     kube, rt = registry_estate(allowedTeams=["payments"])
     add(rt, namespace("sbx-acme"), namespace("sbx-early"), sandbox("acme", registryRef="internal"),
