@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     admission_policies_enabled: bool = Field(
         True, description="Write ValidatingAdmissionPolicies and bindings in enforce mode (chart: "
                           "features.admissionPolicies); off, the operator's own refusal and Pod Security labels remain.")
+    prometheus_namespace: str = Field(
+        "monitoring", description="Namespace of the Prometheus that scrapes capabilities with spec.slo (their "
+                                  "NetworkPolicy admits it on the capability's port).")
+    monitoring_labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels put on rendered ServiceMonitors and PrometheusRules so that "
+                                          "a Prometheus selects them, e.g. {\"release\": \"kube-prometheus-stack\"}.")
     admission_failure_policy: Literal["Fail", "Ignore"] = Field(
         "Fail", description="failurePolicy of the ValidatingAdmissionPolicies of enforce mode: Fail refuses a "
                             "Pod or Deployment the check cannot evaluate, Ignore admits it (inside the policy's "

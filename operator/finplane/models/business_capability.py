@@ -31,6 +31,7 @@ from finplane.models.common import (
     list_map,
     list_set,
 )
+from finplane.models.slo import ServiceLevelObjectives
 
 __all__ = [
     "IMAGE_PATTERN",
@@ -167,6 +168,10 @@ class BusinessCapabilitySpec(SpecModel):
     allowed_callers: AllowedCallers | None = Field(
         default=None, description="Callers admitted beyond the same namespace and team; unset admits no other "
                                   "team (and partner sandboxes only when not restricted).",
+    )
+    slo: ServiceLevelObjectives | None = Field(
+        default=None, description="Service-level objectives: rendered to a ServiceMonitor and a PrometheusRule "
+                                  "whose burn-rate alerts carry the owner's team and contact (docs/slo.md).",
     )
 
     @field_validator("config")
