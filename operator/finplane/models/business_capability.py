@@ -208,7 +208,8 @@ class BusinessCapabilityStatus(StatusModel):
                                             description="The metadata.generation last reconciled.")
     conditions: list[Condition] = Field(
         default_factory=list, max_length=16, json_schema_extra=list_map("type"),
-        description="Ready, Progressing, DependenciesReady, ImagePullAccess and Compliant.",
+        description="Ready, Progressing, DependenciesReady, ImagePullAccess, Compliant, SLORulesWritten (with "
+                    "spec.slo) and the kstatus pair Reconciling and Stalled.",
     )
     replicas: int | None = Field(default=None, ge=0, description="Desired replicas.")
     ready_replicas: int | None = Field(default=None, ge=0, description="Replicas ready to serve.")
