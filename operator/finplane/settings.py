@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     policy_reports_enabled: bool = Field(
         True, description="Write wgpolicyk8s.io PolicyReports/ClusterPolicyReports (chart: features.policyReports); "
                           "off, results stay in each CompliancePolicy's status and the Compliant conditions.")
+    policy_report_api: Literal["wgpolicyk8s", "openreports", "both"] = Field(
+        "both", description="Which report API the results go to: wgpolicyk8s.io PolicyReports, OpenReports "
+                            "(openreports.io Report/ClusterReport), or both (OpenReports written when served).")
     admission_policies_enabled: bool = Field(
         True, description="Write ValidatingAdmissionPolicies and bindings in enforce mode (chart: "
                           "features.admissionPolicies); off, the operator's own refusal and Pod Security labels remain.")

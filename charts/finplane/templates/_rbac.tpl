@@ -95,6 +95,9 @@ the requests the operator really makes.
 - apiGroups: [wgpolicyk8s.io]
   resources: [clusterpolicyreports]
   verbs: [get, list, create, patch, delete]
+- apiGroups: [openreports.io]
+  resources: [clusterreports]
+  verbs: [get, list, create, patch, delete]
 {{- end }}
 {{- end }}
 
@@ -155,7 +158,14 @@ the requests the operator really makes.
 - apiGroups: [wgpolicyk8s.io]
   resources: [policyreports]
   verbs: [get, list, create, patch, delete]
+- apiGroups: [openreports.io]
+  resources: [reports]
+  verbs: [get, list, create, patch, delete]
 {{- end }}
+{{- /* spec.slo of a capability: its ServiceMonitor and PrometheusRule (render.slo), when those CRDs are served. */}}
+- apiGroups: [monitoring.coreos.com]
+  resources: [servicemonitors, prometheusrules]
+  verbs: [get, list, create, patch, delete]
 {{- end }}
 
 {{/* The platform API: it reads and writes Finplane CRs only, and reads one named Secret per sandbox. */}}
