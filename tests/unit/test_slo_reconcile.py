@@ -21,6 +21,7 @@ from finplane.handlers.registrations import register_all
 from finplane.models.business_capability import BusinessCapabilitySpec
 from finplane.models.registry import kind_info
 from finplane.reconcile.runtime import Key, Runtime
+from finplane.render.offline import render_documents
 from finplane.settings import Settings
 from tests.support.fake_kube import FakeKube
 
@@ -150,3 +151,13 @@ def test_the_model_says_why_an_slo_is_refused() -> None:
     base = {"owner": {"team": "t", "contact": "c"}, "domain": "d", "image": "r/i:1"}
     with pytest.raises(ValidationError, match="availability or a latency objective"):
         BusinessCapabilitySpec.model_validate({**base, "slo": {}})
+
+
+def test_finplane_render_shows_the_slo_children_next_to_the_workload() -> None:
+    doc = {"apiVersion": "finplane.io/v1alpha1", "kind": CAP, "metadata": {"name": "pay", "namespace": "payments"},
+           "spec": {"owner": {"team": "payments", "contact": "#payments-oncall"}, "domain": "payments",
+                    "image": "registry.finplane.local/payments/app:1.0.0", "slo": SLO}}
+    kinds = [o["kind"] for o in render_documents([doc], settings=Settings())]
+    assert kinds[-2:] == ["ServiceMonitor", "PrometheusRule"] and "Deployment" in kinds
+    del doc["spec"]["slo"]
+    assert "PrometheusRule" not in [o["kind"] for o in render_documents([doc], settings=Settings())]
