@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from platform_api.auth.identity import Identity
 from platform_api.auth.tokens import AuthError
 from platform_api.cache import ReadCache
+from platform_api.gitops import GitOwnedGuard
 from platform_api.middleware import scope_client_key
 from platform_api.problems import Problem
 from platform_api.security import check_body_text
@@ -77,6 +78,8 @@ def _cache(state: State) -> ReadCache:
 def _writer(state: State) -> Writer:
     if state.writer is None:
         raise Problem(503, "The API is not connected to the cluster.", slug="not-ready", reason="NotConnected")
+    if state.settings.gitops_writes == "refuse":  # objects Git owns are changed in Git (platform_api.gitops)
+        return GitOwnedGuard(state.writer, tracking_labels=state.settings.gitops_tracking_labels)
     return state.writer
 
 

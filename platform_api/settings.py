@@ -88,6 +88,12 @@ class ApiSettings(BaseSettings):
     admin_groups: list[str] = Field(default_factory=list)
     auditor_groups: list[str] = Field(default_factory=list)
     team_ownership: Literal["enforce", "migrate"] = "migrate"
+
+    # GitOps (platform_api.gitops, docs/gitops.md): refuse answers 409 ManagedByGitOps to a change or delete of a
+    # finplane.io object Argo CD (tracking-id annotation, or one of gitops_tracking_labels) or Flux (its
+    # kustomize/helm toolkit labels) manages; allow lets the API write, and the GitOps tool reverts what Git says.
+    gitops_writes: Literal["allow", "refuse"] = "allow"
+    gitops_tracking_labels: list[str] = Field(default_factory=lambda: ["argocd.argoproj.io/instance"])
     # Finplane's own namespace (the chart sets it): never a team's, whatever a token claims.
     pod_namespace: str | None = Field(default=None, validation_alias=AliasChoices("FINPLANE_POD_NAMESPACE",
                                                                                    "pod_namespace"))

@@ -87,6 +87,7 @@ def _run(*, port: int, api_port: int, examples: Path, once: bool, state_dir: Pat
                # the operator and the API append to one evidence chain
                "FINPLANE_EVIDENCE_DIR": os.environ.get("FINPLANE_EVIDENCE_DIR", str(state / "evidence"))}
         asyncio.run(_install_crds(kubeconfig, Path("crds")))
+        asyncio.run(_install_crds(kubeconfig, Path("crds/extra")))  # PolicyReport and OpenReports APIs
         console.print("[bold]Starting the operator[/] …")
         liveness = _free_port()
         procs.append(subprocess.Popen([*py, "operator", "--standalone", "--liveness-port", str(liveness),

@@ -102,9 +102,18 @@ class Settings(BaseSettings):
     policy_reports_enabled: bool = Field(
         True, description="Write wgpolicyk8s.io PolicyReports/ClusterPolicyReports (chart: features.policyReports); "
                           "off, results stay in each CompliancePolicy's status and the Compliant conditions.")
+    policy_report_api: Literal["wgpolicyk8s", "openreports", "both"] = Field(
+        "both", description="Which report API the results go to: wgpolicyk8s.io PolicyReports, OpenReports "
+                            "(openreports.io Report/ClusterReport), or both (OpenReports written when served).")
     admission_policies_enabled: bool = Field(
         True, description="Write ValidatingAdmissionPolicies and bindings in enforce mode (chart: "
                           "features.admissionPolicies); off, the operator's own refusal and Pod Security labels remain.")
+    prometheus_namespace: str = Field(
+        "monitoring", description="Namespace of the Prometheus that scrapes capabilities with spec.slo (their "
+                                  "NetworkPolicy admits it on the capability's port).")
+    monitoring_labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels put on rendered ServiceMonitors and PrometheusRules so that "
+                                          "a Prometheus selects them, e.g. {\"release\": \"kube-prometheus-stack\"}.")
     admission_failure_policy: Literal["Fail", "Ignore"] = Field(
         "Fail", description="failurePolicy of the ValidatingAdmissionPolicies of enforce mode: Fail refuses a "
                             "Pod or Deployment the check cannot evaluate, Ignore admits it (inside the policy's "

@@ -90,7 +90,8 @@ def test_the_policy_report_crds_are_copies_of_the_repositorys_extra_crds(rendere
         crd = crds[source["metadata"]["name"]]
         assert crd["spec"] == source["spec"]
         assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-    assert sorted(crds) == ["clusterpolicyreports.wgpolicyk8s.io", "policyreports.wgpolicyk8s.io"]
+    assert sorted(crds) == ["clusterpolicyreports.wgpolicyk8s.io", "clusterreports.openreports.io",
+                            "policyreports.wgpolicyk8s.io", "reports.openreports.io"]
 
 
 @pytest.mark.parametrize("features", [{"policyReportCRDs": False}, {"policyReports": False}])

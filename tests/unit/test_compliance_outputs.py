@@ -84,7 +84,7 @@ async def test_with_only_reports_off_the_admission_policy_is_still_written(tmp_p
 
 
 async def test_missing_policyreport_crds_say_crd_missing_once_and_do_not_block_enforcement(tmp_path: Path) -> None:
-    kube = FakeKube(missing_groups=("wgpolicyk8s.io",))
+    kube = FakeKube(missing_groups=("wgpolicyk8s.io", "openreports.io"))  # neither report API is served
     rt = runtime(kube, tmp_path)
     await reconcile_policy(rt, ("", "baseline"))  # returns normally: no error for the queue to retry
     written = conditions_of_policy(kube)["ReportsWritten"]

@@ -102,6 +102,9 @@ workload creation cluster-wide):
 - apiGroups: [wgpolicyk8s.io]
   resources: [clusterpolicyreports]
   verbs: [get, list, create, patch, delete]
+- apiGroups: [openreports.io]
+  resources: [clusterreports]
+  verbs: [get, list, create, patch, delete]
 {{- end }}
 {{- end }}
 
@@ -207,7 +210,14 @@ workload creation cluster-wide):
 - apiGroups: [wgpolicyk8s.io]
   resources: [policyreports]
   verbs: [get, list, create, patch, delete]
+- apiGroups: [openreports.io]
+  resources: [reports]
+  verbs: [get, list, create, patch, delete]
 {{- end }}
+{{- /* spec.slo of a capability: its ServiceMonitor and PrometheusRule (render.slo), when those CRDs are served. */}}
+- apiGroups: [monitoring.coreos.com]
+  resources: [servicemonitors, prometheusrules]
+  verbs: [get, list, create, patch, delete]
 {{- end }}
 
 {{/* Finplane's own namespace only: the registry reconciler watches the source Secrets of static registries there. */}}

@@ -31,6 +31,7 @@ from finplane.models.common import (
     list_map,
     list_set,
 )
+from finplane.models.slo import ServiceLevelObjectives
 
 __all__ = [
     "IMAGE_PATTERN",
@@ -168,6 +169,10 @@ class BusinessCapabilitySpec(SpecModel):
         default=None, description="Callers admitted beyond the same namespace and team; unset admits no other "
                                   "team (and partner sandboxes only when not restricted).",
     )
+    slo: ServiceLevelObjectives | None = Field(
+        default=None, description="Service-level objectives: rendered to a ServiceMonitor and a PrometheusRule "
+                                  "whose burn-rate alerts carry the owner's team and contact (docs/slo.md).",
+    )
 
     @field_validator("config")
     @classmethod
@@ -203,7 +208,8 @@ class BusinessCapabilityStatus(StatusModel):
                                             description="The metadata.generation last reconciled.")
     conditions: list[Condition] = Field(
         default_factory=list, max_length=16, json_schema_extra=list_map("type"),
-        description="Ready, Progressing, DependenciesReady, ImagePullAccess and Compliant.",
+        description="Ready, Progressing, DependenciesReady, ImagePullAccess, Compliant, SLORulesWritten (with "
+                    "spec.slo) and the kstatus pair Reconciling and Stalled.",
     )
     replicas: int | None = Field(default=None, ge=0, description="Desired replicas.")
     ready_replicas: int | None = Field(default=None, ge=0, description="Replicas ready to serve.")

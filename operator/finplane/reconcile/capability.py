@@ -30,6 +30,7 @@ from finplane.names import (
 )
 from finplane.policy.enforce import enforced_violations
 from finplane.policy.subject import Context
+from finplane.reconcile.capability_slo import apply_slo
 from finplane.reconcile.registry.access import image_allowed, pull_secret_for, registry_grants
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
@@ -259,6 +260,8 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
         result = await p.apply(desired, prune_kinds=PRUNE, prune_namespaces=(ns,),
                                conflict="rename the capability or remove that object")
         outcome = self._observe(body, spec, result.live.get(f"Deployment/{ns}/{name}", {}))
+        if (slo := await apply_slo(p)) is not None:  # spec.slo: ServiceMonitor + PrometheusRule (capability_slo)
+            outcome.conditions.append(slo)
         outcome.requeue_after = _next_enforced_waiver_expiry(rt.stores.get(COMPLIANCE_POLICY, {}).values())
         return outcome
 

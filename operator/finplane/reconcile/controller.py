@@ -28,6 +28,7 @@ from finplane.reconcile.own_writes import OwnWrites
 from finplane.reconcile.queue import WorkQueue
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, invalid_spec
 from finplane.reconcile.status_write import write_status
+from finplane.status.kstatus import with_kstatus
 
 if TYPE_CHECKING:
     from finplane.reconcile.runtime import Runtime
@@ -148,7 +149,7 @@ class Controller:
     async def write(self, body: Obj, result: Outcome) -> bool:
         if not result.writes_status:
             return False
-        return await write_status(self.rt.kube, result.body or body, conditions=result.conditions,
+        return await write_status(self.rt.kube, result.body or body, conditions=with_kstatus(result.conditions),
                                   fields=status_fields(result.status), keep_types=result.keep_types,
                                   on_written=self.own_writes.note)
 

@@ -14,6 +14,7 @@ from finplane.models.business_capability import BusinessCapabilitySpec
 from finplane.render.image import parse_image
 from finplane.render.labels import capability_labels, selector_labels
 from finplane.render.registry import pull_secret_name
+from finplane.render.slo import metrics_ingress
 from finplane.settings import Settings
 
 __all__ = ["CapabilityContext", "render_capability", "version_of"]
@@ -172,6 +173,7 @@ def _network_policies(meta: Any, name: str, namespace: str, spec: BusinessCapabi
     if ctx.dependents:
         ingress.append({"from": [_peer(ns, n) for ns, n in sorted(ctx.dependents)],
                         "ports": [{"protocol": "TCP", "port": spec.port}]})
+    ingress += metrics_ingress(spec, settings)  # Prometheus scrapes a capability that declares an SLO
     if ctx.sandbox_namespaces:  # partner sandboxes whose spec lists this capability (any pod of theirs)
         ingress.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": sns}}}
                                  for sns in sorted(ctx.sandbox_namespaces)],

@@ -15,6 +15,7 @@ from finplane.models.business_capability import BusinessCapabilitySpec
 from finplane.models.common import describe_errors
 from finplane.render.capability import render_capability
 from finplane.render.capability_checks import check_capability
+from finplane.render.slo import render_slo
 from finplane.settings import Settings, get_settings
 
 __all__ = ["RENDERERS", "render_documents"]
@@ -29,7 +30,8 @@ def _capability(doc: Obj, settings: Settings) -> list[Obj]:
     problems = check_capability(name=name, namespace=ns, spec=spec, graph={})
     if problems:
         raise ValueError("; ".join(f"{p.reason}: {p.message}" for p in problems))
-    return render_capability(name=name, namespace=ns, spec=spec, settings=settings)
+    slo = render_slo(name=name, namespace=ns, spec=spec, settings=settings)  # written only when served (docs/slo.md)
+    return render_capability(name=name, namespace=ns, spec=spec, settings=settings) + slo
 
 
 def _sandbox(doc: Obj, settings: Settings) -> list[Obj]:

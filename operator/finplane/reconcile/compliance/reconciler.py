@@ -47,6 +47,7 @@ from finplane.policy.report import render_reports
 from finplane.reconcile.children import SyncResult
 from finplane.reconcile.compliance.context import gather
 from finplane.reconcile.compliance.evidence import record_changes, since_map
+from finplane.reconcile.compliance.openreports import combine, write_openreports
 from finplane.reconcile.compliance.rollup import ROLLUP_KINDS, compliant_condition, write_compliant
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Watch
@@ -62,6 +63,7 @@ Obj = dict[str, Any]
 # Reports and admission policies are synced separately: a cluster without the PolicyReport CRDs (or with
 # either switched off) still gets the other, and each pass prunes only the kinds it may touch.
 REPORT_KINDS = (("wgpolicyk8s.io/v1alpha2", "PolicyReport"), ("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport"))
+MAX_REPORT_RESULTS = 200  # results per report, failures first (the summary counts every result)
 ADMISSION_KINDS = (("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"),
                    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"))
 VIOLATIONS = Gauge("finplane_compliance_violations", "Failing results by policy, rule, severity and team.",
@@ -192,7 +194,17 @@ async def _write_reports(p: Pass[CompliancePolicySpec], name: str, spec: Complia
         return Cond(T.REPORTS_WRITTEN, "False", Reason.DISABLED,
                     "PolicyReports are switched off (FINPLANE_POLICY_REPORTS_ENABLED=false, chart value "
                     "features.policyReports); results are in this policy's status and the Compliant conditions")
-    reports = render_reports(name, results, mode=str(spec.mode), since=since_map(state.evidence, results))
+    reports = render_reports(name, results, mode=str(spec.mode), since=since_map(state.evidence, results),
+                             max_results=MAX_REPORT_RESULTS)
+    api = p.settings.policy_report_api  # OpenReports beside or instead of wgpolicyk8s.io (compliance.openreports)
+    opened = await write_openreports(p, reports, max_results=MAX_REPORT_RESULTS) if api != "wgpolicyk8s" else None
+    if opened is not None and api == "openreports":
+        return opened
+    written = await _write_policy_reports(p, reports)
+    return written if opened is None else combine(written, opened)
+
+
+async def _write_policy_reports(p: Pass[CompliancePolicySpec], reports: list[Obj]) -> Cond:
     try:
         result = await p.apply(reports, prune_kinds=REPORT_KINDS, refuse=False, cached=False)
     except KubeError as exc:
