@@ -34,7 +34,7 @@ _SWAGGER = """<!doctype html>
 _REDOC = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} · ReDoc</title>
 <link rel="icon" href="/portal/apidocs/favicon.png"></head>
-<body><redoc spec-url="{openapi}"></redoc><script src="/portal/apidocs/redoc.standalone.js"></script></body></html>"""
+<body><redoc spec-url="{openapi}" hide-loading="true"></redoc><script src="/portal/apidocs/redoc.standalone.js"></script></body></html>"""
 
 
 def assets() -> Path:

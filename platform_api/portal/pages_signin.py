@@ -59,11 +59,19 @@ async def home(request: Request, seen: AnyViewer) -> Response:
 async def signin_page(request: Request, seen: AnyViewer,
                       next: Annotated[str | None, Query(max_length=2048)] = None) -> Response:
     state = request.app.state.finplane
-    teams = sorted(str(t["metadata"]["name"]) for t in state.cache.list(TEAM)) if state.cache is not None else []
     portal = portal_of(request)
     return page(request, "signin.html", seen, next=safe_next(next), dev_mode=state.settings.dev_mode,
                 oidc=bool(portal.settings.oidc_authorization_endpoint and portal.settings.oidc_client_id),
-                teams=teams, role="team", subject="", team="", partner="", problem=None)
+                **_choices(request), role="team", subject="", team="", partner="", groups="", problem=None)
+
+
+def _choices(request: Request) -> dict[str, list[str]]:
+    """The Teams and the IdP groups their owners and members name (suggestions for the dev sign-in)."""
+    cache = request.app.state.finplane.cache
+    found = cache.list(TEAM) if cache is not None and cache.ready else []
+    groups = {str(m.get("name")) for t in found for m in ((t.get("spec") or {}).get("owners") or [])
+              + ((t.get("spec") or {}).get("members") or []) if isinstance(m, dict) and m.get("kind") == "Group"}
+    return {"teams": sorted(str(t["metadata"]["name"]) for t in found), "group_names": sorted(groups)}
 
 
 @router.post("/signin")
@@ -75,18 +83,20 @@ async def signin(request: Request, seen: AnyViewer) -> Response:
     role, subject = form.get("role", ""), form.get("subject", "").strip()
     team = form.get("team", "").strip() or None
     partner = form.get("partner", "").strip() or None
+    groups = [g.strip() for g in form.get("groups", "").split(",") if g.strip()][:32]
     ttl = portal_of(request).settings.session_max_age_seconds
     try:
         if role not in {r.value for r in Role}:
             raise AuthError("InvalidClaims", "choose one of the roles team, partner, auditor or admin")
         token = devkey.mint(role=role, subject=subject or None, team=team if role == "team" else None,
-                            partner=partner if role == "partner" else None, ttl=ttl, settings=state.settings)
+                            partner=partner if role == "partner" else None, ttl=ttl, settings=state.settings,
+                            groups=groups or None)
         await state.verifier.verify(token)  # the same checks as any API call (subject, team or partner claim)
     except AuthError as exc:
         problem = Problem(422, exc.message, reason=exc.reason)
         return page(request, "signin.html", seen, status=422, next=safe_next(form.get("next")), dev_mode=True,
-                    oidc=False, teams=[], role=role, subject=subject, team=team or "", partner=partner or "",
-                    problem=problem)
+                    oidc=False, **_choices(request), role=role, subject=subject, team=team or "",
+                    partner=partner or "", groups=form.get("groups", ""), problem=problem)
     return start_session(request, token, target=form.get("next", ""), token_expiry=int(time.time()) + ttl)
 
 
