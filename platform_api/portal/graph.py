@@ -30,6 +30,7 @@ class Node:
     detail: str
     state: str  # ready | notready | unknown | missing | other
     href: str | None = None
+    title: str = ""
     col: int = 0
     row: int = 0
 
@@ -81,8 +82,8 @@ def _cap_node(obj: Obj) -> Node:
     else:
         state, detail = "notready", f"NOT Ready: {ready.get('reason') or 'no reason'}"
     team = team_of_capability(obj) or ns
-    return Node(id=_cap_id(ns, name), kind="capability", label=name, detail=f"{team} · {detail}", state=state,
-                href=f"/portal/capabilities/{team}/{name}")
+    return Node(id=_cap_id(ns, name), kind="capability", label=name, detail=detail, state=state,
+                href=f"/portal/capabilities/{team}/{name}", title=f"{ns}/{name} of team {team}: {detail}")
 
 
 def build(capabilities: list[Obj], sandboxes: list[Obj]) -> Graph:
