@@ -22,6 +22,7 @@ from starlette.types import Scope
 
 from platform_api.portal import (
     apidocs,
+    oidc,
     pages_capability,
     pages_catalog,
     pages_compliance,
@@ -57,7 +58,7 @@ def install(app: FastAPI, *, api_settings: ApiSettings, prefix: str, settings: P
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     app.state.finplane.extras["portal"] = Portal(settings=cfg, codec=SessionCodec(key, secure=secure), env=env)
-    for module in (pages_signin, pages_catalog, pages_capability, pages_team, pages_sandbox, pages_compliance):
+    for module in (pages_signin, oidc, pages_catalog, pages_capability, pages_team, pages_sandbox, pages_compliance):
         app.include_router(module.router)
     app.mount("/portal/static", _Static(directory=STATIC), name="portal-static")
     apidocs.install(app, prefix=prefix)

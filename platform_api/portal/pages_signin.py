@@ -43,7 +43,7 @@ def home_of(seen: Viewer) -> str:
 
 
 def start_session(request: Request, token: str, *, target: str, token_expiry: int) -> Response:
-    """A new session (new id) holding ``token``, and a redirect to ``target``."""
+    """A new session (new id) holding ``token`` (written on the answer), and a redirect to ``target``."""
     portal = portal_of(request)
     expires = min(int(time.time()) + portal.settings.session_max_age_seconds, token_expiry)
     request.state.portal_viewer = (Session(sid=Session.anonymous(ttl=1).sid, expires=expires, token=token), True)
@@ -61,8 +61,9 @@ async def signin_page(request: Request, seen: AnyViewer,
     state = request.app.state.finplane
     portal = portal_of(request)
     return page(request, "signin.html", seen, next=safe_next(next), dev_mode=state.settings.dev_mode,
-                oidc=bool(portal.settings.oidc_authorization_endpoint and portal.settings.oidc_client_id),
-                **_choices(request), role="team", subject="", team="", partner="", groups="", problem=None)
+                oidc=bool(portal.settings.oidc_authorization_endpoint and portal.settings.oidc_token_endpoint
+                          and portal.settings.oidc_client_id and portal.settings.oidc_redirect_uri),
+                choices=_choices(request), role="team", subject="", team="", partner="", groups="", problem=None)
 
 
 def _choices(request: Request) -> dict[str, list[str]]:
@@ -95,7 +96,7 @@ async def signin(request: Request, seen: AnyViewer) -> Response:
     except AuthError as exc:
         problem = Problem(422, exc.message, reason=exc.reason)
         return page(request, "signin.html", seen, status=422, next=safe_next(form.get("next")), dev_mode=True,
-                    oidc=False, **_choices(request), role=role, subject=subject, team=team or "",
+                    oidc=False, choices=_choices(request), role=role, subject=subject, team=team or "",
                     partner=partner or "", groups=form.get("groups", ""), problem=problem)
     return start_session(request, token, target=form.get("next", ""), token_expiry=int(time.time()) + ttl)
 
