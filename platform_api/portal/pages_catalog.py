@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from platform_api.authz import team_of_capability
 from platform_api.cache import CAPABILITY
 from platform_api.portal import graph as g
 from platform_api.portal.web import PortalRoute, Viewer, cache_of, page, signed_in
@@ -26,12 +27,18 @@ Text = Annotated[str | None, Query(max_length=253)]
 ROWS = 200  # rows shown; the API route pages through the rest
 
 
-def _options(entries: list[dict[str, Any]], key: str) -> list[str]:
-    values: set[str] = set()
-    for e in entries:
-        v = e.get(key)
-        values.update(str(x) for x in (v if isinstance(v, list) else [v]) if x)
-    return sorted(values)
+def _facets(objs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The values each filter may take, in one pass over the catalog (10,000 summaries would cost more)."""
+    found: dict[str, set[str]] = {"team": set(), "domain": set(), "classification": set(), "channels": set()}
+    for obj in objs:
+        spec = obj.get("spec") or {}
+        found["team"].add(str(team_of_capability(obj) or ""))
+        found["domain"].add(str(spec.get("domain") or ""))
+        found["classification"].add(str(spec.get("dataClassification") or ""))
+        for exposure in (obj.get("status") or {}).get("exposedOn") or ():
+            if isinstance(exposure, dict):
+                found["channels"].add(str(exposure.get("channel") or ""))
+    return {k: sorted(v - {""}) for k, v in found.items()}
 
 
 @router.get("/catalog")
@@ -45,7 +52,6 @@ async def catalog_page(request: Request, seen: SignedIn, q: Text = None, team: T
                            classification=classification or None, ready=readiness, channel=channel or None,
                            q=q or None)
     found = sorted(found, key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"]))
-    every = [catalog.entry(o) for o in catalog.search(identity=identity, cache=cache)]
     drawing = None
     if len(found) <= g.MAX_NODES:
         shown = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in found}
@@ -63,4 +69,4 @@ async def catalog_page(request: Request, seen: SignedIn, q: Text = None, team: T
                "ready": ready or "", "channel": channel or ""}
     return page(request, "catalog.html", seen, entries=[catalog.entry(o) for o in found[:ROWS]], total=len(found),
                 rows=ROWS, filters=filters, graph=drawing, max_nodes=g.MAX_NODES,
-                options={k: _options(every, k) for k in ("team", "domain", "classification", "channels")})
+                options=_facets(catalog.search(identity=identity, cache=cache)))
