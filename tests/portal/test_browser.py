@@ -5,8 +5,8 @@ Covers (issue 20): a team creates a capability through the form and sees it beco
 refreshes its conditions with htmx); a partner requests a sandbox, an admin who is not the requester
 approves the reviewed request, the operator provisions it and the partner reads the credential once and
 then no more; an auditor's pages have no write control and a POST it forges from the page (with its own
-valid CSRF token) is refused; the catalog's graph names a dependency that is not Ready; the offline Swagger UI
-renders. One stack for the module; screenshots of each page go to test-output/portal/.
+valid CSRF token) is refused; the catalog's graph names a dependency that is not Ready. (The offline API docs are
+checked without a browser, in test_guards.py.) One stack for the module; screenshots of each page go to test-output/portal/.
 """
 
 from __future__ import annotations
@@ -219,10 +219,3 @@ def test_the_catalog_graph_shows_a_dependency_that_is_not_ready(browser: Browser
     page.get_by_label("Search", exact=True).fill("kyc")  # htmx narrows the results as one types
     expect(page.locator("#results tbody tr")).to_have_count(1)
     assert "q=kyc" in page.url
-
-
-def test_the_api_docs_render_offline(browser: Browser, stack: DevStack) -> None:
-    page = browser.new_page(base_url=stack.url)
-    page.goto("/api/v1/docs")
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Finplane platform API", timeout=30_000)
-    _shot(page, "swagger")  # ReDoc's page and files are checked without a browser (test_guards.py)
