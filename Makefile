@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEBS := docker-registry apache2-utils prometheus
+DEBS := docker-registry apache2-utils prometheus chromium
 
 .PHONY: dev test test-emulator deps debs venv schemas crds lint bench clean
 
@@ -29,7 +29,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml emulator/pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e . -e emulator
 	touch $@
 
-# Debian packages the tests use: a real OCI registry and htpasswd (bcrypt entries).
+# Debian packages the tests use: a real OCI registry, htpasswd (bcrypt entries), promtool (the SLO and metering rules) and Chromium (the portal's browser tests).
 debs:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

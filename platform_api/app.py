@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from finplane.kube import errors as kerr
-from platform_api import middleware
+from platform_api import middleware, portal
 from platform_api.audit import AuditLog
 from platform_api.auth.failures import AuthFailures
 from platform_api.auth.tokens import TokenVerifier
@@ -92,7 +92,7 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
                 await kube.close()
 
     app = FastAPI(title="Finplane platform API", version="1", lifespan=lifespan,
-                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None,
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None,
                   description="Self-service API of the Finplane developer platform. Errors are RFC 9457 "
                               "problem documents; lists are paginated with `limit` and an opaque `cursor`.")
     app.state.finplane = state
@@ -137,6 +137,7 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
     for router in (catalog.router, capabilities.router, channels.router, sandboxes.router, compliance.router,
                    evidence.router, teams.router):
         app.include_router(router)
+    portal.install(app, api_settings=cfg, prefix=API_PREFIX)  # the web portal and the offline API docs
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

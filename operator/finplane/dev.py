@@ -228,6 +228,8 @@ def _summary(rows: list[list[str]], *, kubeconfig: Path, api_port: int, port: in
     console.print(table)
     console.print(f"Embedded API server: http://127.0.0.1:{port} (simulated Deployments; no kubelet)")
     console.print(f"Platform API:        http://127.0.0.1:{api_port}/api/v1/docs")
+    console.print(f"Portal:              http://127.0.0.1:{api_port}/portal/   dev sign-in: "
+                  f"http://127.0.0.1:{api_port}/portal/signin", soft_wrap=True)
     console.print(f"KUBECONFIG:          export KUBECONFIG={kubeconfig}   then: kubectl get finplane -A")
     console.print("A token:             finplane token --role admin --subject you")
     console.print(f"Logs:                {state}/{{apiserver,operator,api}}.log")

@@ -1,0 +1,72 @@
+"""The catalog page: search and filters (team, domain, classification, readiness, channel) over the
+catalog service, and the dependency graph of what was found (an SVG drawn on the server).
+
+Routes of :data:`router`, included by :func:`platform_api.portal.install`. The search is
+:func:`platform_api.services.catalog.search`, the API's own (same roles: teams, auditors, admins);
+the graph adds the direct dependencies of what was found and the sandboxes the viewer may see.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from platform_api.authz import team_of_capability
+from platform_api.cache import CAPABILITY
+from platform_api.portal import graph as g
+from platform_api.portal.web import PortalRoute, Viewer, cache_of, page, signed_in
+from platform_api.services import catalog, sandboxes
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
+SignedIn = Annotated[Viewer, Depends(signed_in)]
+Text = Annotated[str | None, Query(max_length=253)]
+ROWS = 200  # rows shown; the API route pages through the rest
+
+
+def _facets(objs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The values each filter may take, in one pass over the catalog (10,000 summaries would cost more)."""
+    found: dict[str, set[str]] = {"team": set(), "domain": set(), "classification": set(), "channels": set()}
+    for obj in objs:
+        spec = obj.get("spec") or {}
+        found["team"].add(str(team_of_capability(obj) or ""))
+        found["domain"].add(str(spec.get("domain") or ""))
+        found["classification"].add(str(spec.get("dataClassification") or ""))
+        for exposure in (obj.get("status") or {}).get("exposedOn") or ():
+            if isinstance(exposure, dict):
+                found["channels"].add(str(exposure.get("channel") or ""))
+    return {k: sorted(v - {""}) for k, v in found.items()}
+
+
+@router.get("/catalog")
+async def catalog_page(request: Request, seen: SignedIn, q: Text = None, team: Text = None, domain: Text = None,
+                       classification: Text = None, ready: Annotated[str | None, Query(max_length=5)] = None,
+                       channel: Text = None) -> Response:
+    identity, cache = seen.identity, cache_of(request)
+    assert identity is not None
+    readiness = {"true": True, "false": False}.get(ready or "")
+    found = catalog.search(identity=identity, cache=cache, team=team or None, domain=domain or None,
+                           classification=classification or None, ready=readiness, channel=channel or None,
+                           q=q or None)
+    found = sorted(found, key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"]))
+    drawing = None
+    if len(found) <= g.MAX_NODES:
+        shown = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in found}
+        deps = []
+        for obj in found:  # the direct dependencies of what was found, so a not-Ready callee shows
+            for dep in (obj.get("spec") or {}).get("dependencies") or []:
+                if isinstance(dep, dict) and dep.get("name"):
+                    ref = (dep.get("namespace") or obj["metadata"].get("namespace"), dep["name"])
+                    other = cache.get(CAPABILITY, str(ref[1]), str(ref[0]))
+                    if other is not None and ref not in shown:
+                        shown.add(ref)
+                        deps.append(other)
+        drawing = g.build(found + deps, sandboxes.list_visible(identity=identity, cache=cache))
+    filters = {"q": q or "", "team": team or "", "domain": domain or "", "classification": classification or "",
+               "ready": ready or "", "channel": channel or ""}
+    return page(request, "catalog.html", seen, entries=[catalog.entry(o) for o in found[:ROWS]], total=len(found),
+                rows=ROWS, filters=filters, graph=drawing, max_nodes=g.MAX_NODES,
+                options=_facets(catalog.search(identity=identity, cache=cache)))
