@@ -153,12 +153,19 @@ def docs(
 
 @app.command()
 def render(
-    file: Annotated[Path, typer.Option("-f", "--file", help="A YAML file with one or more Finplane CRs.")],
+    file: Annotated[list[Path] | None, typer.Option("-f", "--file", help="A YAML file with one or more Finplane "
+                                                    "CRs (repeatable).")] = None,
+    files: Annotated[list[Path] | None, typer.Argument(help="More files, e.g. examples/*.yaml.", show_default=False)]
+    = None,
 ) -> None:
-    """Print, offline, the child objects the operator would create for the CRs in FILE (exit 2 on bad input)."""
-    from finplane.commands.render import render_file
+    """Print, offline, the child objects the operator would create for the CRs in the files, read as one estate
+    (a capability sees the registry, Teams, sandboxes and capabilities of every file); exit 2 on bad input."""
+    from finplane.commands.render import render_files
 
-    typer.echo(render_file(file), nl=False)
+    paths = [*(file or []), *(files or [])]
+    if not paths:
+        raise UserError("no file to render", hint="finplane render -f FILE.yaml, or finplane render examples/*.yaml")
+    typer.echo(render_files(paths), nl=False)
 
 
 @app.command()

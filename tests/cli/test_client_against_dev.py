@@ -7,13 +7,15 @@ automatic (an admin token in a 0600 file) and `finplane login` saves a pasted to
 accepted it, refusing a bad one (exit 4); a team applies a capability from a file (created, then
 configured), reads it in table/json/yaml, deletes it (then 404, exit 3); the catalog shows the examples
 with their version; a partner requests a sandbox, cannot approve it itself (exit 4), an admin approves,
-the partner reads its credential once (the second read exits 5) and asks for an extension an admin
+the partner reads its credential once (the second read exits 5, a rotation gives a new one) and asks for an extension an admin
 approves; a team's waiver request cannot be approved by the team (exit 4), an admin approves it;
-results, preview and evidence verify/export come from the API.
+results, preview and evidence verify/export come from the API; `finplane render examples/*.yaml` prints
+exactly the children the operator applied for every example, field by field, bar the server-set fields.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -32,6 +34,7 @@ from typing import Any
 import pytest
 import yaml
 
+from finplane.names import HASH_ANNOTATION, OWNER_LABEL
 from tests.support.paths import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -169,12 +172,18 @@ def test_a_partner_sandbox_from_request_to_credential_and_extension(dev: Dev) ->
     assert "403" in dev.fails(4, "sandboxes", "approve", "acme--cli", token=acme)
     assert dev.ok("sandboxes", "approve", "acme--cli", "--comment", "contract 17").startswith("sandbox acme--cli: approved")
     deadline = time.monotonic() + 90
-    while dev.json("sandboxes", "get", "acme--cli", token=acme).get("phase") != "Active":
+    while dev.json("sandboxes", "get", "acme--cli").get("phase") != "Active":  # the admin's reads consume nothing
         assert time.monotonic() < deadline, "the operator did not provision the sandbox"
         time.sleep(1)
     key = dev.ok("sandboxes", "credential", "acme--cli", token=acme).strip()
     assert len(key) >= 20
     assert "already shown" in dev.fails(5, "sandboxes", "credential", "acme--cli", token=acme)
+    dev.ok("sandboxes", "rotate", "acme--cli", token=acme)
+    deadline = time.monotonic() + 90
+    while (rotated := dev.run("sandboxes", "credential", "acme--cli", token=acme)).returncode in (3, 5):
+        assert time.monotonic() < deadline, "the operator did not rotate the credential"
+        time.sleep(1)
+    assert rotated.returncode == 0 and len(rotated.stdout.strip()) >= 20 and rotated.stdout.strip() != key
     later = (datetime.now(UTC) + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
     dev.ok("sandboxes", "extend", "acme--cli", "--expires-at", later, "--reason", "pilot extended", token=acme)
     dev.ok("sandboxes", "approve-extension", "acme--cli")
@@ -202,3 +211,54 @@ def test_a_waiver_needs_an_admin_and_results_preview_and_evidence_come_from_the_
     assert "chain verified" in dev.ok("compliance", "evidence", "export", "--from", "2020-01-01", "--to", now,
                                       "--out", str(out))
     assert json.loads(out.read_text())["entries"]
+
+
+# Fields the API server or the operator's bookkeeping set on a child, never the renderer: the only ones a
+# live child may have beyond what `finplane render` printed (paths of keys).
+SERVER_SET = {("metadata", "uid"), ("metadata", "resourceVersion"), ("metadata", "creationTimestamp"),
+              ("metadata", "generation"), ("metadata", "managedFields"), ("metadata", "ownerReferences"),
+              ("metadata", "annotations", HASH_ANNOTATION), ("metadata", "labels", OWNER_LABEL), ("status",)}
+
+
+def _diff(rendered: Any, live: Any, path: tuple[str, ...] = ()) -> list[str]:
+    where = ".".join(path)
+    if isinstance(rendered, dict) and isinstance(live, dict):
+        out = [f"{where}.{k}: rendered {rendered[k]!r}, not live" for k in rendered if k not in live]
+        out += [f"{where}.{k}: live {live[k]!r}, not rendered" for k in live
+                if k not in rendered and (*path, k) not in SERVER_SET]
+        for k in rendered.keys() & live.keys():
+            out += _diff(rendered[k], live[k], (*path, k))
+        return out
+    if isinstance(rendered, list) and isinstance(live, list) and len(rendered) == len(live):
+        return [d for i, (r, v) in enumerate(zip(rendered, live, strict=True)) for d in _diff(r, v, (*path, str(i)))]
+    return [] if rendered == live else [f"{where}: rendered {rendered!r}, live {live!r}"]
+
+
+def test_render_prints_exactly_what_the_operator_applied_for_every_example(dev: Dev) -> None:
+    from finplane.kube.client import Kube
+
+    files = [str(f) for f in sorted((REPO / "examples").glob("*.yaml"))]
+    rendered = [d for d in yaml.safe_load_all(dev.ok("render", *files)) if d]
+
+    def ident(o: dict[str, Any]) -> str:
+        return f"{o['kind']}/{o['metadata'].get('namespace', '')}/{o['metadata']['name']}"
+
+    async def live() -> tuple[dict[str, Any], set[str]]:
+        kube = await Kube.from_config(kubeconfig=str(dev.folder / ".finplane/dev/kubeconfig"))
+        try:
+            found = {ident(o): await kube.get_or_none(o["apiVersion"], o["kind"], o["metadata"]["name"],
+                                                      o["metadata"].get("namespace")) for o in rendered}
+            owned = {ident({**c, "kind": kind}) for api_version, kind in {(o["apiVersion"], o["kind"]) for o in rendered}
+                     for c in await kube.list(api_version, kind, label_selector=OWNER_LABEL)}
+            return found, owned
+        finally:
+            await kube.close()
+
+    found, owned = asyncio.run(live())
+    assert len(rendered) > 50 and {o["kind"] for o in rendered} >= {"Deployment", "NetworkPolicy", "Namespace"}
+    problems = [f"{i}: rendered, not in the cluster" for i, o in found.items() if o is None]
+    problems += [f"{i}: the operator applied it, render did not print it" for i in sorted(owned - set(found))]
+    for o in rendered:
+        if found[ident(o)] is not None:
+            problems += [f"{ident(o)} {d}" for d in _diff(o, found[ident(o)])]
+    assert not problems, "\n".join(problems)

@@ -1,4 +1,4 @@
-"""`finplane sandboxes list|get|request|approve|reject|extend|approve-extension|credential` and `finplane teams`.
+"""`finplane sandboxes list|get|request|approve|reject|extend|approve-extension|credential|rotate` and `finplane teams`.
 
 Partners request sandboxes and read their credential (`credential` prints the key the one time the
 API hands it out, then only says it was shown); admins approve or reject with the review tag they read
@@ -114,11 +114,19 @@ def credential(name: str, url: UrlOption = None, token: TokenOption = None) -> N
         return
     if cred.get("shown"):
         raise UserError(f"the credential of sandbox {name} was already shown (fingerprint {cred.get('fingerprint')})",
-                        hint=f"rotate it for a new one: POST /sandboxes/{name}/rotation", code=ExitCode.CONFLICT)
+                        hint=f"rotate it for a new one: finplane sandboxes rotate {name}", code=ExitCode.CONFLICT)
     raise UserError(f"sandbox {name} has no credential for you yet (approval {body.get('approval')}, "
                     f"phase {body.get('phase')})",
                     hint="it is handed to the partner the sandbox names, once the operator has provisioned it",
                     code=ExitCode.NOT_FOUND)
+
+
+@sandboxes_app.command("rotate")
+def rotate(name: str, url: UrlOption = None, token: TokenOption = None) -> None:
+    """Rotate the partner credential; `credential` then shows the new key once."""
+    with connect(url, token) as api:
+        api.request("POST", f"/sandboxes/{name}/rotation", what=f"rotate the credential of sandbox {name}")
+    typer.echo(f"sandbox {name}: credential rotation requested; read it with `finplane sandboxes credential {name}`")
 
 
 @teams_app.command("list")

@@ -16,7 +16,7 @@ import yaml
 from finplane.commands.errors import UserError
 from finplane.render.offline import render_documents
 
-__all__ = ["read_documents", "render_file"]
+__all__ = ["read_documents", "render_file", "render_files"]
 
 # libyaml's safe loader and dumper when PyYAML was built with it: printing is ~10x faster than the pure
 # Python ones and was most of `finplane render`'s time for large inputs (bench/render.py); same output.
@@ -50,9 +50,16 @@ def read_documents(path: Path) -> list[dict[str, Any]]:
 
 def render_file(path: Path) -> str:
     """The YAML stream of every child of every Finplane CR in `path`; UserError naming a bad object."""
-    docs = read_documents(path)
+    return render_files([path])
+
+
+def render_files(paths: list[Path]) -> str:
+    """As `render_file` for several files read as one estate: a capability sees the registry, Teams,
+    sandboxes and other capabilities of every file, as the operator sees them in the cluster."""
+    docs = [d for path in paths for d in read_documents(path)]
     try:
         children = render_documents(docs)
     except ValueError as exc:
-        raise UserError(f"{path}: {exc}", hint="fix the spec; `finplane crds` wrote its schema to crds/") from None
+        where = str(paths[0]) if len(paths) == 1 else ", ".join(map(str, paths))
+        raise UserError(f"{where}: {exc}", hint="fix the spec; `finplane crds` wrote its schema to crds/") from None
     return yaml.dump_all(children, Dumper=_Dumper, sort_keys=False)
