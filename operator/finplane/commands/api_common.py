@@ -10,14 +10,16 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
 
 from finplane.apiclient.config import resolve
-from finplane.apiclient.http import Api
 from finplane.commands.errors import ExitCode, UserError
+
+if TYPE_CHECKING:  # httpx is imported when a client command runs, not for `finplane --help`
+    from finplane.apiclient.http import Api
 
 __all__ = ["TokenOption", "UrlOption", "connect", "read_spec_file", "team_of", "token_claims"]
 
@@ -29,6 +31,8 @@ NOT_LOGGED_IN = "run `finplane login --url URL` (and paste a token), or start `f
 
 
 def connect(url: str | None, token: str | None) -> Api:
+    from finplane.apiclient.http import Api
+
     target = resolve(url=url, token=token)
     if target is None:
         raise UserError("no platform API configured", hint=NOT_LOGGED_IN, code=ExitCode.DENIED)

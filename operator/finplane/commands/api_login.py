@@ -16,7 +16,6 @@ from typing import Annotated
 import typer
 
 from finplane.apiclient.config import Target, login_file, write_config
-from finplane.apiclient.http import Api
 from finplane.commands.api_common import token_claims
 from finplane.commands.errors import UserError
 
@@ -27,6 +26,8 @@ def login(url: Annotated[str, typer.Option(help="The platform API, e.g. https://
           token: Annotated[str | None, typer.Option(help="The bearer token (default: read from standard input).")]
           = None) -> None:
     """Log the client in to a platform API with a pasted token (your IdP's, or `finplane token` in dev)."""
+    from finplane.apiclient.http import Api
+
     if token is None:
         token = typer.prompt("Token", hide_input=True) if sys.stdin.isatty() else sys.stdin.readline()
     token = (token or "").strip()

@@ -128,6 +128,11 @@ def render_documents(docs: list[Obj], *, settings: Settings | None = None) -> li
         try:
             if doc["kind"] == "BusinessCapability":
                 out.extend(_capability(doc, settings, docs))
+            elif doc["kind"] == "Team":
+                from finplane.render.team_offline import render_team_doc
+
+                out.extend(render_team_doc(doc, settings, existing=frozenset(
+                    str((d.get("metadata") or {}).get("name")) for d in docs if d and d.get("kind") == "Namespace")))
             else:
                 out.extend(RENDERERS[doc["kind"]](doc, settings))
         except ValidationError as exc:
