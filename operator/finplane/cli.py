@@ -158,8 +158,11 @@ def render(
     files: Annotated[list[Path] | None, typer.Argument(help="More files, e.g. examples/*.yaml.", show_default=False)]
     = None,
 ) -> None:
-    """Print, offline, the child objects the operator would create for the CRs in the files, read as one estate
-    (a capability sees the registry, Teams, sandboxes and capabilities of every file); exit 2 on bad input."""
+    """Print, offline, the child objects the operator would create for the CRs in the files.
+
+    The files are read as one estate: a capability sees the registry, Teams, sandboxes and capabilities of
+    every file, as the operator sees the cluster. Exit code 2 on bad input.
+    """
     from finplane.commands.render import render_files
 
     paths = [*(file or []), *(files or [])]
