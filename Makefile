@@ -23,6 +23,9 @@ test-emulator: venv-test
 # Two locks: requirements.lock pins what `make dev` runs (Finplane's runtime and the embedded API server's
 # dependencies), requirements-test.lock the test and lint tools on top of it (`make test`, `make lint`).
 # The emulator (a separate distribution, never part of the product) is installed editable beside Finplane.
+# The runtime lock is complete (tests/cli/test_packaging.py), so pip resolves nothing (--no-deps), and
+# modules are compiled when first imported rather than all at install time (--no-compile): most of
+# botocore's and kubernetes' modules are never imported by `finplane dev`.
 venv: $(VENV)/.installed
 venv-test: $(VENV)/.installed-test
 PIP := $(BIN)/pip install --disable-pip-version-check --progress-bar off
@@ -32,7 +35,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml emulator/pyproject.toml
 	@echo "==> [1/3] virtual environment $(VENV) ($$($(PYTHON) --version))"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "==> [2/3] $$(grep -c '==' requirements.lock) pinned packages of requirements.lock (what finplane dev runs)"
-	@set -o pipefail; $(PIP) -r requirements.lock 2>&1 | { $(PIP_PROGRESS); }
+	@set -o pipefail; $(PIP) --no-deps --no-compile -r requirements.lock 2>&1 | { $(PIP_PROGRESS); }
 	@echo "==> [3/3] finplane and the embedded API server (editable)"
 	@set -o pipefail; $(PIP) --no-deps -e . -e emulator 2>&1 | { $(PIP_PROGRESS); }
 	@touch $@

@@ -3,7 +3,8 @@
 Covers: every runtime requirement of requirements.in is a declared dependency of pyproject.toml with a
 range that admits the locked version (and nothing else is declared); the test and dev extras hold
 requirements-dev.in; requirements.lock (what `make dev` installs) holds no test tool and
-requirements-test.lock no runtime pin, and each package is pinned once across the two; a wheel built
+requirements-test.lock no runtime pin, and each package is pinned once across the two; the runtime lock
+holds every dependency of its pins (make dev installs it with --no-deps); a wheel built
 from the checkout, installed into a clean virtual environment with its declared dependencies, gives a
 `finplane` whose `--version` and `render` work (pip reuses its cache; FINPLANE_WHEELHOUSE adds a local
 wheel folder for offline runs).
@@ -64,6 +65,32 @@ def test_make_devs_lock_holds_no_test_tool_and_no_package_is_pinned_twice() -> N
         assert tool in test and tool not in runtime
     for needed in (*pins(REPO / "requirements.in"), "orjson", "uvloop", "jsonpatch", "cel-python"):
         assert needed in runtime, f"make dev needs {needed}"
+
+
+def test_make_devs_lock_is_complete_so_pip_needs_to_resolve_nothing() -> None:
+    """`make dev` installs requirements.lock with --no-deps: every dependency of every pin must be in it."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    lock = pins(REPO / "requirements.lock")
+    emulator = tomllib.loads((REPO / "emulator/pyproject.toml").read_text())["project"]["dependencies"]
+    todo, seen, missing = [Requirement(r) for r in [*PYPROJECT["project"]["dependencies"], *emulator]], set(), set()
+    while todo:
+        req = todo.pop()
+        key = (canonicalize_name(req.name), tuple(sorted(req.extras)))
+        if key in seen:
+            continue
+        seen.add(key)
+        if key[0] not in lock:
+            missing.add(key[0])
+        try:
+            requires = distribution(req.name).requires or []
+        except PackageNotFoundError:
+            continue
+        for line in requires:
+            dep = Requirement(line)
+            if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in (req.extras or {""})):
+                todo.append(dep)
+    assert not missing, f"add to requirements.lock: {sorted(missing)}"
 
 
 @pytest.mark.slow
