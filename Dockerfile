@@ -13,7 +13,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python -m venv /opt/finplane
 # Dependencies first (their layer is reused while only the code changes): the runtime requirements,
-# each at the exact version of the lock (the lock also pins test tools, which stay out of the image).
+# each at the exact version of the lock (which also pins the embedded API server's dependencies for
+# `make dev`; they stay out of the image, as do the test tools of requirements-test.lock).
 COPY requirements.in requirements.lock ./
 RUN /opt/finplane/bin/pip install -r requirements.in -c requirements.lock
 COPY pyproject.toml README.md ./

@@ -6,28 +6,44 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEBS := docker-registry apache2-utils prometheus chromium
 
-.PHONY: dev test test-emulator deps debs venv schemas crds lint bench clean
+.PHONY: dev test test-emulator deps debs venv venv-test schemas crds lint bench wheel clean
 
 dev: venv
+	@echo "==> finplane dev (the summary follows once the examples are reconciled; Ctrl-C stops it)"
 	$(BIN)/finplane dev
 
 # Finplane's tests and the emulator's own suite (pyproject.toml's testpaths list both).
-test: venv debs schemas
+test: venv-test debs schemas
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # The emulator's own suite on its own (emulator/pyproject.toml's pytest settings).
-test-emulator: venv
+test-emulator: venv-test
 	cd emulator && $(abspath $(BIN))/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
+# Two locks: requirements.lock pins what `make dev` runs (Finplane's runtime and the embedded API server's
+# dependencies), requirements-test.lock the test and lint tools on top of it (`make test`, `make lint`).
+# The emulator (a separate distribution, never part of the product) is installed editable beside Finplane.
+# The runtime lock is complete (tests/cli/test_packaging.py), so pip resolves nothing (--no-deps), and
+# modules are compiled when first imported rather than all at install time (--no-compile): most of
+# botocore's and kubernetes' modules are never imported by `finplane dev`.
 venv: $(VENV)/.installed
+venv-test: $(VENV)/.installed-test
+PIP := $(BIN)/pip install --disable-pip-version-check --progress-bar off
+PIP_PROGRESS := grep --line-buffered -E '^(Collecting|Installing collected|Successfully installed|ERROR)' || true
 
-# The lock pins everything: Finplane's runtime, the emulator's dependencies and the test tools. The
-# emulator (a separate distribution, never part of the product) is installed editable beside Finplane.
 $(VENV)/.installed: requirements.lock pyproject.toml emulator/pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e . -e emulator
-	touch $@
+	@echo "==> [1/3] virtual environment $(VENV) ($$($(PYTHON) --version))"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "==> [2/3] $$(grep -c '==' requirements.lock) pinned packages of requirements.lock (what finplane dev runs)"
+	@set -o pipefail; $(PIP) --no-deps --no-compile -r requirements.lock 2>&1 | { $(PIP_PROGRESS); }
+	@echo "==> [3/3] finplane and the embedded API server (editable)"
+	@set -o pipefail; $(PIP) --no-deps -e . -e emulator 2>&1 | { $(PIP_PROGRESS); }
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
+	@echo "==> $$(grep -c '==' requirements-test.lock) pinned test and lint tools of requirements-test.lock"
+	@set -o pipefail; $(PIP) -r requirements.lock -r requirements-test.lock 2>&1 | { $(PIP_PROGRESS); }
+	@touch $@
 
 # Debian packages the tests use: a real OCI registry, htpasswd (bcrypt entries), promtool (the SLO and metering rules) and Chromium (the portal's browser tests).
 debs:
@@ -53,10 +69,14 @@ bench: venv
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 # The gates CI runs before the tests: ruff, mypy strict and the import-linter contracts (all in pyproject.toml).
-lint: venv
+lint: venv-test
 	$(BIN)/ruff check operator platform_api emulator tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
+# The wheel `pip install` gives a working `finplane` from (dist/; tests/cli/test_wheel.py installs it).
+wheel: venv
+	$(BIN)/pip wheel --no-deps -w dist .
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) dist build

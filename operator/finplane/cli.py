@@ -2,7 +2,10 @@
 
 Called by the console script and by `python -m finplane`. Imports are lazy so that each
 subcommand starts fast. The embedded API server is a separate distribution (finplane-emulator):
-`finplane apiserver` runs it in place of this process and never imports it.
+`finplane apiserver` runs it in place of this process and never imports it. `main` prints a user
+error (`finplane.commands.errors.UserError`) as one line with a hint and its exit code, never a
+traceback. The client subcommands (login, capabilities, catalog, teams, sandboxes, compliance
+results and waivers) talk to the platform API (`finplane.commands.api_*`).
 """
 
 from __future__ import annotations
@@ -12,12 +15,50 @@ from typing import Annotated
 
 import typer
 
+from finplane.commands import api_compliance
+from finplane.commands.api_capabilities import capabilities_app, catalog_app
+from finplane.commands.api_common import TokenOption, UrlOption
+from finplane.commands.api_login import login
+from finplane.commands.api_sandboxes import sandboxes_app, teams_app
+from finplane.commands.errors import UserError
 from finplane.commands.evidence import app as evidence_app
+from finplane.commands.output import Format, OutputOption
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Finplane: operator and developer platform.")
-compliance_app = typer.Typer(no_args_is_help=True, help="Compliance policies: preview enforcement.")
+app = typer.Typer(no_args_is_help=True, help="Finplane: operator and developer platform.",
+                  pretty_exceptions_enable=False)
+compliance_app = typer.Typer(no_args_is_help=True, help="Compliance: results, waivers, preview, evidence (platform API).")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(capabilities_app, name="capabilities")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(teams_app, name="teams")
+app.add_typer(sandboxes_app, name="sandboxes")
+app.command("login")(login)
+api_compliance.register(compliance_app)
+ROLES = ("team", "partner", "auditor", "admin")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from finplane import __version__
+
+    try:
+        return version("finplane")
+    except PackageNotFoundError:  # run from a checkout without installing it
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"finplane {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Finplane: operator and developer platform."""
 
 
 @app.command()
@@ -112,12 +153,22 @@ def docs(
 
 @app.command()
 def render(
-    file: Annotated[Path, typer.Option("-f", "--file", help="A YAML file with one or more Finplane CRs.")],
+    file: Annotated[list[Path] | None, typer.Option("-f", "--file", help="A YAML file with one or more Finplane "
+                                                    "CRs (repeatable).")] = None,
+    files: Annotated[list[Path] | None, typer.Argument(help="More files, e.g. examples/*.yaml.", show_default=False)]
+    = None,
 ) -> None:
-    """Print, offline, the child objects the operator would create for the CRs in FILE."""
-    from finplane.commands.render import render_file
+    """Print, offline, the child objects the operator would create for the CRs in the files.
 
-    typer.echo(render_file(file), nl=False)
+    The files are read as one estate: a capability sees the registry, Teams, sandboxes and capabilities of
+    every file, as the operator sees the cluster. Exit code 2 on bad input.
+    """
+    from finplane.commands.render import render_files
+
+    paths = [*(file or []), *(files or [])]
+    if not paths:
+        raise UserError("no file to render", hint="finplane render -f FILE.yaml, or finplane render examples/*.yaml")
+    typer.echo(render_files(paths), nl=False)
 
 
 @app.command()
@@ -127,23 +178,48 @@ def token(
     partner: Annotated[str | None, typer.Option(help="The partner, for role partner.")] = None,
     subject: Annotated[str | None, typer.Option(help="The subject (user name).")] = None,
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+    group: Annotated[list[str] | None, typer.Option(help="An IdP group (repeatable): a Team's owners and members "
+                                                   "name groups, e.g. payments-developers.")] = None,
 ) -> None:
     """Mint a token signed by the development key that only `finplane dev` trusts."""
     from platform_api.auth.devkey import mint
 
-    typer.echo(mint(role=role, team=team, partner=partner, subject=subject, ttl=ttl))
+    if role not in ROLES:
+        raise UserError(f"--role {role}: the platform API knows no such role", hint=f"one of {', '.join(ROLES)}")
+    if role == "team" and not team and not group:
+        raise UserError("--role team needs --team (or --group)", hint="e.g. --role team --team payments "
+                        "--group payments-developers")
+    if role == "partner" and not partner:
+        raise UserError("--role partner needs --partner", hint="e.g. --role partner --partner acme")
+    if ttl <= 0:
+        raise UserError(f"--ttl {ttl}: a lifetime is a positive number of seconds")
+    typer.echo(mint(role=role, team=team, partner=partner, subject=subject, ttl=ttl, groups=group))
 
 
 @compliance_app.command("preview")
-def compliance_preview(policy: str) -> None:
+def compliance_preview(
+    policy: str,
+    api: Annotated[bool, typer.Option("--api", help="Ask the platform API instead of reading KUBECONFIG's cluster.")]
+    = False,
+    output: OutputOption = Format.table, url: UrlOption = None, token: TokenOption = None,
+) -> None:
     """Show which objects, teams and channels POLICY would refuse in enforce mode."""
+    if api:
+        api_compliance.preview_api(policy, output, url, token)
+        return
     from finplane.commands.compliance import preview
 
     raise typer.Exit(preview(policy))
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except UserError as exc:
+        typer.echo(exc.line(), err=True)
+        raise SystemExit(int(exc.code)) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """`finplane dev`: the whole product on a laptop, with no cluster.
 
 Starts the embedded API server (the finplane-emulator distribution, as a subprocess), installs the
-CRDs, starts the operator and the platform API as real processes, applies `examples/`, waits until
+CRDs (Finplane's, and the PolicyReport CRDs of crds/extra/ the compliance policy reports into), starts the operator and the platform API as real processes, applies `examples/`, waits until
 the operator has reconciled them (or refused one with a terminal reason, which `--once` reports at
-once), prints a summary table with the URLs and a ready-to-use KUBECONFIG, and keeps running until
-Ctrl-C or SIGTERM, then stops its three children and waits for them. Called by the `finplane dev`
-command (the README's first command).
+once), prints a summary table with the URLs, the compliance results, a ready-to-use KUBECONFIG and next
+steps that work as printed from the current folder, logs the `finplane` client in (an admin token in
+`<state>/client.json`, mode 0600, removed at exit), and keeps running until Ctrl-C or SIGTERM, then
+stops its three children and waits for them. Called by the `finplane dev` command (the README's first
+command).
 """
 
 from __future__ import annotations
@@ -86,8 +88,8 @@ def _run(*, port: int, api_port: int, examples: Path, once: bool, state_dir: Pat
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1",
                # the operator and the API append to one evidence chain
                "FINPLANE_EVIDENCE_DIR": os.environ.get("FINPLANE_EVIDENCE_DIR", str(state / "evidence"))}
-        asyncio.run(_install_crds(kubeconfig, Path("crds")))
-        asyncio.run(_install_crds(kubeconfig, Path("crds/extra")))  # PolicyReport and OpenReports APIs
+        # the Finplane kinds, then the PolicyReport and OpenReports APIs the compliance reports go to
+        asyncio.run(_install_crds(kubeconfig, [Path("crds"), Path("crds/extra")]))
         console.print("[bold]Starting the operator[/] …")
         liveness = _free_port()
         procs.append(subprocess.Popen([*py, "operator", "--standalone", "--liveness-port", str(liveness),
@@ -100,7 +102,10 @@ def _run(*, port: int, api_port: int, examples: Path, once: bool, state_dir: Pat
                                       stdout=logs["api"], stderr=subprocess.STDOUT))
         console.print(f"[bold]Applying[/] {examples}/ …")
         rows, all_ready, refused = asyncio.run(_apply_and_wait(kubeconfig, examples, timeout=120, stop_at_refusal=once))
+        client = _log_client_in(state, api_port)
         _summary(rows, kubeconfig=kubeconfig, api_port=api_port, port=port, state=state)
+        asyncio.run(_print_compliance(kubeconfig))
+        _next_steps(client)
         for line in refused:
             console.print(f"[red]Refused:[/] {escape(line)}", soft_wrap=True)
         if _exited(procs, state):
@@ -118,6 +123,7 @@ def _run(*, port: int, api_port: int, examples: Path, once: bool, state_dir: Pat
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
         _stop_children(procs)
+        (state / "client.json").unlink(missing_ok=True)  # the client's dev login dies with the API it names
         for f in logs.values():
             f.close()
         signal.signal(signal.SIGINT, sigint)
@@ -160,10 +166,10 @@ def _load(folder: Path) -> list[dict[str, Any]]:
     return docs
 
 
-async def _install_crds(kubeconfig: Path, folder: Path) -> None:
+async def _install_crds(kubeconfig: Path, folders: list[Path]) -> None:
     kube = await Kube.from_config(kubeconfig=str(kubeconfig), field_manager="finplane-dev")
     try:
-        for doc in _load(folder):
+        for doc in (d for folder in folders for d in _load(folder)):
             await kube.apply(doc)
         await asyncio.sleep(0.3)
     finally:
@@ -231,5 +237,64 @@ def _summary(rows: list[list[str]], *, kubeconfig: Path, api_port: int, port: in
     console.print(f"Portal:              http://127.0.0.1:{api_port}/portal/   dev sign-in: "
                   f"http://127.0.0.1:{api_port}/portal/signin", soft_wrap=True)
     console.print(f"KUBECONFIG:          export KUBECONFIG={kubeconfig}   then: kubectl get finplane -A")
-    console.print("A token:             finplane token --role admin --subject you")
     console.print(f"Logs:                {state}/{{apiserver,operator,api}}.log")
+
+
+def finplane_command() -> str:
+    """How to run this `finplane` from the current folder: `finplane` when PATH finds this one, else its path."""
+    import shutil
+
+    here = Path(sys.executable).parent / "finplane"
+    found = shutil.which("finplane")
+    if found and Path(found).resolve() == here.resolve():
+        return "finplane"
+    try:
+        return str(here.relative_to(Path.cwd()))
+    except ValueError:
+        return str(here)
+
+
+def _log_client_in(state: Path, api_port: int) -> Path | None:
+    """Write the client's dev login (an admin token for the `finplane` client) next to the kubeconfig."""
+    from finplane.apiclient.config import write_config
+
+    try:
+        from platform_api.auth.devkey import mint
+
+        token = mint(role="admin", subject="dev", ttl=12 * 3600)
+    except Exception as exc:  # noqa: BLE001 - the summary still helps without a client login; say why
+        console.print(f"[yellow]The finplane client is not logged in:[/] {escape(str(exc))}")
+        return None
+    path = state / "client.json"
+    write_config(path, url=f"http://127.0.0.1:{api_port}", token=token, subject="dev")
+    return path
+
+
+async def _print_compliance(kubeconfig: Path) -> None:
+    """The PolicyReport results by policy and result, so that a newcomer sees compliance working."""
+    from collections import Counter
+
+    kube = await Kube.from_config(kubeconfig=str(kubeconfig), field_manager="finplane-dev")
+    try:
+        reports = [*await kube.list("wgpolicyk8s.io/v1alpha2", "PolicyReport"),
+                   *await kube.list("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport")]
+    except KubeError as exc:
+        console.print(f"Compliance results:  none readable ({escape(exc.message)})")
+        return
+    finally:
+        await kube.close()
+    counts = Counter((r.get("policy", "?"), r.get("result", "?")) for rep in reports for r in rep.get("results") or [])
+    by_policy: dict[str, list[str]] = {}
+    for (policy, result), n in sorted(counts.items()):
+        by_policy.setdefault(policy, []).append(f"{n} {result}")
+    summary = "; ".join(f"{p}: {', '.join(v)}" for p, v in by_policy.items()) or "none yet"
+    console.print(f"Compliance results:  {escape(summary)} (in {len(reports)} PolicyReports)", soft_wrap=True)
+
+
+def _next_steps(client: Path | None) -> None:
+    fp = finplane_command()
+    if client is not None:
+        console.print(f"The finplane client: logged in here as admin 'dev' ({client}, removed at exit)", soft_wrap=True)
+        for step in ("catalog search", "compliance results --result fail"):
+            console.print(f"Try:                 {fp} {step}", soft_wrap=True)
+    console.print(f"A token:             {fp} token --role admin --subject you", soft_wrap=True)

@@ -25,10 +25,23 @@ def _channels(obj: Obj) -> list[str]:
     return sorted(str(n) for n in names)
 
 
+def _version(spec: Obj) -> str | None:
+    """spec.version, else the image's tag (or digest prefix): the rule of the app.kubernetes.io/version label."""
+    from finplane.render.image import parse_image
+
+    if spec.get("version"):
+        return str(spec["version"])
+    try:
+        ref = parse_image(str(spec.get("image") or ""))
+    except ValueError:
+        return None
+    return ref.tag or (ref.digest[7:19] if ref.digest else None)
+
+
 def entry(obj: Obj) -> Obj:
     meta, spec = obj.get("metadata", {}), obj.get("spec") or {}
     return {"name": meta.get("name"), "namespace": meta.get("namespace"), "team": team_of_capability(obj),
-            "domain": spec.get("domain"), "description": spec.get("description"), "version": spec.get("version"),
+            "domain": spec.get("domain"), "description": spec.get("description"), "version": _version(spec),
             "classification": spec.get("dataClassification"), "ready": is_true(obj, "Ready"),
             "compliant": is_true(obj, "Compliant"), "channels": _channels(obj)}
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from finplane import API_VERSION
 from finplane.kube import errors as kerr
 from finplane.models.compliance_policy import Waiver
 from platform_api.auth.identity import Identity, Role, same_subject
@@ -147,16 +148,26 @@ async def approve_waiver(*, identity: Identity, cache: ReadCache, writer: Writer
                       reason="SelfApproval")
     waiver = to_waiver(record, name=waiver_id, approver=identity.subject)
     claimed = await store.claim(writer=writer, cache=cache, cm=cm)
-    body = copy.deepcopy(policy)
-    body.pop("status", None)
-    body.setdefault("spec", {}).setdefault("waivers", []).append(waiver)
-    try:
-        written = await writer.replace(body)
-    except kerr.KubeError as exc:
-        await store.release(writer=writer, cache=cache, cm=claimed)  # still pending: nothing was approved
-        if isinstance(exc, kerr.Conflict):
-            raise Problem(409, "The policy changed meanwhile; retry.", slug="conflict", reason="Conflict") from None
-        raise
+    # The request is claimed, so no other decision can race this one; a conflict on the policy means that
+    # something else wrote it (the operator's status, another waiver): append to a fresh copy, a few times.
+    for attempt in range(3):
+        body = copy.deepcopy(policy)
+        body.pop("status", None)
+        body.setdefault("spec", {}).setdefault("waivers", []).append(waiver)
+        try:
+            written = await writer.replace(body)
+            break
+        except kerr.KubeError as exc:
+            if isinstance(exc, kerr.Conflict) and attempt < 2:
+                try:
+                    policy = await writer.get(API_VERSION, "CompliancePolicy", policy_name)
+                    continue
+                except kerr.KubeError:
+                    pass
+            await store.release(writer=writer, cache=cache, cm=claimed)  # still pending: nothing was approved
+            if isinstance(exc, kerr.Conflict):
+                raise Problem(409, "The policy changed meanwhile; retry.", slug="conflict", reason="Conflict") from None
+            raise
     cache.observe(written)
     await store.remove(writer=writer, cache=cache, cm=claimed)
     return next(w for w in _approved(written) if w["id"] == waiver_id)

@@ -1,7 +1,11 @@
 """The children the operator would create for a list of Finplane CRs, with no cluster (`finplane render`).
 
 Pure; uses the same render functions as the reconcilers. Called by `finplane.commands.render`, which
-reads and prints the YAML. Secrets (credentials) are never rendered here.
+reads and prints the YAML. Secrets (credentials) are never rendered here. What a capability's children
+depend on beyond its own spec is taken from the other documents given, as the reconciler takes it from
+its caches: the registry's pull Secret name, its dependencies' ports, the capabilities depending on it
+that it admits (team of a namespace: the Teams given, else the namespaces' `finplane.io/team` label),
+and the sandboxes listing it (taken as approved and provisioned, as kubectl-created ones are).
 """
 
 from __future__ import annotations
@@ -13,25 +17,73 @@ from pydantic import ValidationError
 
 from finplane.models.business_capability import BusinessCapabilitySpec
 from finplane.models.common import describe_errors
-from finplane.render.capability import render_capability
+from finplane.render.capability import CapabilityContext, render_capability
 from finplane.render.capability_checks import check_capability
 from finplane.render.slo import render_slo
 from finplane.settings import Settings, get_settings
 
-__all__ = ["RENDERERS", "render_documents"]
+__all__ = ["RENDERERS", "capability_context", "render_documents"]
 
 Obj = dict[str, Any]
 
 
-def _capability(doc: Obj, settings: Settings) -> list[Obj]:
+Key = tuple[str, str]
+
+
+def _key(doc: Obj) -> Key:
     meta = doc.get("metadata") or {}
-    name, ns = meta.get("name", ""), meta.get("namespace") or "default"
+    return (meta.get("namespace") or "default", meta.get("name", ""))
+
+
+def _deps(doc: Obj) -> list[Key]:
+    ns = _key(doc)[0]
+    return [(d.get("namespace") or ns, d.get("name", "")) for d in (doc.get("spec") or {}).get("dependencies") or []
+            if isinstance(d, dict)]
+
+
+def capability_context(doc: Obj, docs: list[Obj], settings: Settings) -> CapabilityContext:
+    """What the reconciler would gather from its caches about `doc`'s neighbours, from `docs` instead."""
+    from finplane.render.capability_callers import admits_caller, admits_sandboxes, team_resolver
+    from finplane.render.registry import pull_secret_name
+    from finplane.render.sandbox import sandbox_namespace
+
+    def of(kind: str) -> list[Obj]:
+        return [d for d in docs if isinstance(d, dict) and d.get("kind") == kind]
+
+    key, spec = _key(doc), BusinessCapabilitySpec.model_validate(doc.get("spec") or {})
+    caps = {_key(c): c for c in of("BusinessCapability")}
+    teams = [{**t, "status": {"namespaces": [{"name": n, "state": "Created"}  # offline: as if provisioned
+                                             for n in (t.get("spec") or {}).get("namespaces") or []]}}
+             for t in of("Team")]
+    namespaces = {("", (n.get("metadata") or {}).get("name", "")): n for n in of("Namespace")}
+    team_of = team_resolver(teams=teams, namespaces=namespaces, migrate=settings.team_ownership == "migrate")
+    ports = {k: int((caps[k].get("spec") or {}).get("port") or 8080) for k in _deps(doc) if k in caps}
+    dependents = tuple(sorted(k for k, c in caps.items() if key in _deps(c)
+                              and admits_caller(callee=key, spec=spec, caller=k, team_of=team_of)))
+    sandboxes: tuple[str, ...] = ()
+    if admits_sandboxes(spec):
+        sandboxes = tuple(sorted(sandbox_namespace((s.get("metadata") or {}).get("name", ""), settings)
+                                 for s in of("TenantSandbox")
+                                 if key in [(c.get("namespace", ""), c.get("name", "")) for c in
+                                            (s.get("spec") or {}).get("allowedCapabilities") or []]))
+    pull = None
+    if spec.registry_ref:
+        registry = next((r for r in of("ImageRegistry") if (r.get("metadata") or {}).get("name") == spec.registry_ref),
+                        None)
+        pull = pull_secret_name(spec.registry_ref, ((registry or {}).get("spec") or {}).get("secretName"))
+    return CapabilityContext(dependents=dependents, dependency_ports=ports, sandbox_namespaces=sandboxes,
+                             pull_secret=pull)
+
+
+def _capability(doc: Obj, settings: Settings, docs: list[Obj] | None = None) -> list[Obj]:
+    name, ns = _key(doc)[1], _key(doc)[0]
     spec = BusinessCapabilitySpec.model_validate(doc.get("spec") or {})
     problems = check_capability(name=name, namespace=ns, spec=spec, graph={})
     if problems:
         raise ValueError("; ".join(f"{p.reason}: {p.message}" for p in problems))
     slo = render_slo(name=name, namespace=ns, spec=spec, settings=settings)  # written only when served (docs/slo.md)
-    return render_capability(name=name, namespace=ns, spec=spec, settings=settings) + slo
+    return render_capability(name=name, namespace=ns, spec=spec, settings=settings,
+                             ctx=capability_context(doc, docs or [doc], settings)) + slo
 
 
 def _sandbox(doc: Obj, settings: Settings) -> list[Obj]:
@@ -76,7 +128,15 @@ def render_documents(docs: list[Obj], *, settings: Settings | None = None) -> li
         if not doc or doc.get("kind") not in RENDERERS:
             continue
         try:
-            out.extend(RENDERERS[doc["kind"]](doc, settings))
+            if doc["kind"] == "BusinessCapability":
+                out.extend(_capability(doc, settings, docs))
+            elif doc["kind"] == "Team":
+                from finplane.render.team_offline import render_team_doc
+
+                out.extend(render_team_doc(doc, settings, existing=frozenset(
+                    str((d.get("metadata") or {}).get("name")) for d in docs if d and d.get("kind") == "Namespace")))
+            else:
+                out.extend(RENDERERS[doc["kind"]](doc, settings))
         except ValidationError as exc:
             where = f"{doc['kind']} {(doc.get('metadata') or {}).get('name', '?')}"
             errors = describe_errors(exc)

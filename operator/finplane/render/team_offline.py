@@ -1,7 +1,8 @@
 """`finplane render` for a Team: its namespaces and their children, without a cluster.
 
-Pure; called by `render.offline`. Offline nothing is known about existing namespaces or other Teams, so every
-listed namespace that may be a team's is rendered as created; a reserved one (default, kube-*, Finplane's own)
+Pure; called by `render.offline`. Offline nothing is known about other Teams; a listed namespace is rendered
+as adopted when a Namespace of that name is among the documents rendered (it exists before the Team, as the
+operator finds it), else as created; a reserved one (default, kube-*, Finplane's own)
 is refused with the same message the operator gives.
 """
 
@@ -19,7 +20,7 @@ __all__ = ["render_team_doc"]
 Obj = dict[str, Any]
 
 
-def render_team_doc(doc: Obj, settings: Settings) -> list[Obj]:
+def render_team_doc(doc: Obj, settings: Settings, existing: frozenset[str] = frozenset()) -> list[Obj]:
     """The Namespaces and children of the Team in `doc`; ValueError when it lists a reserved namespace."""
     name = str((doc.get("metadata") or {}).get("name", ""))
     spec = TeamSpec.model_validate(doc.get("spec") or {})
@@ -28,5 +29,5 @@ def render_team_doc(doc: Obj, settings: Settings) -> list[Obj]:
                                           extra=settings.admission_protected_namespaces))]
     if problems:
         raise ValueError("NamespaceRefused: " + "; ".join(problems))
-    return [*(render_namespace(name=name, namespace=ns, created=True) for ns in spec.namespaces),
+    return [*(render_namespace(name=name, namespace=ns, created=ns not in existing) for ns in spec.namespaces),
             *render_team(name=name, spec=spec, namespaces=list(spec.namespaces), settings=settings)]
