@@ -1,8 +1,10 @@
 """Evidence and preview for auditors and admins, through the compliance engine's own functions.
 
-Called by routers/evidence.py and routers/compliance.py (preview). The evidence log is the operator's
-(``FINPLANE_EVIDENCE_DIR``, file ``evidence.jsonl``): verification and the export bundle are computed by
-``finplane.policy.evidence_verify`` / ``finplane.policy.evidence_bundle`` exactly as ``finplane evidence
+Called by routers/evidence.py and routers/compliance.py (preview). The evidence record is the folder
+``FINPLANE_EVIDENCE_DIR`` every writer shares (the shared ``evidence.jsonl``, and with several replicas
+one ``chains/<pod>.jsonl`` per operator and API pod): verification and the export bundle are computed by
+``finplane.policy.evidence_merge`` (every chain, merged) or, for a lone shared file,
+``finplane.policy.evidence_verify`` / ``finplane.policy.evidence_bundle``, exactly as ``finplane evidence
 verify/export`` compute them, anchored on the heads the policies' status records (from the API's
 cache, as ``--kubeconfig`` reads them from the cluster); the public key is the evidence signing key's.
 The preview is ``finplane.policy.preview.summary`` over the API's cache, as ``finplane compliance
@@ -18,6 +20,8 @@ from typing import Any
 from finplane.policy.evidence import GENESIS, LOG_NAME, verify_log
 from finplane.policy.evidence_anchors import anchors_from_policies
 from finplane.policy.evidence_bundle import bundle_csv, load_bundle, parse_range
+from finplane.policy.evidence_merge import load_record_bundle, verify_record
+from finplane.policy.evidence_record import CHAINS, chain_files
 from finplane.policy.evidence_keys import default_key_file, load_public_key, public_pem
 from finplane.policy.preview import summary
 from platform_api.auth.identity import Identity, Role
@@ -51,10 +55,14 @@ async def preview(*, identity: Identity, cache: ReadCache, name: str) -> Obj:
 async def verify(*, identity: Identity, evidence_dir: Path | None, cache: ReadCache | None = None) -> Obj:
     require_role(identity, Role.AUDITOR, Role.ADMIN)
     log = evidence_log(evidence_dir)
-    if not log.exists():
+    if not chain_files(log.parent):
         return {"present": False, "ok": False, "entries": 0, "head": GENESIS, "badLine": None,
                 "reason": "no evidence log", "anchors": [], "notes": []}
     anchors = anchors_from_policies(cache.list(POLICY)) if cache is not None else []
+    if _has_chains(log.parent):
+        rv = await asyncio.to_thread(verify_record, log.parent, anchors=anchors)  # off the event loop
+        return {"present": True, "ok": rv.ok, "entries": len(rv.entries), "head": rv.head, "badLine": None,
+                "reason": "; ".join(rv.problems), "anchors": list(rv.anchors), "notes": list(rv.notes)}
     v = await asyncio.to_thread(verify_log, log, anchors=anchors)  # a long log takes a while: off the event loop
     return {"present": True, "ok": v.ok, "entries": v.entries, "head": v.head, "badLine": v.bad_line,
             "reason": v.reason, "anchors": list(v.anchors), "notes": list(v.notes)}
@@ -82,11 +90,19 @@ async def export(*, identity: Identity, evidence_dir: Path | None, from_: str, t
         raise Problem(422, f"from/to must be ISO 8601 times or dates, from before to: {exc}", slug="validation",
                       reason="ValidationFailed",
                       errors=[{"field": "from", "message": str(exc)}]) from None
-    if not log.exists():
+    if not chain_files(log.parent):
         raise Problem(404, "There is no evidence log to export (nothing recorded, or the log was removed).",
                       slug="not-found", reason="NoEvidenceLog")
     anchors = anchors_from_policies(cache.list(POLICY)) if cache is not None else []
+    if _has_chains(log.parent):
+        return await asyncio.to_thread(load_record_bundle, log.parent, start=start, end=end, team=team,
+                                       anchors=anchors)
     return await asyncio.to_thread(load_bundle, log, start=start, end=end, team=team, anchors=anchors)
+
+
+def _has_chains(directory: Path) -> bool:
+    """Does the record hold writers' own chains (several replicas), not only the shared file?"""
+    return (directory / CHAINS).is_dir() and any((directory / CHAINS).glob("*.jsonl"))
 
 
 def export_csv(bundle: Obj, *, part: str) -> str:
