@@ -20,9 +20,9 @@ from typing import Any
 from finplane.policy.evidence import GENESIS, LOG_NAME, verify_log
 from finplane.policy.evidence_anchors import anchors_from_policies
 from finplane.policy.evidence_bundle import bundle_csv, load_bundle, parse_range
+from finplane.policy.evidence_keys import default_key_file, load_public_key, public_pem
 from finplane.policy.evidence_merge import load_record_bundle, verify_record
 from finplane.policy.evidence_record import CHAINS, chain_files
-from finplane.policy.evidence_keys import default_key_file, load_public_key, public_pem
 from finplane.policy.preview import summary
 from platform_api.auth.identity import Identity, Role
 from platform_api.authz import not_found, require_role

@@ -13,7 +13,6 @@ who can write the volume: removing one API replica's chain fails the verificatio
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading

@@ -35,7 +35,15 @@ from finplane.policy.evidence_chain import (
     read_lines,
 )
 from finplane.policy.evidence_keys import Signer, TrustedKeys, default_key_file, load_or_create_signer
-from finplane.policy.evidence_record import LOG_NAME, SHARED, WRITER_ENV, PeerChains, chain_path, order_key
+from finplane.policy.evidence_record import (
+    LOG_NAME,
+    SHARED,
+    WRITER_ENV,
+    Heads,
+    PeerChains,
+    chain_path,
+    order_key,
+)
 from finplane.policy.evidence_verify import Anchor, Verification, check_link, first_bad_signature, verify_log
 
 __all__ = ["GENESIS", "LOG_NAME", "Anchor", "EvidenceCorrupt", "EvidenceLog", "Verification", "entry_hash",
@@ -80,7 +88,7 @@ class EvidenceLog:
         self.signer = signer or load_or_create_signer(default_key_file(self.record / LOG_NAME))
         self.keys = self.signer.trusted().merged(trusted) if trusted else self.signer.trusted()
         self._when: dict[tuple[str, str], tuple[str, str, int]] = {}  # state key -> order of the entry that set it
-        self._last_witness: dict[str, object] | None = None
+        self._last_witness: Heads | None = None
         self.results: dict[str, Entry] = {}  # last result entry per key (replayed at start)
         self.waivers: dict[str, str] = {}  # "policy/waiver" -> "granted" | "expired"
         self.modes: dict[str, str] = {}
@@ -306,7 +314,7 @@ class EvidenceLog:
         return self.append({"type": "chain-heads", "heads": heads,
                             "message": f"heads of {len(heads)} other evidence chain(s) witnessed"}, now=now)
 
-    def _opened(self, heads: dict[str, object]) -> Entry:
+    def _opened(self, heads: Heads) -> Entry:
         self._last_witness = heads
         return {"type": "chain-opened", "writer": self.chain, "heads": heads,
                 "message": f"writer {self.chain} opened its chain; the heads of the {len(heads)} other chain(s) "

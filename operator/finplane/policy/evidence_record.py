@@ -28,7 +28,7 @@ from finplane.policy.evidence_chain import GENESIS, Entry, read_lines
 from finplane.policy.evidence_keys import TrustedKeys
 from finplane.policy.evidence_verify import check_link, first_bad_signature
 
-__all__ = ["CHAINS", "LOG_NAME", "SHARED", "WITNESS_TYPES", "WRITER_ENV", "PeerChains", "chain_files", "chain_path",
+__all__ = ["CHAINS", "LOG_NAME", "SHARED", "WITNESS_TYPES", "WRITER_ENV", "Heads", "PeerChains", "chain_files", "chain_path",
            "check_writer_id", "order_key", "witnessed_heads"]
 
 LOG_NAME = "evidence.jsonl"
@@ -36,6 +36,7 @@ CHAINS = "chains"
 SHARED = ""  # the chain id of evidence.jsonl (its entries carry no `chain`)
 WRITER_ENV = "FINPLANE_EVIDENCE_WRITER"
 WITNESS_TYPES = ("chain-opened", "chain-heads")
+Heads = dict[str, dict[str, object]]  # chain -> {"seq", "hash"}: what a witness entry records
 _WRITER = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")  # a pod name (DNS subdomain)
 
 
@@ -102,7 +103,7 @@ class PeerChains:
         self.problems: dict[str, str] = {}
         self.witnessed: dict[str, tuple[int, str, str]] = {}  # chain -> (seq, hash, by whom) highest witnessed
 
-    def heads(self) -> dict[str, dict[str, object]]:
+    def heads(self) -> Heads:
         """The heads of the peers read so far (for a witness entry)."""
         return {c: {"seq": p.seq, "hash": p.head} for c, p in sorted(self.peers.items()) if p.seq}
 
@@ -121,23 +122,31 @@ class PeerChains:
         for chain, peer in list(self.peers.items()):
             if chain not in files and chain not in self.problems:
                 self.problems[chain] = f"chain {chain or LOG_NAME} is gone (it held {peer.seq} entries when read)"
-        for chain, (seq, digest, by) in self.witnessed.items():
+        for chain, (seq, digest, by) in list(self.witnessed.items()):
             if chain in self.problems:
                 continue
-            peer = self.peers.get(chain)
-            if chain not in files:
-                self.problems[chain] = (f"chain {chain or LOG_NAME} is missing, but {by} witnessed it at seq {seq} "
-                                        f"({digest[:16]}…): it was removed")
-            elif peer is not None and peer.seq >= seq and peer.hashes.get(seq) != digest:
-                self.problems[chain] = f"chain {chain or LOG_NAME} was rewritten: seq {seq} is not what {by} witnessed"
-            elif peer is None or peer.seq < seq:
+            if chain in files and self._short(chain, seq):
                 new += self._read(chain, files[chain])  # it may have grown since it was read in this pass
-                peer = self.peers.get(chain)
-                if chain in self.problems or (peer is not None and peer.seq >= seq):
-                    continue
-                self.problems[chain] = (f"chain {chain or LOG_NAME} ends at seq {peer.seq if peer else 0}, but {by} "
-                                        f"witnessed seq {seq} ({digest[:16]}…): entries were removed from its end")
+            problem = self._witness_problem(chain, seq, digest, by, present=chain in files)
+            if problem is not None and chain not in self.problems:
+                self.problems[chain] = problem
         return new
+
+    def _short(self, chain: str, seq: int) -> bool:
+        peer = self.peers.get(chain)
+        return peer is None or peer.seq < seq
+
+    def _witness_problem(self, chain: str, seq: int, digest: str, by: str, *, present: bool) -> str | None:
+        """Why `chain` does not hold the head (`seq`, `digest`) that `by` witnessed (None when it does)."""
+        name, peer = chain or LOG_NAME, self.peers.get(chain)
+        if not present:
+            return f"chain {name} is missing, but {by} witnessed it at seq {seq} ({digest[:16]}…): it was removed"
+        if peer is None or peer.seq < seq:
+            return (f"chain {name} ends at seq {peer.seq if peer else 0}, but {by} witnessed seq {seq} "
+                    f"({digest[:16]}…): entries were removed from its end")
+        if peer.hashes.get(seq) != digest:
+            return f"chain {name} was rewritten: its entry {seq} is not the one {by} witnessed"
+        return None
 
     def _read(self, chain: str, path: Path) -> list[Entry]:
         peer = self.peers.setdefault(chain, _Peer())
