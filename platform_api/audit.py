@@ -23,6 +23,7 @@ from typing import Any
 from starlette.requests import Request
 
 from finplane.policy.evidence import LOG_NAME, EvidenceLog, open_chain
+from finplane.policy.evidence_keys import Signer
 
 __all__ = ["AuditLog", "evidence_event", "note"]
 
@@ -67,6 +68,7 @@ class AuditLog:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._evidence_path = evidence_dir / LOG_NAME if evidence_dir is not None else None
         self._evidence: EvidenceLog | None = None  # opened on the first change: reading the chain costs
+        self.signer: Signer | None = None  # the shared Secret's key (set in the app's lifespan), else the key file's
         self._evidence_lock = threading.Lock()
 
     def ready(self) -> None:
@@ -75,7 +77,7 @@ class AuditLog:
             return
         with self._evidence_lock:
             if self._evidence is None:
-                self._evidence = open_chain(self._evidence_path.parent)
+                self._evidence = open_chain(self._evidence_path.parent, signer=self.signer)
             self._evidence.check()
 
     def chain(self, entry: dict[str, Any]) -> dict[str, Any] | None:
@@ -84,7 +86,7 @@ class AuditLog:
             return None
         with self._evidence_lock:  # EvidenceLog keeps head and seq in memory: one appender at a time
             if self._evidence is None:
-                self._evidence = open_chain(self._evidence_path.parent)
+                self._evidence = open_chain(self._evidence_path.parent, signer=self.signer)
             return self._evidence.append(evidence_event(entry))
 
     def record(self, *, request: Request, status: int, identity: Any = None) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Several replicas, one record, end to end: two `finplane api` processes and two peered operators (one active)
 on the embedded API server, every process writing its own chain of one evidence folder, as the chart runs them.
 
-Covers: changes made through either API replica and the active operator's results land in one record that
+Covers: every process signs with the key of one shared Secret (created by the first to start, its public
+half published in a ConfigMap, nothing of it on the evidence volume); changes made through either API replica and the active operator's results land in one record that
 verifies (`finplane evidence verify --path DIR --kubeconfig`, anchored on the policy's recorded head) with one
 chain per process; stopping the active operator hands over to the standby, which records what changes after the
 failover without recording again what the first one recorded (nothing forked: no result recorded twice in a
@@ -25,6 +26,7 @@ import pytest
 
 from finplane.commands.evidence import verify
 from finplane.policy.evidence_anchors import anchors_from_policies
+from finplane.policy.evidence_keys import load_public_key
 from finplane.policy.evidence_merge import verify_record
 from platform_api.auth import devkey
 from platform_api.settings import ApiSettings
@@ -34,6 +36,7 @@ from tests.support.builders import compliance_policy, namespace
 pytestmark = pytest.mark.e2e
 PEERING = "finplane-evidence"
 PAT = {"role": "team", "team": "payments", "subject": "pat"}
+KEY = {"FINPLANE_EVIDENCE_KEY_SECRET": "finplane-system/finplane-evidence-key"}  # as the chart sets it
 Obj = dict[str, Any]
 
 
@@ -46,7 +49,7 @@ class ApiReplica:
         self.audit = tmp / f"{name}-audit.jsonl"
         env = {**cluster.env, "FINPLANE_API_DEV_MODE": "true", "FINPLANE_API_DEV_KEY_DIR": str(keys),
                "FINPLANE_API_AUDIT_LOG": str(self.audit), "FINPLANE_EVIDENCE_DIR": str(evidence),
-               "FINPLANE_EVIDENCE_WRITER": name, "FINPLANE_API_RATE_LIMIT_PER_SECOND": "1000"}
+               "FINPLANE_EVIDENCE_WRITER": name, "FINPLANE_API_RATE_LIMIT_PER_SECOND": "1000", **KEY}
         self.log = open(tmp / f"{name}.log", "w")  # noqa: SIM115 - the child's stderr for its lifetime
         self.process = subprocess.Popen([sys.executable, "-m", "finplane", "api", "--port", "0"], env=env,
                                         stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=REPO)
@@ -91,7 +94,7 @@ def results_of(evidence: Path, writer: str, name: str) -> list[str]:
 @pytest.fixture
 def stack(cluster: Cluster, tmp_path: Path) -> Iterator[dict[str, Any]]:
     cluster.kubectl("apply", "--server-side", "-f", str(REPO / "charts/finplane/crds/kopf.dev_peerings.yaml"))
-    cluster.apply([namespace("payments"),
+    cluster.apply([namespace("payments"), namespace("finplane-system"),
                    {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": PEERING}}])
     evidence = tmp_path / "evidence"
     started: list[Any] = []
@@ -101,7 +104,7 @@ def stack(cluster: Cluster, tmp_path: Path) -> Iterator[dict[str, Any]]:
                               metrics_port=free_port(), peering=PEERING, priority=priority,
                               extra_env={"FINPLANE_EVIDENCE_DIR": str(evidence), "FINPLANE_EVIDENCE_WRITER": writer,
                                          "FINPLANE_POLICY_REPORTS_ENABLED": "false",
-                                         "FINPLANE_PEERING_LIFETIME_SECONDS": "10"})
+                                         "FINPLANE_PEERING_LIFETIME_SECONDS": "10", **KEY})
         proc.start()
         started.append(proc)
         return proc
@@ -138,8 +141,14 @@ def test_two_api_replicas_and_an_operator_failover_keep_one_verifiable_record(
                       c["status"] == "True" and p["status"]["evidence"]["headHash"] == chain(evidence, "op-b")[-1]["hash"]
                       and p, timeout=30, what="the policy recording op-b's head")
 
-    rv = verify_record(evidence, anchors=anchors_from_policies([policy]))
+    published = cluster.get("configmap", "finplane-evidence-key-public", "finplane-system")
+    assert published is not None and "PRIVATE" not in json.dumps(published)
+    (evidence.parent / "public.pem").write_text(published["data"]["public-key.pem"])
+    keys = load_public_key(evidence.parent / "public.pem")
+    assert not (evidence / "keys").exists()  # every process signed with the Secret's key, none on the volume
+    rv = verify_record(evidence, keys=keys, anchors=anchors_from_policies([policy]))
     assert rv.ok, rv.problems
+    assert {e["kid"] for e in rv.entries} == {published["data"]["kid"]}
     assert sorted(rv.chains) == ["api-1", "api-2", "op-a", "op-b"]
     # nothing forked: the standby wrote nothing before the handover, and no result is recorded twice in a row
     assert all(e["time"] > handed_over_after for e in chain(evidence, "op-b"))
@@ -158,7 +167,7 @@ def test_two_api_replicas_and_an_operator_failover_keep_one_verifiable_record(
     assert verify(evidence, kubeconfig=cluster.kubeconfig) == 0  # the CLI, anchored on the cluster's policy
 
     (evidence / "chains" / "api-2.jsonl").unlink()  # someone with write access to the volume
-    rv = verify_record(evidence)
+    rv = verify_record(evidence, keys=keys)
     assert not rv.ok and any("chain api-2" in p and "missing" in p for p in rv.problems), rv.problems
     api_1.create("after-removal", "registry.bank.example/x:1.0")  # wakes the policy: the operator looks again
     wait_for(lambda: (c := condition(cluster.get("compliancepolicy", "tags"), "Ready")) and

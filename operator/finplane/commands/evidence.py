@@ -111,13 +111,44 @@ async def _locate(kubeconfig: Path) -> str:
         await kube.close()
 
 
-def _keys(_log: Path, public_keys: list[Path]) -> TrustedKeys | None:
+def _keys(_log: Path, public_keys: list[Path], kubeconfig: Path | None = None) -> TrustedKeys | None:
+    """--public-key files, else (with --kubeconfig) the keys the cluster publishes, else None: the key files
+    beside the log."""
     from finplane.policy.evidence_keys import TrustedKeys, load_public_key
 
     keys = TrustedKeys()
     for p in public_keys:
         keys = keys.merged(load_public_key(p))
-    return keys if public_keys else None  # None: the default key file next to the log
+    if public_keys:
+        return keys
+    if kubeconfig is not None:
+        published = asyncio.run(_published_keys(kubeconfig))
+        if published:
+            return published
+    return None
+
+
+async def _published_keys(kubeconfig: Path) -> TrustedKeys:
+    """The public keys in the cluster's ConfigMaps labelled finplane.io/evidence-public-key (never a private key)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from finplane.kube.client import Kube
+    from finplane.policy.evidence_keys import PUBLIC_KEY_LABEL, TrustedKeys, key_id
+
+    kube = await Kube.from_config(kubeconfig=str(kubeconfig))
+    try:
+        found = await kube.list("v1", "ConfigMap", label_selector=f"{PUBLIC_KEY_LABEL}=true")
+    finally:
+        await kube.close()
+    keys: dict[str, Ed25519PublicKey] = {}
+    for cm in found:
+        pub = serialization.load_pem_public_key(str((cm.get("data") or {}).get("public-key.pem", "")).encode())
+        if isinstance(pub, Ed25519PublicKey):
+            keys[key_id(pub)] = pub
+    if keys:
+        typer.echo(f"trusting the evidence key(s) {', '.join(sorted(keys))} published in the cluster of {kubeconfig}")
+    return TrustedKeys(keys)
 
 
 async def _policy_anchors(kubeconfig: Path) -> list[Anchor]:
@@ -175,7 +206,7 @@ def verify(path: Path | None, *, public_keys: list[Path] | None = None, expect_h
     if log is None:
         return 2
     try:
-        keys = _keys(log, public_keys or [])
+        keys = _keys(log, public_keys or [], kubeconfig)
         heads = anchors(expect_head=expect_head or [], anchor=anchor or [], kubeconfig=kubeconfig,
                         s3_bucket=s3_bucket, s3_prefix=s3_prefix)
     except Exception as exc:  # noqa: BLE001 - a bad key file, anchor, cluster or bucket: say which, exit 2
@@ -237,7 +268,7 @@ def export(path: Path | None, from_: str, to: str, team: str | None, out: Path, 
         typer.echo(f"bad --from/--to: {exc}", err=True)
         return 2
     try:
-        keys = _keys(log, public_keys or [])
+        keys = _keys(log, public_keys or [], kubeconfig)
         heads = anchors(expect_head=expect_head or [], anchor=anchor or [], kubeconfig=kubeconfig,
                         s3_bucket=None, s3_prefix="")
     except Exception as exc:  # noqa: BLE001 - as for verify

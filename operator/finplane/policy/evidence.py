@@ -232,7 +232,10 @@ class EvidenceLog:
             raise PermissionError(f"{self.path}: not writable")
 
     def check_anchor(self, head: str, *, source: str) -> EvidenceCorrupt | None:
-        """Does the log reach `head`, recorded in `source` (e.g. the policy's status)? If not, it is corrupt."""
+        """Does the record reach `head`, recorded in `source` (e.g. the policy's status)? If not, it is corrupt.
+
+        The head may be in another writer's chain (the operator replica that was active before this one)."""
+        self._absorb(self.peers.refresh())
         if head in (GENESIS, self.head) or any(e.get("hash") == head for _, e in read_entries(self.path)) or \
                 any(head in p.hashes.values() for p in self.peers.peers.values()):
             return None

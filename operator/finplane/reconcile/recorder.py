@@ -28,6 +28,7 @@ from typing import Any
 from finplane import FIELD_MANAGER
 from finplane.policy.evidence import EvidenceCorrupt, EvidenceLog, open_chain
 from finplane.policy.evidence_chain import Entry
+from finplane.policy.evidence_keys import Signer
 
 __all__ = ["API_MANAGERS", "EvidenceRecorder", "spec_writer", "subject_of"]
 
@@ -80,6 +81,7 @@ class EvidenceRecorder:
         self.path = path
         self.own_manager = own_manager
         self.dropped = 0  # events that could not be recorded (the log is corrupt or unwritable)
+        self.signer: Signer | None = None  # the shared Secret's key (set at start-up), else the key file's
         self._log: EvidenceLog | None = None
 
     @property
@@ -87,7 +89,7 @@ class EvidenceRecorder:
         """This process's chain of the record in `path`'s folder, opened on first use (opening loads or creates
         the signing key): its own chain with $FINPLANE_EVIDENCE_WRITER (the pod name), else the shared file."""
         if self._log is None:
-            self._log = open_chain(self.path.parent)
+            self._log = open_chain(self.path.parent, signer=self.signer)
         return self._log
 
     def record(self, event: Entry, *, mark: str | None = None, value: str = "") -> Entry | None:
