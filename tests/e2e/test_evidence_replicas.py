@@ -165,6 +165,12 @@ def test_two_api_replicas_and_an_operator_failover_keep_one_verifiable_record(
     assert opened["type"] == "chain-opened" and opened["heads"]["op-a"]["hash"] == chain(evidence, "op-a")[-1]["hash"]
 
     assert verify(evidence, kubeconfig=cluster.kubeconfig) == 0  # the CLI, anchored on the cluster's policy
+    auditor = {"Authorization": f"Bearer {devkey.mint(settings=api_2.settings, role='auditor', subject='audrey')}"}
+    assert api_2.http.get("/api/v1/compliance/evidence/public-key", headers=auditor).json()["kid"] == \
+        published["data"]["kid"]
+    through_api = api_2.http.get("/api/v1/compliance/evidence/verify", headers=auditor).json()
+    assert through_api["ok"] is True, through_api
+    assert through_api["anchors"] == ["the status of CompliancePolicy tags"]
 
     (evidence / "chains" / "api-2.jsonl").unlink()  # someone with write access to the volume
     rv = verify_record(evidence, keys=keys)
