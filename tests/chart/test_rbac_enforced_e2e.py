@@ -96,7 +96,8 @@ def enforced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         settings = dict(find(objects, "ConfigMap", "finplane-operator")[0]["data"])
         # the evidence signing key from the release's Secret, as the chart's pods get it (its Role is under test)
         evidence_key = {e["name"]: e["value"] for e in find(objects, "Deployment", "finplane-operator")[0]["spec"][
-            "template"]["spec"]["containers"][0]["env"] if e["name"] == "FINPLANE_evidence_key_SECRET"}
+            "template"]["spec"]["containers"][0]["env"] if e["name"] == "FINPLANE_EVIDENCE_KEY_SECRET"}
+        assert evidence_key, "the chart gives the operator no evidence key Secret"
         settings["FINPLANE_EVIDENCE_DIR"] = str(tmp / "evidence")
         log = tmp / "operator.log"
         with open(log, "wb") as out:
@@ -183,8 +184,8 @@ def test_the_operator_reconciles_under_its_chart_role_without_a_forbidden_condit
              timeout=90, what="the globex sandbox Active")
     assert cluster.get("namespace", "sbx-globex") is not None
     assert _forbidden_conditions(enforced["statuses"]()) == []
-    refusals = [line for line in enforced["log"].read_text(errors="replace").splitlines() if "403" in line
-                or "Forbidden" in line]
+    refusals = [line for line in enforced["log"].read_text(errors="replace").splitlines()
+                if "403" in line.split(" ", 2)[-1] or "Forbidden" in line]  # not in the timestamp (",403")
     assert refusals == [], "\n".join(refusals[:20])
     secret = cluster.get("secret", "finplane-evidence-key", "finplane-system")
     published = cluster.get("configmap", "finplane-evidence-key-public", "finplane-system")
