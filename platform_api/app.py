@@ -75,6 +75,7 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
         kube = informers = None
         if state.cache is None or state.writer is None:
             from finplane.kube.client import Kube
+            from finplane.kube.evidence_key import configured_secret, shared_signer
             from platform_api.cache import InformerCache
 
             kube = await Kube.from_config()
@@ -83,6 +84,9 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
                                       waiver_namespace=cfg.waiver_namespace)
             informers.start()
             state.cache, state.writer = informers, kube
+            if (key_secret := configured_secret()) is not None:  # sign with the operator's key, from its Secret
+                state.audit.signer = await shared_signer(kube, namespace=key_secret[0], name=key_secret[1],
+                                                         publish=False)
         try:
             yield
         finally:

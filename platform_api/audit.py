@@ -5,8 +5,9 @@ and failed ones included. Services add what they changed (kind, namespace, name,
 :func:`note`. Lines never contain a token, a credential or a request body.
 
 Every attempt by an authenticated caller is also appended to the compliance engine's hash-chained
-evidence log (``finplane.policy.evidence.EvidenceLog``, the operator's own file, locked on append so
-the API and the operator extend one chain) as an ``api-change`` entry; unauthenticated attempts
+evidence record (``finplane.policy.evidence.open_chain``: the shared file, locked on append so the API and
+the operator extend one chain, or with ``FINPLANE_EVIDENCE_WRITER`` this replica's own chain beside the
+others) as an ``api-change`` entry; unauthenticated attempts
 stay in the audit log only, so that nobody without a token can grow the evidence.
 """
 
@@ -21,7 +22,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from finplane.policy.evidence import LOG_NAME, EvidenceLog
+from finplane.policy.evidence import LOG_NAME, EvidenceLog, open_chain
+from finplane.policy.evidence_keys import Signer
 
 __all__ = ["AuditLog", "evidence_event", "note"]
 
@@ -66,6 +68,7 @@ class AuditLog:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._evidence_path = evidence_dir / LOG_NAME if evidence_dir is not None else None
         self._evidence: EvidenceLog | None = None  # opened on the first change: reading the chain costs
+        self.signer: Signer | None = None  # the shared Secret's key (set in the app's lifespan), else the key file's
         self._evidence_lock = threading.Lock()
 
     def ready(self) -> None:
@@ -74,7 +77,7 @@ class AuditLog:
             return
         with self._evidence_lock:
             if self._evidence is None:
-                self._evidence = EvidenceLog(self._evidence_path)
+                self._evidence = open_chain(self._evidence_path.parent, signer=self.signer)
             self._evidence.check()
 
     def chain(self, entry: dict[str, Any]) -> dict[str, Any] | None:
@@ -83,7 +86,7 @@ class AuditLog:
             return None
         with self._evidence_lock:  # EvidenceLog keeps head and seq in memory: one appender at a time
             if self._evidence is None:
-                self._evidence = EvidenceLog(self._evidence_path)
+                self._evidence = open_chain(self._evidence_path.parent, signer=self.signer)
             return self._evidence.append(evidence_event(entry))
 
     def record(self, *, request: Request, status: int, identity: Any = None) -> dict[str, Any]:

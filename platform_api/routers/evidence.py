@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from platform_api.deps import Cache, CurrentIdentity, Settings
+from platform_api.deps import Cache, CurrentIdentity, Settings, State
 from platform_api.routers.common import API_PREFIX, ERRORS
 from platform_api.routers.compliance import AUDITORS, Q
 from platform_api.schemas import EvidenceBundle, EvidencePublicKey, EvidenceVerification
@@ -29,7 +29,7 @@ _CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {
 
 @router.get("/export", response_model=EvidenceBundle, responses=_CSV, dependencies=AUDITORS,
             summary="Point-in-time evidence bundle")
-async def evidence_export(identity: CurrentIdentity, settings: Settings, cache: Cache,
+async def evidence_export(identity: CurrentIdentity, settings: Settings, cache: Cache, state: State,
                           from_: Annotated[str, Query(alias="from", min_length=1, max_length=64,
                                                       description="Start, ISO 8601 (a date is its midnight UTC).")],
                           to: Annotated[str, Query(min_length=1, max_length=64,
@@ -39,7 +39,7 @@ async def evidence_export(identity: CurrentIdentity, settings: Settings, cache: 
                               description="For CSV: the entries in the range, or the state at `to`.")] = "entries",
                           ) -> Any:
     bundle = await ev.export(identity=identity, evidence_dir=settings.evidence_dir, from_=from_, to=to, team=team,
-                             cache=cache)
+                             cache=cache, signer=state.audit.signer)
     if format == "csv":
         return PlainTextResponse(ev.export_csv(bundle, part=part), media_type="text/csv",
                                  headers={"X-Finplane-Chain-Head": bundle["chainHead"],
@@ -49,10 +49,11 @@ async def evidence_export(identity: CurrentIdentity, settings: Settings, cache: 
 
 @router.get("/verify", response_model=EvidenceVerification, dependencies=AUDITORS,
             summary="Result of the evidence chain verification")
-async def evidence_verify(identity: CurrentIdentity, settings: Settings, cache: Cache) -> Any:
-    return await ev.verify(identity=identity, evidence_dir=settings.evidence_dir, cache=cache)
+async def evidence_verify(identity: CurrentIdentity, settings: Settings, cache: Cache, state: State) -> Any:
+    return await ev.verify(identity=identity, evidence_dir=settings.evidence_dir, cache=cache,
+                           signer=state.audit.signer)
 
 
 @router.get("/public-key", response_model=EvidencePublicKey, summary="The public key evidence entries are signed with")
-async def evidence_public_key(identity: CurrentIdentity, settings: Settings) -> Any:
-    return ev.public_key(evidence_dir=settings.evidence_dir)
+async def evidence_public_key(identity: CurrentIdentity, settings: Settings, state: State) -> Any:
+    return ev.public_key(evidence_dir=settings.evidence_dir, signer=state.audit.signer)

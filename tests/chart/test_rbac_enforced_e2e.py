@@ -7,6 +7,8 @@ kubeconfig holding a TokenRequest token of its chart ServiceAccount, so every re
 authorised by the chart's ClusterRoles and bindings, as on a cluster. Covers:
 - the operator reconciles the examples (and a second sandbox, and an enforce-mode policy) with no
   Forbidden condition anywhere; the platform API becomes ready (its informers list and watch) under its role;
+  both sign evidence with the release's key Secret, which one of them created under the chart's evidence-key
+  Role, and the operator published its public half (never the private key) in the public-key ConfigMap;
 - a member of one sandbox (a static-token user, bound by the RoleBinding the operator renders to the
   chart's sandbox-member ClusterRole) uses kubectl in its own sandbox and is refused in the other, and
   never reads Secrets, even its own sandbox's credential;
@@ -93,6 +95,10 @@ def enforced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         api_kubeconfig = _token_kubeconfig(cluster.kubeconfig, _sa_token(handle, NAMESPACE, api_sa),
                                            tmp / "api.kubeconfig")
         settings = dict(find(objects, "ConfigMap", "finplane-operator")[0]["data"])
+        # the evidence signing key from the release's Secret, as the chart's pods get it (its Role is under test)
+        evidence_key = {e["name"]: e["value"] for e in find(objects, "Deployment", "finplane-operator")[0]["spec"][
+            "template"]["spec"]["containers"][0]["env"] if e["name"] == "FINPLANE_EVIDENCE_KEY_SECRET"}
+        assert evidence_key, "the chart gives the operator no evidence key Secret"
         settings["FINPLANE_EVIDENCE_DIR"] = str(tmp / "evidence")
         log = tmp / "operator.log"
         with open(log, "wb") as out:
@@ -100,7 +106,7 @@ def enforced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
                 [sys.executable, "-m", "finplane", "operator", "--peering=finplane",
                  f"--liveness-port={free_port()}", f"--metrics-port={free_port()}"],
                 env={**os.environ, "KUBECONFIG": str(operator_kubeconfig), **settings, "PYTHONUNBUFFERED": "1",
-                     "FINPLANE_POD_IP": "10.0.0.7", "FINPLANE_POD_NAMESPACE": NAMESPACE,
+                     "FINPLANE_POD_IP": "10.0.0.7", "FINPLANE_POD_NAMESPACE": NAMESPACE, **evidence_key,
                      "FINPLANE_BACKOFF_SECONDS": "0.5", "FINPLANE_BACKOFF_MAX_SECONDS": "2",
                      "KUBECACHEDIR": str(tmp / ".kube-cache")},
                 stdout=out, stderr=subprocess.STDOUT, cwd=REPO))
@@ -110,7 +116,7 @@ def enforced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
                                    env={**os.environ, "KUBECONFIG": str(api_kubeconfig), "FINPLANE_API_DEV_MODE": "true",
                                         "FINPLANE_API_DEV_KEY_DIR": str(tmp / "keys"),
                                         "FINPLANE_EVIDENCE_DIR": str(tmp / "api-evidence"),
-                                        "FINPLANE_API_AUDIT_LOG": str(tmp / "audit.jsonl")},
+                                        "FINPLANE_API_AUDIT_LOG": str(tmp / "audit.jsonl"), **evidence_key},
                                    stdout=subprocess.PIPE, stderr=api_err, cwd=REPO)
         processes.append(api)  # type: ignore[arg-type]
         line = api.stdout.readline().decode() if api.stdout else ""
@@ -179,9 +185,14 @@ def test_the_operator_reconciles_under_its_chart_role_without_a_forbidden_condit
              timeout=90, what="the globex sandbox Active")
     assert cluster.get("namespace", "sbx-globex") is not None
     assert _forbidden_conditions(enforced["statuses"]()) == []
-    refusals = [line for line in enforced["log"].read_text(errors="replace").splitlines() if "403" in line
-                or "Forbidden" in line]
+    refusals = [line for line in enforced["log"].read_text(errors="replace").splitlines()
+                if "403" in line.split(" ", 2)[-1] or "Forbidden" in line]  # not in the timestamp (",403")
     assert refusals == [], "\n".join(refusals[:20])
+    secret = cluster.get("secret", "finplane-evidence-key", "finplane-system")
+    published = cluster.get("configmap", "finplane-evidence-key-public", "finplane-system")
+    assert secret is not None and published is not None
+    assert published["data"]["kid"] == secret["metadata"]["annotations"]["finplane.io/evidence-key-id"]
+    assert "PRIVATE" not in json.dumps(published)
 
 
 def test_the_platform_api_reads_and_writes_under_its_chart_role(enforced: dict[str, Any]) -> None:

@@ -5,7 +5,10 @@ look in are `finplane dev`'s and the settings' own defaults); `FINPLANE_EVIDENCE
 `public-key` prints the key the entries are signed with, and verify with only that public key
 accepts the log; an anchor file that is not an export is exit 2 with its name; `--kubeconfig`
 reads the heads the policies' status records from the cluster and fails a log that does not reach
-them; `--s3-bucket` anchors on the newest entry shipped to S3 (moto); the evidence modules of the
+them; `--s3-bucket` anchors on the newest entry shipped to S3 (moto); a record of several writers'
+chains is found, verified and exported as one, and an export's per-chain signed heads catch a chain cut
+below them; with no local record, `--kubeconfig` says where the cluster keeps it (the operator's evidence
+PersistentVolumeClaim and S3 bucket, read from its Deployment and settings); the evidence modules of the
 policy package import no CLI code.
 """
 
@@ -34,7 +37,7 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("FINPLANE_EVIDENCE_KEY_FILE", "FINPLANE_EVIDENCE_DIR"):
+    for var in ("FINPLANE_EVIDENCE_KEY_FILE", "FINPLANE_EVIDENCE_DIR", "FINPLANE_EVIDENCE_WRITER"):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -149,3 +152,54 @@ def test_the_evidence_modules_of_the_policy_package_import_no_cli_code() -> None
         names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not {m for m in names if m.split(".")[0] in ("typer", "click", "rich")
                     or m.startswith("finplane.commands")}, path.name
+
+
+def record(root: Path) -> dict[str, EvidenceLog]:
+    """A record of two writers (an operator pod and an API pod), as the chart's pods write it."""
+    from finplane.policy.evidence import open_chain
+
+    op, api = open_chain(root, writer="finplane-operator-0"), open_chain(root, writer="finplane-api-0")
+    op.append({"type": "mode", "policy": "baseline", "mode": "audit"})
+    api.append({"type": "api-change", "action": "create", "object": "BusinessCapability/payments/pay"})
+    op.witness()
+    return {"op": op, "api": api}
+
+
+def test_a_record_of_several_writers_is_found_verified_exported_and_anchored_per_chain(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    logs = record(tmp_path / "evidence")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FINPLANE_EVIDENCE_DIR", str(tmp_path / "evidence"))
+    res = runner.invoke(app, ["evidence", "verify"])
+    assert res.exit_code == 0, res.output
+    assert "OK, 5 entries in 2 chains" in res.output and "finplane-api-0 (2 entries" in res.output
+    res = runner.invoke(app, ["evidence", "export", "--from", "2020-01-01", "--to", "2100-01-01", "--out", "audit"])
+    assert res.exit_code == 0, res.output
+    bundle = json.loads((tmp_path / "audit" / "bundle.json").read_text())
+    assert bundle["signedHeads"]["finplane-api-0"]["hash"] == logs["api"].head
+    assert {e["chain"] for e in bundle["entries"]} == {"finplane-operator-0", "finplane-api-0"}
+    api_chain = tmp_path / "evidence" / "chains" / "finplane-api-0.jsonl"
+    logs["api"].append({"type": "api-change", "action": "delete", "object": "BusinessCapability/payments/pay"})
+    api_chain.write_text("".join(line + "\n" for line in api_chain.read_text().splitlines()[:2]))
+    res = runner.invoke(app, ["evidence", "verify", "--anchor", "audit/bundle.json"])
+    assert res.exit_code == 0, res.output  # the export's heads are still there: the cut entry came after it
+    api_chain.write_text(api_chain.read_text().splitlines()[0] + "\n")  # now below the exported head
+    res = runner.invoke(app, ["evidence", "verify", "--anchor", "audit/bundle.json"])
+    assert res.exit_code == 1 and "FAILED" in res.output and "finplane-api-0" in res.output, res.output
+
+
+def test_without_a_local_record_verify_with_a_kubeconfig_says_where_the_cluster_keeps_it(
+        cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.chart import NAMESPACE, find, render
+
+    objects = render({"operator": {"settings": {"evidenceS3Bucket": "bank-evidence"}}})
+    kubectl(cluster.kubeconfig, "create", "namespace", NAMESPACE)
+    for obj in (find(objects, "ConfigMap", "finplane-operator")[0], find(objects, "Deployment", "finplane-operator")[0]):
+        kubectl(cluster.kubeconfig, "apply", "-f", "-", stdin=json.dumps(obj))
+    monkeypatch.chdir(tmp_path)  # nothing recorded here
+    res = runner.invoke(app, ["evidence", "verify", "--kubeconfig", str(cluster.kubeconfig)])
+    assert res.exit_code == 2
+    assert "no evidence log found; looked at:" in res.output and "chains" in res.output
+    assert f"Deployment {NAMESPACE}/finplane-operator keeps it on PersistentVolumeClaim {NAMESPACE}/finplane-evidence" \
+        in res.output
+    assert "kubectl cp" in res.output and "--s3-bucket bank-evidence" in res.output

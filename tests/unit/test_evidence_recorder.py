@@ -3,6 +3,7 @@
 Covers, on the real reconcilers over the one fake gateway (tests/support/fake_kube.py) and the runtime's
 one evidence recorder: a capability edited with kubectl outside the platform API is recorded naming the
 kubectl field manager (an edit by the API's manager, or the same generation seen again, records nothing);
+a capability deleted (with kubectl, outside the API) is recorded once, naming the last writer of its spec;
 a child reverted as drift is recorded naming the manager that changed it; a sandbox's provisioning,
 extension, expiry warning and teardown, and its partner credential, are recorded once each, the
 credential by fingerprint only; a registry's pull Secret gives one pull-ledger entry per namespace by
@@ -87,6 +88,19 @@ async def test_a_change_made_through_the_platform_api_is_not_reported_as_outside
     add(rt, capability("pay"))
     rt.observe(CAP, "MODIFIED", edited_by(rt.stores[CAP][("payments", "pay")], "finplane-operator", 2))
     assert entries(rt, "changed-outside-api") == []
+
+
+async def test_a_capability_deleted_outside_the_api_is_recorded_once_naming_its_last_writer(tmp_path: Path) -> None:
+    rt = runtime(FakeKube(), tmp_path)
+    add(rt, capability("pay"))
+    last = edited_by(rt.stores[CAP][("payments", "pay")], "kubectl-edit", 2)
+    rt.observe(CAP, "MODIFIED", last)
+    rt.observe(CAP, "DELETED", last)
+    rt.observe(CAP, "DELETED", last)  # a relist delivering the deletion again: nothing new
+    [entry] = entries(rt, "deleted")
+    assert entry["object"] == {"kind": CAP, "namespace": "payments", "name": "pay", "uid": last["metadata"]["uid"]}
+    assert entry["lastWriter"]["manager"] == "kubectl-edit" and entry["generation"] == 2
+    assert entry["deletedBy"] is None  # a watch event does not say who; the API's own deletions have api-change
 
 
 async def test_a_drift_correction_is_recorded_naming_who_changed_the_child(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """Shipping evidence to S3 with Object Lock (moto): every entry lands under its own key with a
 COMPLIANCE retention, reads back by version equal to the local entry, is never shipped twice,
 queues durably while S3 is unreachable and ships in order afterwards; Finplane never calls an API
-that could shorten a retention or delete evidence (moto would allow it, real S3 would not).
+that could shorten a retention or delete evidence (moto would allow it, real S3 would not); every writer's
+chain of a record is shipped under its own prefix, and the newest shipped entry of each chain catches that
+chain cut short on the volume.
 """
 
 from __future__ import annotations
@@ -73,3 +75,31 @@ def test_entries_queue_while_s3_is_unreachable_and_ship_in_order_afterwards(s3: 
     assert up.ship(log.path).shipped == 3
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="evidence")["Contents"]]
     assert keys == sorted(keys) and len(keys) == 3
+
+
+def test_every_writers_chain_is_shipped_under_its_own_prefix_and_anchors_the_record(s3: Any, tmp_path: Path) -> None:
+    from finplane.policy.evidence import open_chain
+    from finplane.policy.evidence_anchors import anchor_from_document
+    from finplane.policy.evidence_merge import verify_record
+
+    record = tmp_path / "evidence"
+    op, api = open_chain(record, writer="op-0"), open_chain(record, writer="api-0")
+    op.append({"type": "mode", "policy": "p", "mode": "audit"})
+    api.append({"type": "api-change", "action": "create"})
+    api.append({"type": "api-change", "action": "update"})
+    calls = spy(s3)
+    shipper = S3EvidenceShipper(bucket="evidence", state_dir=record, client=s3)
+    result = shipper.ship_record(record)
+    assert (result.shipped, result.queued, result.error) == (op.seq + api.seq, 0, None)
+    assert shipper.ship_record(record).shipped == 0  # never twice
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="evidence")["Contents"]]
+    assert {k.split("/")[2] for k in keys} == {"op-0", "api-0"}
+    heads = shipper.latest_heads()
+    assert {c: e["hash"] for c, e in heads.items()} == {"op-0": op.head, "api-0": api.head}
+    assert not FORBIDDEN & set(calls)
+    anchors = [anchor_from_document(e, source=f"s3 {c}") for c, e in heads.items()]
+    assert verify_record(record, anchors=anchors).ok
+    path = record / "chains" / "api-0.jsonl"
+    path.write_text(path.read_text().splitlines()[0] + "\n")  # the API's last change cut from the volume
+    rv = verify_record(record, anchors=anchors)
+    assert not rv.ok and any("s3 api-0" in p for p in rv.problems), rv.problems

@@ -1,7 +1,9 @@
 """Ship the evidence log to S3 with Object Lock in compliance mode (the one boto3 user for evidence).
 
-Called by the compliance reconciler (in a thread) after entries are appended. Each entry becomes
-one object under a unique key (`<prefix><seq>-<hash>.json`) written with a COMPLIANCE-mode
+Called by the compliance reconciler (in a thread) after entries are appended: `ship_record` ships
+every writer's chain of the evidence folder (the shared evidence.jsonl, and chains/<writer>.jsonl of
+each pod). Each entry becomes one object under a unique key (`<prefix><seq>-<hash>.json` for the
+shared chain, `<prefix><writer>/<seq>-<hash>.json` for a writer's) written with a COMPLIANCE-mode
 retention, so not even the account root can shorten or delete it before the date. This module
 never calls DeleteObject(s) or PutObjectRetention: retention is only ever set at write time.
 
@@ -9,8 +11,8 @@ The local log is the durable queue: a marker file records the last shipped seque
 entries written while S3 is unreachable are shipped, in order, once it answers again; nothing is
 dropped and nothing is shipped twice under different keys.
 
-`latest` reads back the newest shipped entry: a signed head that a writer of the local file
-cannot take back, which `finplane evidence verify --s3-bucket` uses as an anchor.
+`latest_heads` reads back the newest shipped entry of every chain: signed heads that a writer of the
+local files cannot take back, which `finplane evidence verify --s3-bucket` uses as anchors.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from finplane.policy.evidence import read_entries
+from finplane.policy.evidence_record import chain_files
 
 __all__ = ["ShipResult", "S3EvidenceShipper"]
 
@@ -49,27 +52,43 @@ class S3EvidenceShipper:
             config=Config(retries={"max_attempts": 2}, connect_timeout=2, read_timeout=10))
 
     def key_for(self, entry: dict[str, Any]) -> str:
-        return f"{self.prefix}{int(entry['seq']):012d}-{entry['hash'][:16]}.json"
+        chain = f"{entry['chain']}/" if entry.get("chain") else ""
+        return f"{self.prefix}{chain}{int(entry['seq']):012d}-{entry['hash'][:16]}.json"
 
-    def _shipped_seq(self) -> int:
+    def _marker(self, chain: str) -> Path:
+        return self.marker if not chain else self.marker.with_name(f"{self.marker.stem}-{chain}.json")
+
+    def _shipped_seq(self, chain: str = "") -> int:
         try:
-            return int(json.loads(self.marker.read_text())["seq"])
+            return int(json.loads(self._marker(chain).read_text())["seq"])
         except (OSError, ValueError, KeyError):
             return 0
 
     def _mark(self, entry: dict[str, Any], version: str | None) -> None:
-        self.marker.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.marker.with_suffix(".tmp")
+        marker = self._marker(str(entry.get("chain") or ""))
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        tmp = marker.with_suffix(".tmp")
         tmp.write_text(json.dumps({"seq": entry["seq"], "hash": entry["hash"], "versionId": version}))
-        tmp.replace(self.marker)  # atomic: a crash leaves the old or the new marker, never half of one
+        tmp.replace(marker)  # atomic: a crash leaves the old or the new marker, never half of one
 
-    def pending(self, log: Path) -> list[dict[str, Any]]:
-        done = self._shipped_seq()
+    def pending(self, log: Path, *, chain: str = "") -> list[dict[str, Any]]:
+        done = self._shipped_seq(chain)
         return [e for _, e in read_entries(log) if int(e.get("seq", 0)) > done]
 
-    def ship(self, log: Path, *, now: datetime | None = None) -> ShipResult:
+    def ship_record(self, directory: Path, *, now: datetime | None = None) -> ShipResult:
+        """Ship every chain of the evidence folder `directory`; the first failure stops (the rest stays queued)."""
+        shipped, queued, last = 0, 0, None
+        for chain, path in chain_files(directory).items():
+            r = self.ship(path, chain=chain, now=now)
+            shipped, queued, last = shipped + r.shipped, queued + r.queued, r.last_key or last
+            if r.error:
+                rest = sum(len(self.pending(p, chain=c)) for c, p in chain_files(directory).items() if c > chain)
+                return ShipResult(shipped, queued + rest, r.error, last)
+        return ShipResult(shipped, queued, None, last)
+
+    def ship(self, log: Path, *, chain: str = "", now: datetime | None = None) -> ShipResult:
         """Ship every entry after the marker, in order; stop at the first failure (kept queued)."""
-        todo = self.pending(log)
+        todo = self.pending(log, chain=chain)
         shipped, last = 0, None
         for entry in todo:
             until = (now or datetime.now(UTC)) + timedelta(days=self.retention_days)
@@ -94,13 +113,18 @@ class S3EvidenceShipper:
         body = self.client.get_object(Bucket=self.bucket, Key=key, **kwargs)["Body"].read()
         return dict(json.loads(body))
 
-    def latest(self) -> dict[str, Any] | None:
-        """The shipped entry with the highest sequence number (keys sort by it), or None when none was shipped."""
-        newest: str | None = None
+    def latest_heads(self) -> dict[str, dict[str, Any]]:
+        """The shipped entry with the highest sequence number of every chain (keys sort by it), by chain id."""
+        newest: dict[str, str] = {}
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
             for obj in page.get("Contents", []):
-                if obj["Key"].endswith(".json") and (newest is None or obj["Key"] > newest):
-                    newest = obj["Key"]
-        if newest is None:
-            return None
-        return dict(json.loads(self.client.get_object(Bucket=self.bucket, Key=newest)["Body"].read()))
+                key = obj["Key"]
+                chain, _, name = key[len(self.prefix):].rpartition("/")
+                if name.endswith(".json") and (chain not in newest or key > newest[chain]):
+                    newest[chain] = key
+        return {chain: dict(json.loads(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()))
+                for chain, key in newest.items()}
+
+    def latest(self) -> dict[str, Any] | None:
+        """The newest shipped entry of the shared chain, or None when none was shipped."""
+        return self.latest_heads().get("")

@@ -20,6 +20,7 @@ from prometheus_client import start_http_server
 from finplane import GROUP
 from finplane.handlers import kopf_tuning, peering_state, registrations, watch_health
 from finplane.kube.client import Kube
+from finplane.kube.evidence_key import configured_secret, shared_signer
 from finplane.reconcile.runtime import Runtime
 from finplane.settings import get_settings
 
@@ -58,6 +59,8 @@ async def _startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -
     kube = await Kube.from_config(field_manager=conf.field_manager)
     rt = Runtime(kube=kube, settings=conf, workers=int(os.environ.get("FINPLANE_WORKERS", "8")),
                  is_paused=peering_state.paused)
+    if (key_secret := configured_secret()) is not None:  # before the reconcilers open the evidence record
+        rt.recorder.signer = await shared_signer(kube, namespace=key_secret[0], name=key_secret[1])
     registrations.register_all(rt)
     rt.start()
     memo["rt"] = rt

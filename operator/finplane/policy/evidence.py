@@ -35,12 +35,19 @@ from finplane.policy.evidence_chain import (
     read_lines,
 )
 from finplane.policy.evidence_keys import Signer, TrustedKeys, default_key_file, load_or_create_signer
+from finplane.policy.evidence_record import (
+    LOG_NAME,
+    SHARED,
+    WRITER_ENV,
+    Heads,
+    PeerChains,
+    chain_path,
+    order_key,
+)
 from finplane.policy.evidence_verify import Anchor, Verification, check_link, first_bad_signature, verify_log
 
 __all__ = ["GENESIS", "LOG_NAME", "Anchor", "EvidenceCorrupt", "EvidenceLog", "Verification", "entry_hash",
-           "parse_time", "read_entries", "state_at", "verify_log"]
-
-LOG_NAME = "evidence.jsonl"
+           "open_chain", "parse_time", "read_entries", "state_at", "verify_log"]
 
 
 def state_at(entries: list[Entry], at: datetime) -> dict[str, Entry]:
@@ -56,17 +63,32 @@ def state_at(entries: list[Entry], at: datetime) -> dict[str, Entry]:
     return state
 
 
-class EvidenceLog:
-    """One log file; `append` chains, signs, writes and fsyncs one entry under an exclusive file lock.
+def open_chain(directory: Path, *, writer: str | None = None, signer: Signer | None = None,
+               trusted: TrustedKeys | None = None) -> EvidenceLog:
+    """The chain this process writes in the record `directory`: its own (`writer`, else $FINPLANE_EVIDENCE_WRITER,
+    the pod name on a cluster) or, without a writer id, the shared evidence.jsonl (`finplane dev`)."""
+    writer = writer or os.environ.get(WRITER_ENV) or None
+    return EvidenceLog(chain_path(directory, writer), chain=writer, record=directory, signer=signer, trusted=trusted)
 
-    Several processes may append to one file (the operator and the API in `finplane dev`): each
-    reloads what the others wrote before it appends, so they extend one chain.
+
+class EvidenceLog:
+    """One chain file; `append` chains, signs, writes and fsyncs one entry under an exclusive file lock.
+
+    Several processes may append to the shared file (the operator and the API in `finplane dev`): each
+    reloads what the others wrote before it appends, so they extend one chain. A writer with a `chain` id
+    appends only to its own file (chains/<id>.jsonl), and reads the other chains of the record folder
+    (`peers`) to replay the state they recorded (results, waivers, marks: the newest entry wins, by time)
+    and to witness their heads (`witness`; see `evidence_record`).
     """
 
-    def __init__(self, path: Path, *, signer: Signer | None = None, trusted: TrustedKeys | None = None) -> None:
-        self.path = path
-        self.signer = signer or load_or_create_signer(default_key_file(path))
+    def __init__(self, path: Path, *, signer: Signer | None = None, trusted: TrustedKeys | None = None,
+                 chain: str | None = None, record: Path | None = None) -> None:
+        self.path, self.chain = path, chain
+        self.record = record if record is not None else (path.parent.parent if chain else path.parent)
+        self.signer = signer or load_or_create_signer(default_key_file(self.record / LOG_NAME))
         self.keys = self.signer.trusted().merged(trusted) if trusted else self.signer.trusted()
+        self._when: dict[tuple[str, str], tuple[str, str, int]] = {}  # state key -> order of the entry that set it
+        self._last_witness: Heads | None = None
         self.results: dict[str, Entry] = {}  # last result entry per key (replayed at start)
         self.waivers: dict[str, str] = {}  # "policy/waiver" -> "granted" | "expired"
         self.modes: dict[str, str] = {}
@@ -85,8 +107,10 @@ class EvidenceLog:
     def _load(self) -> None:
         self.head, self.seq, self.results, self.waivers, self.modes, self.marks = GENESIS, 0, {}, {}, {}, {}
         self.corrupt, self._size, self._next_line, self._torn = None, 0, 1, None
-        self._seen_high = GENESIS
+        self._seen_high, self._when = GENESIS, {}
+        self.peers = PeerChains(self.record, own=self.chain or SHARED, keys=self.keys)
         self._read_from(0)
+        self._absorb(self.peers.refresh())
         seq, digest = self._high
         if seq and self._seen_high != digest:
             # Sticky: what this process once read must still be there, or a truncation would pass on reload.
@@ -130,19 +154,39 @@ class EvidenceLog:
         if self.corrupt is None:
             self._torn = found.torn
 
+    def _absorb(self, entries: list[Entry]) -> None:
+        """Replay entries of the other chains (read by `peers`) into the state."""
+        for e in entries:
+            self._anchors.pop(str(e.get("hash")), None)
+            self._replay(e)
+
+    def _newer(self, what: str, key: str, e: Entry) -> bool:
+        """Is `e` at least as new as the entry that last set `what`/`key` (in the merge order of chains)?"""
+        order = order_key(e)
+        if order < self._when.get((what, key), ("", "", 0)):
+            return False
+        self._when[(what, key)] = order
+        return True
+
     def _remember(self, e: Entry) -> None:
         self._anchors.pop(str(e.get("hash")), None)
-        if isinstance(e.get("mark"), str):
+        self.peers.note_witness(e, by=f"chain {self.chain or LOG_NAME} (this writer)")
+        self._replay(e)
+
+    def _replay(self, e: Entry) -> None:
+        if isinstance(e.get("mark"), str) and self._newer("mark", e["mark"], e):
             self.marks[e["mark"]] = str(e.get("markValue", ""))
         kind = e.get("type")
-        if kind == "result":
+        if kind == "result" and self._newer("result", str(e.get("key")), e):
             if e.get("result") == "removed":
                 self.results.pop(e["key"], None)
             else:
                 self.results[e["key"]] = e
         elif kind in ("waiver-granted", "waiver-expired"):
-            self.waivers[f"{e.get('policy')}/{e.get('waiver')}"] = kind.split("-")[1]
-        elif kind == "mode":
+            key = f"{e.get('policy')}/{e.get('waiver')}"
+            if self._newer("waiver", key, e):
+                self.waivers[key] = kind.split("-")[1]
+        elif kind == "mode" and self._newer("mode", str(e.get("policy")), e):
             self.modes[str(e.get("policy"))] = str(e.get("mode"))
 
     def sync(self, fd: int) -> None:
@@ -156,6 +200,14 @@ class EvidenceLog:
                 f"{self.head[:16]}…): entries were removed from its end")
         elif size != self._size:
             self._read_from(self._size)
+        self._absorb(self.peers.refresh())
+
+    def record_problem(self) -> EvidenceCorrupt | None:
+        """The first problem found in another writer's chain (removed, cut short, broken), as EvidenceCorrupt."""
+        if not self.peers.problems:
+            return None
+        chain, reason = sorted(self.peers.problems.items())[0]
+        return EvidenceCorrupt(f"in the evidence record {self.record}: {reason}")
 
     def check(self) -> None:
         """Raise `EvidenceCorrupt` (or OSError) unless an append could be chained now; creates nothing.
@@ -173,14 +225,19 @@ class EvidenceLog:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             writable = os.access(self.path.parent, os.W_OK)
+            self._absorb(self.peers.refresh())  # a writer yet to append (a standby taking over) catches up
         if self.corrupt is not None:
             raise self.corrupt
         if not writable:
             raise PermissionError(f"{self.path}: not writable")
 
     def check_anchor(self, head: str, *, source: str) -> EvidenceCorrupt | None:
-        """Does the log reach `head`, recorded in `source` (e.g. the policy's status)? If not, it is corrupt."""
-        if head in (GENESIS, self.head) or any(e.get("hash") == head for _, e in read_entries(self.path)):
+        """Does the record reach `head`, recorded in `source` (e.g. the policy's status)? If not, it is corrupt.
+
+        The head may be in another writer's chain (the operator replica that was active before this one)."""
+        self._absorb(self.peers.refresh())
+        if head in (GENESIS, self.head) or any(e.get("hash") == head for _, e in read_entries(self.path)) or \
+                any(head in p.hashes.values() for p in self.peers.peers.values()):
             return None
         self._anchors[head] = source  # kept: a later reload must not forget it (append stays refused)
         self.corrupt = self._unanchored(head, source)
@@ -192,6 +249,8 @@ class EvidenceLog:
 
     def _write(self, fh: object, event: Entry, now: datetime) -> Entry:
         entry: Entry = {"seq": self.seq + 1, "time": iso(now), **event, "prev": self.head}
+        if self.chain:
+            entry["chain"] = self.chain
         entry["hash"] = entry_hash(entry)
         entry["kid"], entry["sig"] = self.signer.sign(entry["hash"])
         fh.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")  # type: ignore[attr-defined]
@@ -228,8 +287,38 @@ class EvidenceLog:
                 self._torn, line = None, line + 1
             elif self._size and os.pread(fd, 1, self._size - 1) != b"\n":
                 fh.write("\n")  # the last entry was written whole but its newline was lost
+            if self.chain and self.seq == 0 and event.get("type") != "chain-opened":
+                self._write(fh, self._opened(self.peers.heads()), when)  # a new chain opens with the others' heads
+                line += 1
             entry = self._write(fh, event, when)
             fh.flush()
             os.fsync(fd)
             self._size, self._next_line = os.fstat(fd).st_size, line + 1
         return entry
+
+    def witness(self, *, now: datetime | None = None) -> Entry | None:
+        """Record the heads of the other chains when they moved since this writer last recorded them.
+
+        Called by the compliance reconciler after each pass: removing a chain or the end of one is then caught
+        against these signed heads (`PeerChains`, `verify_record`). None when nothing moved (nothing written).
+        """
+        if self.path.exists():
+            with self.path.open("rb") as fh:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+                self.sync(fh.fileno())
+        else:
+            self._absorb(self.peers.refresh())
+        heads = self.peers.heads()
+        if not heads or heads == self._last_witness:
+            return None
+        if self.chain and self.seq == 0:
+            return self.append(self._opened(heads), now=now)
+        self._last_witness = heads
+        return self.append({"type": "chain-heads", "heads": heads,
+                            "message": f"heads of {len(heads)} other evidence chain(s) witnessed"}, now=now)
+
+    def _opened(self, heads: Heads) -> Entry:
+        self._last_witness = heads
+        return {"type": "chain-opened", "writer": self.chain, "heads": heads,
+                "message": f"writer {self.chain} opened its chain; the heads of the {len(heads)} other chain(s) "
+                           "it found are recorded"}

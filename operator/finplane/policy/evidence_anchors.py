@@ -16,9 +16,11 @@ from typing import Any
 
 from finplane.policy.evidence_chain import GENESIS
 from finplane.policy.evidence_oscal import anchor_props
+from finplane.policy.evidence_record import LOG_NAME, SHARED
 from finplane.policy.evidence_verify import Anchor
 
-__all__ = ["anchor_from_document", "anchor_from_file", "anchors_from_policies"]
+__all__ = ["anchor_from_document", "anchor_from_file", "anchors_from_document", "anchors_from_file",
+           "anchors_from_policies"]
 
 
 def anchors_from_policies(policies: Iterable[dict[str, Any]]) -> list[Anchor]:
@@ -41,16 +43,38 @@ def anchor_from_document(doc: dict[str, Any], *, source: str) -> Anchor:
     if not isinstance(head, dict) or not isinstance(head.get("hash"), str):
         raise ValueError(f"{source}: no signed head in it (expected an export's bundle.json or "
                          "assessment-results.json, or an evidence entry)")
+    return _signed(head, source, str(head["chain"]) if head.get("chain") else None)
+
+
+def _signed(head: dict[str, Any], source: str, chain: str | None) -> Anchor:
     seq = head.get("seq")
-    return Anchor(source, head["hash"], int(seq) if seq is not None else None,
-                  str(head["kid"]) if head.get("kid") else None, str(head["sig"]) if head.get("sig") else None)
+    return Anchor(source, str(head["hash"]), int(seq) if seq is not None else None,
+                  str(head["kid"]) if head.get("kid") else None, str(head["sig"]) if head.get("sig") else None, chain)
+
+
+def anchors_from_document(doc: dict[str, Any], *, source: str) -> list[Anchor]:
+    """Every signed head in `doc`: one per chain of a record export (`signedHeads`), else `anchor_from_document`."""
+    heads = doc.get("signedHeads")
+    if isinstance(heads, dict) and heads:
+        return [_signed(h, f"{source} (chain {label})", SHARED if label == LOG_NAME else label)
+                for label, h in sorted(heads.items()) if isinstance(h, dict) and isinstance(h.get("hash"), str)]
+    return [anchor_from_document(doc, source=source)]
+
+
+def anchors_from_file(path: Path) -> list[Anchor]:
+    """The signed heads in an export's bundle.json or assessment-results.json, or an entry (an S3 copy)."""
+    return anchors_from_document(_load(path), source=str(path))
 
 
 def anchor_from_file(path: Path) -> Anchor:
+    return anchor_from_document(_load(path), source=str(path))
+
+
+def _load(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: cannot read it as JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: not a JSON object")
-    return anchor_from_document(doc, source=str(path))
+    return doc

@@ -8,10 +8,10 @@ key file is generated on first start (created exclusively, mode 0600, so that tw
 together end up with one key). The public key is written next to it (`.pub`) and served by
 `finplane evidence public-key` and `GET /api/v1/evidence/public-key`; auditors verify with it.
 
-On a cluster the key is a Secret: `signing_secret` builds it (the operator creates it on first start
-when `get` finds none, then mounts or reads it), `signer_from_secret` reads it back, and
-`public_key_configmap` builds the ConfigMap that publishes the public half to auditors. These are pure
-manifests; the one who writes them is the operator's start-up (through `finplane.kube`).
+On a cluster the key is a Secret: `signing_secret` builds it (the operator or the API creates it on first
+start when `get` finds none), `signer_from_secret` reads it back, and `public_key_configmap` builds the
+ConfigMap that publishes the public half to auditors (labelled `finplane.io/evidence-public-key`). These are
+pure manifests; `finplane.kube.evidence_key` writes and reads them at start-up.
 
 Signatures cover `finplane-evidence-v1:` + the entry's hash, so they bind its sequence number, time,
 link and content. `kid` is the first 16 hex digits of the SHA-256 of the raw public key.
@@ -30,11 +30,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-__all__ = ["KEY_ENV", "SECRET_KEY", "Signer", "TrustedKeys", "default_key_file", "key_id", "load_or_create_signer",
+__all__ = ["KEY_ENV", "PUBLIC_KEY_LABEL", "SECRET_KEY", "Signer", "TrustedKeys", "default_key_file", "key_id", "load_or_create_signer",
            "load_public_key", "public_key_configmap", "public_pem", "signer_from_secret", "signing_secret"]
 
 KEY_ENV = "FINPLANE_EVIDENCE_KEY_FILE"
 SECRET_KEY = "evidence-ed25519.pem"  # the data key of the Secret (its file name when mounted)
+PUBLIC_KEY_LABEL = "finplane.io/evidence-public-key"  # on the ConfigMap auditors read the public key from
 _DOMAIN = b"finplane-evidence-v1:"
 
 
@@ -177,5 +178,5 @@ def public_key_configmap(signer: Signer, *, name: str, namespace: str) -> dict[s
     """The ConfigMap publishing the public key auditors verify with (never the private key)."""
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": name, "namespace": namespace,
-                         "labels": {"app.kubernetes.io/part-of": "finplane"}},
+                         "labels": {"app.kubernetes.io/part-of": "finplane", PUBLIC_KEY_LABEL: "true"}},
             "data": {"kid": signer.kid, "algorithm": "Ed25519", "public-key.pem": public_pem(signer.public)}}

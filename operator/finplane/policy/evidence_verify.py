@@ -31,6 +31,7 @@ class Anchor:
     seq: int | None = None
     kid: str | None = None
     sig: str | None = None
+    chain: str | None = None  # the writer's chain it is the head of, when known (S3, an export); else any chain
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,11 @@ class Verification:
         return bool(self.anchors)
 
 
-def check_link(entry: Entry, *, prev: str, seq: int) -> str | None:
-    """Why `entry` cannot follow head `prev` as number `seq` (None when it can); signatures apart."""
+def check_link(entry: Entry, *, prev: str, seq: int, chain: str | None = None) -> str | None:
+    """Why `entry` cannot follow head `prev` as number `seq` of `chain` (None when it can); signatures apart."""
+    if entry.get("chain") != chain:
+        return (f"the entry belongs to chain {entry.get('chain') or 'evidence.jsonl'}, not to "
+                f"{chain or 'evidence.jsonl'} (an entry or a file was moved between chains)")
     if entry.get("seq") != seq:
         return (f"seq {entry.get('seq')} where {seq} was due (an entry before this line was deleted, "
                 "or one was inserted)")
@@ -113,11 +117,16 @@ def _anchor_problem(a: Anchor, seqs: dict[str, int], keys: TrustedKeys, count: i
     return None
 
 
-def verify_log(path: Path, *, keys: TrustedKeys | None = None, anchors: Iterable[Anchor] = ()) -> Verification:
-    """Walk the chain; the first wrong line, a missing signature or an unreached anchor fails verification."""
+def verify_log(path: Path, *, keys: TrustedKeys | None = None, anchors: Iterable[Anchor] = (),
+               chain: str | None = None, key_log: Path | None = None) -> Verification:
+    """Walk the chain; the first wrong line, a missing signature or an unreached anchor fails verification.
+
+    `chain` is the chain id the entries must carry (None for the shared evidence.jsonl); `key_log` the log
+    whose default key files are trusted when `keys` is None (the record's evidence.jsonl for a writer's chain).
+    """
     looked: list[Path] = []
     if keys is None:
-        keys, looked = default_trusted(path)
+        keys, looked = default_trusted(key_log or path)
     anchors = list(anchors)
     if not keys:
         where = ", ".join(str(p) for p in looked) or "nothing"
@@ -131,7 +140,7 @@ def verify_log(path: Path, *, keys: TrustedKeys | None = None, anchors: Iterable
     prev, walked = GENESIS, list[tuple[int, Entry]]()
     broken: tuple[int | None, str] | None = None
     for number, _end, entry in found.entries:
-        bad = check_link(entry, prev=prev, seq=len(walked) + 1)
+        bad = check_link(entry, prev=prev, seq=len(walked) + 1, chain=chain)
         if bad:
             broken = (number, bad)
             break

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from finplane import FIELD_MANAGER
-from finplane.policy.evidence import EvidenceCorrupt, EvidenceLog
+from finplane.policy.evidence import EvidenceCorrupt, EvidenceLog, open_chain
 from finplane.policy.evidence_chain import Entry
+from finplane.policy.evidence_keys import Signer
 
 __all__ = ["API_MANAGERS", "EvidenceRecorder", "spec_writer", "subject_of"]
 
@@ -80,13 +81,15 @@ class EvidenceRecorder:
         self.path = path
         self.own_manager = own_manager
         self.dropped = 0  # events that could not be recorded (the log is corrupt or unwritable)
+        self.signer: Signer | None = None  # the shared Secret's key (set at start-up), else the key file's
         self._log: EvidenceLog | None = None
 
     @property
     def log(self) -> EvidenceLog:
-        """The log, opened on first use (opening loads or creates the signing key)."""
+        """This process's chain of the record in `path`'s folder, opened on first use (opening loads or creates
+        the signing key): its own chain with $FINPLANE_EVIDENCE_WRITER (the pod name), else the shared file."""
         if self._log is None:
-            self._log = EvidenceLog(self.path)
+            self._log = open_chain(self.path.parent, signer=self.signer)
         return self._log
 
     def record(self, event: Entry, *, mark: str | None = None, value: str = "") -> Entry | None:
@@ -126,6 +129,20 @@ class EvidenceRecorder:
         self.record({"type": "changed-outside-api", "object": subject_of(new), "generation": generation,
                      "change": "created" if created else "spec", "writer": writer},
                     mark=f"change/{meta.get('uid')}", value=str(generation))
+
+    def deleted(self, kind: str, body: Obj) -> None:
+        """A Finplane object deleted (through the platform API or not): its last spec writer, once per uid.
+
+        A watch event does not name who deleted: the platform API's own deletions also have their `api-change`
+        entry (with the user) in the record, so a deletion without one was made outside the platform API, by
+        whom the API server's audit log says."""
+        meta = body.get("metadata") or {}
+        self.record({"type": "deleted", "object": {**subject_of(body), "kind": body.get("kind") or kind},
+                     "generation": meta.get("generation"), "lastWriter": spec_writer(body),
+                     "deletedBy": None, "message": f"{body.get('kind') or kind} {meta.get('name')} deleted; the "
+                     "deleter is named by the platform API's api-change entry when it went through the API, else "
+                     "by the API server's audit log"},
+                    mark=f"deleted/{meta.get('uid')}", value="deleted")
 
     def sandbox_provisioned(self, body: Obj, *, namespace: str, expires_at: str) -> None:
         """The first provisioning of a sandbox, and every later change of its expiry (an extension)."""

@@ -91,6 +91,7 @@ class Runtime:
                 store.pop(key, None)
                 if kind in self.controllers:
                     self.controllers[kind].forget(key)
+                    self.recorder.deleted(kind, new)
             else:
                 store[key] = new
                 if kind in self.controllers:

@@ -125,6 +125,7 @@ class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
         if corrupt is None:
             try:
                 changes = record_changes(state.evidence, name, spec, results, now=now)
+                state.evidence.witness(now=now)  # the other writers' chain heads, so none can be cut unseen
             except (EvidenceCorrupt, OSError) as exc:
                 corrupt = exc if isinstance(exc, EvidenceCorrupt) else EvidenceCorrupt(f"cannot append: {exc}")
         for event, waiver in changes:
@@ -169,7 +170,7 @@ def _check_log(state: ComplianceState, body: Obj) -> EvidenceCorrupt | None:
         return exc
     except OSError as exc:
         return EvidenceCorrupt(f"cannot append: {exc}")
-    return None
+    return log_.record_problem()  # another writer's chain removed, cut short or broken
 
 
 def _corrupt_condition(exc: EvidenceCorrupt, dropped: int) -> Cond:
@@ -273,7 +274,7 @@ async def _ship(rt: Runtime, state: ComplianceState, spec: CompliancePolicySpec)
                                     endpoint_url=rt.settings.aws_endpoint_url,
                                     state_dir=Path(rt.settings.evidence_dir))
         state.shippers[bucket] = shipper
-    result = await asyncio.to_thread(shipper.ship, state.evidence.path)
+    result = await asyncio.to_thread(shipper.ship_record, state.evidence.record)  # every writer's chain
     state.queued = result.queued
     if result.shipped:
         state.last_shipped = now_iso()
