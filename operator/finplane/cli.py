@@ -13,11 +13,13 @@ from typing import Annotated
 import typer
 
 from finplane.commands.evidence import app as evidence_app
+from finplane.commands.register import register_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Finplane: operator and developer platform.")
 compliance_app = typer.Typer(no_args_is_help=True, help="Compliance policies: preview enforcement.")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(evidence_app, name="evidence")
+evidence_app.command("register")(register_command)
 
 
 @app.command()
