@@ -27,8 +27,9 @@ from platform_api.cache import ReadCache
 from platform_api.metrics import ApiMetrics
 from platform_api.problems import Problem, install_handlers, problem_response
 from platform_api.ratelimit import RateLimiter
-from platform_api.routers import capabilities, catalog, channels, compliance, evidence, register, sandboxes, teams
+from platform_api.routers import capabilities, catalog, channels, compliance, evidence, sandboxes, teams
 from platform_api.routers.common import API_PREFIX
+from platform_api.routers.register import router as register_router
 from platform_api.settings import ApiSettings, get_settings
 from platform_api.state import AppState, Writer
 
@@ -135,7 +136,7 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
     app.middleware("http")(metrics.middleware)
 
     for router in (catalog.router, capabilities.router, channels.router, sandboxes.router, compliance.router,
-                   evidence.router, teams.router, register.router):
+                   evidence.router, teams.router, register_router):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -24,6 +24,7 @@ from finplane.metrics import WRITES
 from finplane.models.channel import ChannelStatus, RouteStatus
 from finplane.models.common import ConditionStatus
 from finplane.names import BUSINESS_CAPABILITY, CHANNEL, TENANT_SANDBOX
+from finplane.reconcile.channel_partners import active_partners, sandbox_wakes
 from finplane.reconcile.channel_state import (
     LastGood,
     ParsedChannel,
@@ -32,7 +33,6 @@ from finplane.reconcile.channel_state import (
     recover_last_good,
     with_current_keys,
 )
-from finplane.reconcile.channel_partners import active_partners, sandbox_wakes
 from finplane.reconcile.children import OWNER_LABEL, child_id, stamp
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
