@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEBS := docker-registry apache2-utils
+DEBS := docker-registry apache2-utils prometheus
 
 .PHONY: dev test test-emulator deps debs venv schemas crds lint bench clean
 
