@@ -142,6 +142,11 @@ the requests the operator really makes.
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [get, list, watch, create, patch, delete]
+{{- /* Envoy Gateway's policies beside each HTTPRoute: authentication, partner API keys, rate limits (listed
+       by owner label and applied; nothing watches them). */}}
+- apiGroups: [gateway.envoyproxy.io]
+  resources: [securitypolicies, backendtrafficpolicies]
+  verbs: [get, list, create, patch, delete]
 {{- else }}
 {{- /* Read only: the channel reconciler still lists HTTPRoutes it may own (none without the Gateway API CRDs,
        which a real API server answers with 404 only when the request is authorised; else 403) and kopf
@@ -149,6 +154,9 @@ the requests the operator really makes.
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [list, watch]
+- apiGroups: [gateway.envoyproxy.io]
+  resources: [securitypolicies, backendtrafficpolicies]
+  verbs: [list]
 {{- end }}
 {{- end }}
 {{- if .Values.features.policyReports }}
