@@ -29,6 +29,7 @@ from platform_api.problems import Problem, install_handlers, problem_response
 from platform_api.ratelimit import RateLimiter
 from platform_api.routers import capabilities, catalog, channels, compliance, evidence, sandboxes, teams
 from platform_api.routers.common import API_PREFIX
+from platform_api.routers.register import router as register_router
 from platform_api.settings import ApiSettings, get_settings
 from platform_api.state import AppState, Writer
 
@@ -139,7 +140,7 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
     app.middleware("http")(metrics.middleware)
 
     for router in (catalog.router, capabilities.router, channels.router, sandboxes.router, compliance.router,
-                   evidence.router, teams.router):
+                   evidence.router, teams.router, register_router):
         app.include_router(router)
     portal.install(app, api_settings=cfg, prefix=API_PREFIX)  # the web portal and the offline API docs
 

@@ -23,12 +23,14 @@ from finplane.commands.api_sandboxes import sandboxes_app, teams_app
 from finplane.commands.errors import UserError
 from finplane.commands.evidence import app as evidence_app
 from finplane.commands.output import Format, OutputOption
+from finplane.commands.register import register_command
 
 app = typer.Typer(no_args_is_help=True, help="Finplane: operator and developer platform.",
                   pretty_exceptions_enable=False)
 compliance_app = typer.Typer(no_args_is_help=True, help="Compliance: results, waivers, preview, evidence (platform API).")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(evidence_app, name="evidence")
+evidence_app.command("register")(register_command)
 app.add_typer(capabilities_app, name="capabilities")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(teams_app, name="teams")

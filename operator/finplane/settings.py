@@ -36,15 +36,18 @@ class TierPreset(BaseModel):
     configmaps: int
     pvcs: int = 0
     storage: str = "0"
+    api_requests_per_second: int = Field(5, ge=1, description="Partner API calls per second on the open-api routes.")
+    api_requests_per_day: int = Field(10000, ge=1, description="Partner API calls per day on the open-api routes.")
 
 
 def _default_tiers() -> dict[str, TierPreset]:
     return {
         "small": TierPreset(cpu="2", memory="4Gi", pods=10, services=5, secrets=10, configmaps=10),
         "medium": TierPreset(cpu="8", memory="16Gi", pods=40, services=20, secrets=40, configmaps=40,
-                             pvcs=5, storage="50Gi"),
+                             pvcs=5, storage="50Gi", api_requests_per_second=20, api_requests_per_day=100000),
         "large": TierPreset(cpu="32", memory="64Gi", pods=150, services=60, secrets=150, configmaps=150,
-                            pvcs=20, storage="500Gi"),
+                            pvcs=20, storage="500Gi", api_requests_per_second=100,
+                            api_requests_per_day=1000000),
     }
 
 
@@ -61,6 +64,9 @@ class Settings(BaseSettings):
     dns_pod_label: str = Field("k8s-app=kube-dns", description="Label of the cluster DNS pods.")
     channel_gateway_namespace: str = Field(
         "ingress-nginx", description="Namespace of the default ingress controller / gateway.")
+    channel_default_gateway: str = Field(
+        "envoy-gateway-system/finplane", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="namespace/name of the Gateway that channels of kind gateway attach to without a gatewayRef.")
     channel_jwt_verifier_url: str = Field(
         "http://jwt-verifier.finplane-system.svc.cluster.local:8080/verify",
         description="External JWT verifier that ingress-nginx asks (auth-url) on channels with JWT authentication.")

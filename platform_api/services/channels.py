@@ -1,8 +1,8 @@
 """Channels: teams, auditors and admins read them; partners a narrowed view; only admins write them.
 
 Called by routers/channels.py. Writes go to the cluster-scoped Channel CR. A partner sees only the
-channels with a route to a capability one of its approved sandboxes may call, and of those only such
-routes, without canaries (their header values select customer segments), backends, TLS secrets, the
+partner-facing (`open-api`) channels with a route to a capability one of its approved sandboxes may
+call, and of those only such routes, without canaries (their header values select customer segments), backends, TLS secrets, the
 gateway namespace or conditions that may name other routes: what it needs to call what it was granted.
 """
 
@@ -47,6 +47,8 @@ def _granted(identity: Identity, cache: ReadCache) -> set[tuple[str, str]]:
 def partner_view(obj: Obj, granted: set[tuple[str, str]]) -> Obj | None:
     """The channel as a partner may see it, or None when no route reaches a capability it was granted."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if spec.get("type") != "open-api":  # the mobile app, web, branch...: the institution's own customers
+        return None
     routes = [r for r in spec.get("routes") or [] if isinstance(r, dict) and isinstance(r.get("capability"), dict)
               and (str(r["capability"].get("namespace")), str(r["capability"].get("name"))) in granted]
     if not routes:

@@ -2,10 +2,13 @@
 
 Covers: the rendered Ingresses (ingress-nginx rate-limit, timeout, JWT auth-url and mTLS annotations,
 canary Ingress with weight and header), HTTPRoutes (parent Gateway, weighted backendRefs for canaries,
-header matches for segments) and NetworkPolicy allowances equal the committed expectation; every
-Ingress and NetworkPolicy validates against the Kubernetes OpenAPI schema (`kubernetes-validate`);
-every HTTPRoute validates against the Gateway API's published schema (npm
-`@kubernetes-models/gateway-api`, installed by `npm ci --prefix tests/schemas`).
+header matches for segments), the Envoy Gateway policies next to them (SecurityPolicy with jwt and the
+partners' apiKeyAuth, BackendTrafficPolicy with route and per-partner limits, the partner-keys Secret;
+a case's `partners` are the active sandboxes, with made-up keys) and NetworkPolicy allowances equal
+the committed expectation; every Ingress, Secret and NetworkPolicy validates against the Kubernetes
+OpenAPI schema (`kubernetes-validate`); every HTTPRoute validates against the Gateway API's published
+schema (npm `@kubernetes-models/gateway-api`, installed by `npm ci --prefix tests/schemas`); every Envoy
+Gateway policy against tests/schemas/envoy-gateway/policies.schema.json.
 
 Regenerate the expectations after an intended change with `FINPLANE_UPDATE_GOLDEN=1` and review the diff.
 """
@@ -17,12 +20,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
 from finplane.models.channel import ChannelSpec
 from finplane.render.channel import render_channel
+from finplane.render.gateway import PartnerAccess
 from finplane.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -38,8 +43,19 @@ def load(path: Path) -> dict[str, Any]:
 def render_case(case: dict[str, Any]) -> list[dict[str, Any]]:
     ports = {(p["namespace"], p["name"]): p["port"] for p in case.get("capabilityPorts") or []}
     channel = case["channel"]
+    partners = [PartnerAccess(client_id=p["clientId"], key=p["key"], requests_per_second=p["requestsPerSecond"],
+                              requests_per_day=p["requestsPerDay"],
+                              capabilities=frozenset((c["namespace"], c["name"]) for c in p["capabilities"]))
+                for p in case.get("partners") or []]
     return render_channel(channel=channel["metadata"]["name"], spec=ChannelSpec.model_validate(channel["spec"]),
-                          ports=ports, settings=Settings())
+                          ports=ports, settings=Settings(), partners=partners)
+
+
+ENVOY_GATEWAY_SCHEMA = json.loads((SCHEMAS / "envoy-gateway" / "policies.schema.json").read_text(encoding="utf-8"))
+
+
+def is_core(obj: dict[str, Any]) -> bool:
+    return obj["kind"] != "HTTPRoute" and not obj["apiVersion"].startswith("gateway.envoyproxy.io/")
 
 
 def all_rendered() -> list[tuple[str, dict[str, Any]]]:
@@ -59,10 +75,17 @@ def test_rendered_children_equal_the_golden_file(path: Path) -> None:
     assert rendered == case["expected"]
 
 
-@pytest.mark.parametrize(("ident", "obj"), [(i, o) for i, o in all_rendered() if o["kind"] != "HTTPRoute"],
-                         ids=[i for i, o in all_rendered() if o["kind"] != "HTTPRoute"])
-def test_ingresses_and_network_policies_are_valid_kubernetes_objects(ident: str, obj: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("ident", "obj"), [(i, o) for i, o in all_rendered() if is_core(o)],
+                         ids=[i for i, o in all_rendered() if is_core(o)])
+def test_ingresses_secrets_and_network_policies_are_valid_kubernetes_objects(ident: str, obj: dict[str, Any]) -> None:
     kubernetes_validate.validate(obj, "1.33", strict=True)
+
+
+def test_envoy_gateway_policies_are_valid_against_their_schema() -> None:
+    policies = [(i, o) for i, o in all_rendered() if o["apiVersion"].startswith("gateway.envoyproxy.io/")]
+    assert {o["kind"] for _, o in policies} == {"SecurityPolicy", "BackendTrafficPolicy"}
+    for _, obj in policies:
+        jsonschema.validate(obj, ENVOY_GATEWAY_SCHEMA)
 
 
 def validate_gateway_api(objs: list[dict[str, Any]]) -> list[list[str]]:

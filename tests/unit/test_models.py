@@ -162,8 +162,10 @@ def test_channel_route_needs_the_capability_namespace() -> None:
     assert "namespace" in refusal(ChannelSpec, channel(routes=[route]))
 
 
-def test_gateway_backend_without_gateway_is_refused() -> None:
-    assert "gatewayRef is required" in refusal(ChannelSpec, channel(backend={"kind": "gateway"}))
+def test_the_gateway_api_is_the_default_backend_and_an_ingress_backend_refuses_a_gateway_ref() -> None:
+    assert ChannelSpec.model_validate(channel()).backend.kind == "gateway"  # the platform's Gateway by default
+    ref = {"name": "public", "namespace": "gateway-system"}
+    assert "gatewayRef is only allowed" in refusal(ChannelSpec, channel(backend={"kind": "ingress", "gatewayRef": ref}))
 
 
 def test_jwt_authentication_needs_an_issuer() -> None:

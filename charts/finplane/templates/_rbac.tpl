@@ -151,6 +151,10 @@ workload creation cluster-wide):
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [{{ if .Values.features.gatewayApi }}get, {{ end }}list, watch]
+{{- /* The Envoy Gateway policies it may own, listed by owner label (nothing watches them). */}}
+- apiGroups: [gateway.envoyproxy.io]
+  resources: [securitypolicies, backendtrafficpolicies]
+  verbs: [list]
 {{- end }}
 {{- end }}
 
@@ -204,6 +208,11 @@ workload creation cluster-wide):
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [create, patch, delete]
+{{- /* Envoy Gateway's policies beside each HTTPRoute: authentication, partner API keys, rate limits (read by
+       name and applied here; listed by owner label cluster-wide, in watchRules). */}}
+- apiGroups: [gateway.envoyproxy.io]
+  resources: [securitypolicies, backendtrafficpolicies]
+  verbs: [get, create, patch, delete]
 {{- end }}
 {{- end }}
 {{- if .Values.features.policyReports }}

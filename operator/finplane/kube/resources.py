@@ -69,6 +69,8 @@ for _g, _v, _p, _k, _n in [
     ("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings",
      "ValidatingAdmissionPolicyBinding", False),
     ("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", True),
+    ("gateway.envoyproxy.io", "v1alpha1", "securitypolicies", "SecurityPolicy", True),
+    ("gateway.envoyproxy.io", "v1alpha1", "backendtrafficpolicies", "BackendTrafficPolicy", True),
     ("wgpolicyk8s.io", "v1alpha2", "policyreports", "PolicyReport", True),
     ("wgpolicyk8s.io", "v1alpha2", "clusterpolicyreports", "ClusterPolicyReport", False),
     ("finplane.io", "v1alpha1", "businesscapabilities", "BusinessCapability", True),

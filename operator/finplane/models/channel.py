@@ -1,8 +1,10 @@
 """The Channel custom resource: one customer channel (mobile, web, open API...) and its routes.
 
-Cluster-scoped. The channel renderer turns a `ChannelSpec` into Ingress or Gateway API
-HTTPRoute objects per target namespace plus NetworkPolicy allowances from the gateway
-namespace; the reconciler writes a `ChannelStatus` with one entry per route.
+Cluster-scoped. The channel renderer turns a `ChannelSpec` into Gateway API HTTPRoutes (the default)
+with Envoy Gateway's SecurityPolicy and BackendTrafficPolicy next to them, or into ingress-nginx
+Ingress objects (retired upstream in March 2026, kept as an option), per target namespace, plus
+NetworkPolicy allowances from the gateway namespace; the reconciler writes a `ChannelStatus` with
+one entry per route.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class ChannelType(StrEnum):
 
 
 class BackendKind(StrEnum):
-    """What the channel renders: Ingress objects or Gateway API HTTPRoutes."""
+    """What the channel renders: Gateway API HTTPRoutes (default) or ingress-nginx Ingress objects (retired)."""
 
     INGRESS = "ingress"
     GATEWAY = "gateway"
@@ -96,18 +98,20 @@ class Backend(SpecModel):
     """How routes are rendered."""
 
     model_config = ConfigDict(json_schema_extra=cel(
-        ("self.kind != 'gateway' || has(self.gatewayRef)", "gatewayRef is required when kind is gateway"),
         ("self.kind != 'ingress' || !has(self.gatewayRef)", "gatewayRef is only allowed when kind is gateway"),
     ))
 
-    kind: BackendKind = Field(default=BackendKind.INGRESS, description="ingress or gateway.")
+    kind: BackendKind = Field(default=BackendKind.GATEWAY,
+                              description="gateway (Gateway API with Envoy Gateway policies, the default) or "
+                                          "ingress (ingress-nginx annotations; ingress-nginx was retired in March "
+                                          "2026).")
     ingress_class_name: DnsSubdomain | None = Field(default=None, description="IngressClass for kind ingress.")
-    gateway_ref: GatewayRef | None = Field(default=None, description="Parent Gateway for kind gateway.")
+    gateway_ref: GatewayRef | None = Field(default=None,
+                                           description="Parent Gateway for kind gateway; defaults to the platform's "
+                                                       "Gateway (FINPLANE_CHANNEL_DEFAULT_GATEWAY).")
 
     @model_validator(mode="after")
     def _gateway_ref_matches_kind(self) -> Backend:
-        if self.kind == BackendKind.GATEWAY and self.gateway_ref is None:
-            raise ValueError("gatewayRef is required when kind is gateway")
         if self.kind == BackendKind.INGRESS and self.gateway_ref is not None:
             raise ValueError("gatewayRef is only allowed when kind is gateway")
         return self
@@ -121,6 +125,9 @@ class JwtAuth(SpecModel):
     audiences: list[Annotated[str, StringConstraints(min_length=1, max_length=253)]] = Field(
         min_length=1, max_length=16, json_schema_extra=list_set(), description="Accepted audiences (aud).",
     )
+    jwks_uri: str | None = Field(default=None, pattern=r"^https://[^\s]+$", max_length=2048,
+                                 description="Where the gateway fetches the issuer's signing keys; defaults to "
+                                             "<issuer>/.well-known/jwks.json.")
 
 
 class MtlsAuth(SpecModel):

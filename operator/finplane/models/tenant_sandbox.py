@@ -95,6 +95,10 @@ class Quota(SpecModel):
     config_maps: int | None = Field(default=None, ge=0, le=1000, description="Maximum number of ConfigMaps.")
     persistent_volume_claims: int | None = Field(default=None, ge=0, le=1000,
                                                  description="Maximum number of PersistentVolumeClaims.")
+    api_requests_per_second: int | None = Field(default=None, ge=1, le=100000,
+                                                description="Partner API calls per second on open-api routes.")
+    api_requests_per_day: int | None = Field(default=None, ge=1, le=1000000000,
+                                             description="Partner API calls per day on open-api routes.")
 
 
 #: Names the API server reserves for itself (`system:masters` is cluster-admin, `system:authenticated` is every

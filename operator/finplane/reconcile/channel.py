@@ -7,7 +7,9 @@ exception is exposure: a route whose last good rendering now reaches a capabilit
 `restricted` is withdrawn.
 
 Woken, so nothing polls, by a capability it routes to appearing, disappearing or changing readiness,
-port or classification (`watches`). The capabilities a channel routes to declare the reverse watch
+port or classification, and by a partner sandbox allowed to call one of them turning active, rotating
+its key, expiring or going away (`watches`; `reconcile.channel_partners`): the route's partner-keys
+Secret then holds exactly the active sandboxes' current keys after one pass. The capabilities a channel routes to declare the reverse watch
 themselves (their `status.exposedOn`, reconcile.capability).
 """
 
@@ -21,19 +23,22 @@ from finplane.kube.errors import NotFound
 from finplane.metrics import WRITES
 from finplane.models.channel import ChannelStatus, RouteStatus
 from finplane.models.common import ConditionStatus
-from finplane.names import BUSINESS_CAPABILITY, CHANNEL
+from finplane.names import BUSINESS_CAPABILITY, CHANNEL, TENANT_SANDBOX
+from finplane.reconcile.channel_partners import active_partners, sandbox_wakes
 from finplane.reconcile.channel_state import (
     LastGood,
     ParsedChannel,
     backends_of,
     parse_channel,
     recover_last_good,
+    with_current_keys,
 )
 from finplane.reconcile.children import OWNER_LABEL, child_id, stamp
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
 from finplane.render.channel import render_route, route_urls
 from finplane.render.channel_checks import check_route, exposure_refused, is_ready
+from finplane.render.gateway import ENVOY_GATEWAY, PartnerAccess, partner_facing
 from finplane.status.conditions import Cond
 from finplane.status.vocabulary import ConditionType, Reason
 
@@ -44,7 +49,8 @@ KIND = CHANNEL
 CAPABILITY = BUSINESS_CAPABILITY
 Obj = dict[str, Any]
 CHILD_KINDS = (("networking.k8s.io/v1", "Ingress"), ("gateway.networking.k8s.io/v1", "HTTPRoute"),
-               ("networking.k8s.io/v1", "NetworkPolicy"))
+               ("networking.k8s.io/v1", "NetworkPolicy"), ("v1", "Secret"), (ENVOY_GATEWAY, "SecurityPolicy"),
+               (ENVOY_GATEWAY, "BackendTrafficPolicy"))
 
 
 def _refs(body: Obj | None) -> set[Key]:
@@ -61,7 +67,7 @@ async def _live_children(rt: Runtime, uid: str) -> list[Obj]:
     for api_version, kind in CHILD_KINDS:
         try:
             items = await rt.kube.list(api_version, kind, None, label_selector=f"{OWNER_LABEL}={uid}")
-        except NotFound:  # the Gateway API CRDs are not installed: there can be no HTTPRoutes
+        except NotFound:  # the Gateway API / Envoy Gateway CRDs are not installed: there can be none of these
             continue
         for obj in items:
             obj.setdefault("apiVersion", api_version)
@@ -80,7 +86,11 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
         self.last_good: dict[str, dict[str, LastGood]] = {}
 
     def watches(self) -> list[Watch]:
-        return [Watch(KIND, self._channel_changed), Watch(CAPABILITY, self._capability_changed)]
+        return [Watch(KIND, self._channel_changed), Watch(CAPABILITY, self._capability_changed),
+                Watch(TENANT_SANDBOX, self._sandbox_changed)]
+
+    def _sandbox_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        return sandbox_wakes(new, None if event == "DELETED" else old, self.rt.stores.get(KIND, {}), _refs)
 
     def _channel_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
         if event == "DELETED":
@@ -114,6 +124,10 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
         capabilities = rt.stores.get(CAPABILITY, {})
         ports = {k: int((b.get("spec") or {}).get("port") or 8080) for k, b in capabilities.items()}
 
+        partners: list[PartnerAccess] = []
+        if partner_facing(parsed.spec):
+            partners = await active_partners(rt.kube, rt.stores.get(TENANT_SANDBOX, {}), wanted=_refs(body),
+                                             settings=rt.settings)
         statuses: dict[str, Obj] = {}
         served: dict[str, list[str]] = {}
         wanted: set[str] = set()
@@ -126,7 +140,8 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
             statuses[route.name] = st
             if verdict.renderable:
                 desired = [stamp(c, body) for c in render_route(channel=name, spec=parsed.spec, route=route,
-                                                                 ports=ports, settings=rt.settings)]
+                                                                 ports=ports, settings=rt.settings,
+                                                                 partners=partners)]
                 problem = await _sync(p, name, desired)
                 if problem is None:
                     last_good[route.name] = LastGood(desired, backends_of(route), tuple(route_urls(parsed.spec, route)))
@@ -134,13 +149,13 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
                     served[route.name] = route_urls(parsed.spec, route)
                     continue
                 st.update(ready="False", reason=problem[0], message=problem[1])
-            if await _keep_last_good(p, name, route.name, parsed, last_good, capabilities):
+            if await _keep_last_good(p, name, route.name, parsed, last_good, capabilities, partners):
                 wanted.update(child_id(c) for c in last_good[route.name].children)
                 served[route.name] = list(last_good[route.name].urls)
                 st["message"] += "; the last good rendering of this route stays in place"
         for route_name, (reason, message) in parsed.invalid.items():
             statuses[route_name] = {"name": route_name, "ready": "False", "reason": reason, "message": message}
-            if await _keep_last_good(p, name, route_name, parsed, last_good, capabilities):
+            if await _keep_last_good(p, name, route_name, parsed, last_good, capabilities, partners):
                 wanted.update(child_id(c) for c in last_good[route_name].children)
                 served[route_name] = list(last_good[route_name].urls)
                 statuses[route_name]["message"] += "; the last good rendering of this route stays in place"
@@ -161,14 +176,19 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
 
 
 async def _keep_last_good(p: Pass[ParsedChannel], name: str, route: str, parsed: ParsedChannel,
-                          last_good: dict[str, LastGood], capabilities: dict[Key, Obj]) -> bool:
-    """Re-apply the route's last good rendering unless it reaches a capability now refused on this channel."""
+                          last_good: dict[str, LastGood], capabilities: dict[Key, Obj],
+                          partners: list[PartnerAccess]) -> bool:
+    """Re-apply the route's last good rendering unless it reaches a capability now refused on this channel.
+
+    Its partner keys are today's, never the remembered ones: a rotated or torn-down key stays out.
+    """
     good = last_good.get(route)
     if good is None or parsed.spec is None:
         return False
     if any(k in capabilities and exposure_refused(str(parsed.spec.type), capabilities[k]) for k in good.backends):
         last_good.pop(route)
         return False
+    good.children = with_current_keys(good.children, partners, good.backends, p.body)
     return await _sync(p, name, good.children) is None
 
 

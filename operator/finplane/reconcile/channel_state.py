@@ -8,16 +8,19 @@ children (they carry the channel-route label), so a route that turns bad keeps s
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from finplane.models.channel import ChannelSpec, Route
-from finplane.reconcile.children import child_id
+from finplane.names import HASH_ANNOTATION
+from finplane.reconcile.children import child_id, stamp
 from finplane.render.channel import ROUTE_LABEL
+from finplane.render.gateway import PartnerAccess
 
-__all__ = ["LastGood", "ParsedChannel", "backends_of", "parse_channel", "recover_last_good"]
+__all__ = ["LastGood", "ParsedChannel", "backends_of", "parse_channel", "recover_last_good", "with_current_keys"]
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -88,7 +91,12 @@ def _as_desired(live: Obj) -> Obj:
     """The applied shape of a live child: what Finplane wrote, without server-set fields."""
     meta = live.get("metadata") or {}
     kept = {k: meta[k] for k in ("name", "namespace", "labels", "annotations", "ownerReferences") if k in meta}
-    return {"apiVersion": live["apiVersion"], "kind": live["kind"], "metadata": kept, "spec": live.get("spec") or {}}
+    out: Obj = {"apiVersion": live["apiVersion"], "kind": live["kind"], "metadata": kept}
+    if live["kind"] == "Secret":  # a route's partner-keys Secret: its data, never an empty spec
+        out.update({k: live[k] for k in ("type", "data") if k in live})
+    else:
+        out["spec"] = live.get("spec") or {}
+    return out
 
 
 def _urls_of(children: list[Obj], scheme: str) -> tuple[str, ...]:
@@ -132,4 +140,23 @@ def recover_last_good(live_children: list[Obj], *, scheme: str = "https") -> dic
             for expr in ((c.get("spec") or {}).get("podSelector") or {}).get("matchExpressions") or []:
                 backends.update((ns, v) for v in expr.get("values") or [])
         out[route] = LastGood(children, frozenset(backends), _urls_of(children, scheme))
+    return out
+
+
+def with_current_keys(children: list[Obj], partners: list[PartnerAccess], backends: frozenset[Key],
+                      owner: Obj) -> list[Obj]:
+    """A remembered rendering whose partner-keys Secret holds the keys of today's active partners only."""
+    out: list[Obj] = []
+    for child in children:
+        if child["kind"] != "Secret":
+            out.append(child)
+            continue
+        fresh = {**child, "metadata": {**child["metadata"], "annotations": {
+            k: v for k, v in (child["metadata"].get("annotations") or {}).items() if k != HASH_ANNOTATION}}}
+        fresh.pop("data", None)
+        data = {p.client_id: base64.b64encode(p.key.encode()).decode() for p in partners
+                if p.key is not None and backends <= p.capabilities}
+        if data:
+            fresh["data"] = data
+        out.append(stamp(fresh, owner))
     return out

@@ -1,6 +1,7 @@
-"""Render one Channel route into its children: Ingress(es) or an HTTPRoute, and a NetworkPolicy allowance.
+"""Render one Channel route into its children: an HTTPRoute with its Envoy Gateway policies (the default) or
+ingress-nginx Ingress(es) (retired upstream in March 2026, still an option), and a NetworkPolicy allowance.
 
-Pure: (channel name, spec, route, capability ports, settings) -> complete manifests, no I/O. Called
+Pure: (channel name, spec, route, capability ports, partners, settings) -> complete manifests, no I/O. Called
 by the channel reconciler (one route at a time, so that a bad route never blocks the others) and by
 `finplane render`. Every child lives in the routed capability's namespace (an Ingress or HTTPRoute
 may only point at Services of its own namespace) and carries the channel and route labels, by
@@ -13,12 +14,13 @@ send traffic to a capability (its `status.exposedOn`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from finplane.models.channel import AuthMode, BackendKind, ChannelSpec, Route
+from finplane.models.channel import AuthMode, BackendKind, ChannelSpec, GatewayRef, Route
 from finplane.names import CHANNEL_LABEL, ROUTE_LABEL
+from finplane.render.gateway import PartnerAccess, render_policies
 from finplane.render.labels import MANAGED_BY
 from finplane.settings import Settings
 
@@ -29,6 +31,7 @@ __all__ = [
     "channel_labels",
     "exposures_for",
     "gateway_namespace",
+    "gateway_ref",
     "render_channel",
     "render_route",
     "route_urls",
@@ -56,12 +59,20 @@ def channel_labels(channel: str, route: str, capability: str) -> dict[str, str]:
     }
 
 
+def gateway_ref(spec: ChannelSpec, settings: Settings) -> GatewayRef:
+    """The Gateway a channel of kind gateway attaches to: its own gatewayRef, else the platform's."""
+    if spec.backend.gateway_ref is not None:
+        return spec.backend.gateway_ref
+    namespace, _, name = settings.channel_default_gateway.partition("/")
+    return GatewayRef(name=name, namespace=namespace)
+
+
 def gateway_namespace(spec: ChannelSpec, settings: Settings) -> str:
     """Where the ingress controller or gateway pods run (the peer the NetworkPolicies allow)."""
     if spec.gateway_namespace:
         return spec.gateway_namespace
-    if spec.backend.kind == BackendKind.GATEWAY and spec.backend.gateway_ref is not None:
-        return spec.backend.gateway_ref.namespace
+    if spec.backend.kind == BackendKind.GATEWAY:
+        return gateway_ref(spec, settings).namespace
     return settings.channel_gateway_namespace
 
 
@@ -76,22 +87,30 @@ def _port(ports: Mapping[Key, int], namespace: str, name: str) -> int:
 
 
 def render_route(*, channel: str, spec: ChannelSpec, route: Route, ports: Mapping[Key, int],
-                 settings: Settings) -> list[Obj]:
-    """Every child of one route, in apply order. The canary, if any, is in the route's namespace."""
+                 settings: Settings, partners: Sequence[PartnerAccess] = ()) -> list[Obj]:
+    """Every child of one route, in apply order. The canary, if any, is in the route's namespace.
+
+    With the Gateway API the policies come before the HTTPRoute: one the server refuses stops the
+    apply, so the route never serves without its authentication and limits. `partners` are the
+    active sandboxes with their keys (used on partner-facing channels only).
+    """
     ns, cap = route.capability.namespace, route.capability.name
     labels = channel_labels(channel, route.name, cap)
     base = f"{channel}-{route.name}"[:253]
     if spec.backend.kind == BackendKind.GATEWAY:
-        routes = [_http_route(base, ns, labels, spec, route, ports)]
+        routes = [*render_policies(base=base, namespace=ns, labels=labels, spec=spec, route=route, partners=partners),
+                  _http_route(base, ns, labels, spec, route, ports, settings)]
     else:
         routes = _ingresses(base, ns, labels, spec, route, ports, settings)
     return [*routes, _allowance(base, ns, labels, spec, route, ports, settings)]
 
 
-def render_channel(*, channel: str, spec: ChannelSpec, ports: Mapping[Key, int], settings: Settings) -> list[Obj]:
+def render_channel(*, channel: str, spec: ChannelSpec, ports: Mapping[Key, int], settings: Settings,
+                   partners: Sequence[PartnerAccess] = ()) -> list[Obj]:
     """Every route's children (the offline `finplane render` view, with no readiness checks)."""
     return [child for route in spec.routes
-            for child in render_route(channel=channel, spec=spec, route=route, ports=ports, settings=settings)]
+            for child in render_route(channel=channel, spec=spec, route=route, ports=ports, settings=settings,
+                                      partners=partners)]
 
 
 # -- Ingress (ingress-nginx annotations) ---------------------------------------------------------
@@ -160,9 +179,8 @@ def _ingress(name: str, ns: str, labels: dict[str, str], annotations: dict[str, 
 
 # -- Gateway API HTTPRoute ---------------------------------------------------------------------
 def _http_route(name: str, ns: str, labels: dict[str, str], spec: ChannelSpec, route: Route,
-                ports: Mapping[Key, int]) -> Obj:
-    gw = spec.backend.gateway_ref
-    assert gw is not None  # the model requires gatewayRef for kind gateway
+                ports: Mapping[Key, int], settings: Settings) -> Obj:
+    gw = gateway_ref(spec, settings)
     parent: Obj = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gw.name, "namespace": gw.namespace}
     if gw.section_name:
         parent["sectionName"] = gw.section_name
@@ -188,15 +206,10 @@ def _http_route(name: str, ns: str, labels: dict[str, str], spec: ChannelSpec, r
         rules.append({"matches": [path_match()],
                       "backendRefs": [{**primary, "weight": 100 - weight}, {**c, "weight": weight}],
                       "timeouts": timeouts()})
-    annotations = {"finplane.io/channel-type": str(spec.type)}
-    if route.rate_limit is not None:  # no portable HTTPRoute field: the gateway's policy reads these
-        annotations["finplane.io/rate-limit-rps"] = str(route.rate_limit.requests_per_second)
-        annotations["finplane.io/rate-limit-burst"] = str(route.rate_limit.burst or route.rate_limit.requests_per_second)
-    auth = spec.authentication
-    annotations["finplane.io/authentication"] = str(auth.mode)
-    if auth.jwt is not None:
-        annotations["finplane.io/jwt-issuer"] = auth.jwt.issuer
-        annotations["finplane.io/jwt-audiences"] = ",".join(auth.jwt.audiences)
+    # Authentication and limits are not annotations here: the SecurityPolicy and BackendTrafficPolicy
+    # rendered before this route (render.gateway) enforce them.
+    annotations = {"finplane.io/channel-type": str(spec.type),
+                   "finplane.io/authentication": str(spec.authentication.mode)}
     return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
             "metadata": {"name": name, "namespace": ns, "labels": dict(labels), "annotations": annotations},
             "spec": {"parentRefs": [parent], "hostnames": list(spec.hostnames), "rules": rules}}

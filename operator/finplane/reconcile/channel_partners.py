@@ -1,0 +1,100 @@
+"""Which partner sandboxes may call a channel's routes, with their API keys and quotas.
+
+Called by the channel reconciler on every pass over a partner-facing (open-api) channel. A sandbox
+counts while it is provisioned and approved (status Ready, phase Active or Expiring, a credential hash
+recorded, no teardown, not being deleted); its key is read from the credential Secret the sandbox
+reconciler keeps in the sandbox's namespace (`finplane.SANDBOX_CREDENTIAL_SECRET`). A sandbox that
+rotates, expires or is deleted changes its status or disappears, which wakes the channels routing to
+its capabilities (`sandbox_wakes`), so the next pass renders the keys Secret without the old key.
+
+The keys live only in memory and in the operator-owned keys Secret: never logged, never in status.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from finplane import SANDBOX_CREDENTIAL_KEY, SANDBOX_CREDENTIAL_SECRET
+from finplane.kube.client import Kube
+from finplane.models.tenant_sandbox import TenantSandboxSpec
+from finplane.names import APPROVAL_ANNOTATION
+from finplane.render.gateway import PartnerAccess
+from finplane.settings import Settings
+
+__all__ = ["active_partners", "partner_quota", "sandbox_capabilities", "sandbox_is_active", "sandbox_wakes"]
+
+Obj = dict[str, Any]
+Key = tuple[str, str]
+ACTIVE_PHASES = frozenset({"Active", "Expiring"})
+
+
+def sandbox_capabilities(body: Obj | None) -> set[Key]:
+    """(namespace, name) of the capabilities a sandbox body may call (lenient: raw bodies)."""
+    out: set[Key] = set()
+    for ref in ((body or {}).get("spec") or {}).get("allowedCapabilities") or []:
+        if isinstance(ref, dict) and ref.get("namespace") and ref.get("name"):
+            out.add((str(ref["namespace"]), str(ref["name"])))
+    return out
+
+
+def sandbox_is_active(body: Obj) -> bool:
+    """Provisioned, approved and neither expired nor being deleted: its key may open routes."""
+    meta, status = body.get("metadata") or {}, body.get("status") or {}
+    if meta.get("deletionTimestamp") or status.get("teardown"):
+        return False
+    if (meta.get("annotations") or {}).get(APPROVAL_ANNOTATION, "approved") != "approved":
+        return False
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return ready and status.get("phase") in ACTIVE_PHASES and bool(status.get("credentialHash")) \
+        and bool(status.get("namespace"))
+
+
+def partner_quota(spec: TenantSandboxSpec, settings: Settings) -> tuple[int, int]:
+    """(calls per second, calls per day) of a sandbox: its tier's preset, each overridden by spec.quota."""
+    preset = settings.tiers.get(str(spec.tier)) or settings.tiers["small"]
+    q = spec.quota
+    rps = q.api_requests_per_second if q and q.api_requests_per_second else preset.api_requests_per_second
+    per_day = q.api_requests_per_day if q and q.api_requests_per_day else preset.api_requests_per_day
+    return rps, per_day
+
+
+async def active_partners(kube: Kube, sandboxes: Mapping[Key, Obj], *, wanted: set[Key],
+                          settings: Settings) -> list[PartnerAccess]:
+    """The active sandboxes that may call any of `wanted`, with their current key (read from their Secret)."""
+    out: list[PartnerAccess] = []
+    for (_, name), body in sorted(sandboxes.items()):
+        caps = sandbox_capabilities(body)
+        if not caps & wanted or not sandbox_is_active(body):
+            continue
+        try:
+            spec = TenantSandboxSpec.model_validate(body.get("spec") or {})
+        except ValueError:
+            continue  # a spec the sandbox reconciler refuses opens nothing
+        secret = await kube.get_or_none("v1", "Secret", SANDBOX_CREDENTIAL_SECRET, str(body["status"]["namespace"]))
+        raw = ((secret or {}).get("data") or {}).get(SANDBOX_CREDENTIAL_KEY)
+        if not raw:
+            continue  # torn down (namespace gone) or not issued yet
+        try:
+            key = base64.b64decode(raw, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            continue
+        rps, per_day = partner_quota(spec, settings)
+        out.append(PartnerAccess(client_id=name, capabilities=frozenset(caps), requests_per_second=rps,
+                                 requests_per_day=per_day, key=key))
+    return out
+
+
+def sandbox_wakes(new: Obj, old: Obj | None, channels: Mapping[Key, Obj],
+                  routed: Any) -> Iterable[Key]:
+    """The channels to reconcile when a sandbox changes: those routing to a capability it may (or might) call."""
+    def view(b: Obj | None) -> tuple[Any, ...]:
+        st = (b or {}).get("status") or {}
+        return (sandbox_is_active(b) if b else False, st.get("credentialHash"), (b or {}).get("spec"),
+                ((b or {}).get("metadata") or {}).get("annotations"))
+    if old is not None and view(new) == view(old):
+        return []
+    caps = sandbox_capabilities(new) | sandbox_capabilities(old)
+    return [key for key, body in channels.items() if caps & routed(body)]
