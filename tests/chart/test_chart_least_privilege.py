@@ -139,7 +139,7 @@ def test_deletion_cluster_wide_is_limited_to_namespaces_and_finplanes_admission_
                  for g in rule["apiGroups"] for r in rule["resources"]}
     assert deletable <= {("", "namespaces"), ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
                          ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"),
-                         ("wgpolicyk8s.io", "clusterpolicyreports")}, deletable
+                         ("wgpolicyk8s.io", "clusterpolicyreports"), ("openreports.io", "clusterreports")}, deletable
 
 
 def _chart_settings(objects: list[Obj]) -> Settings:

@@ -50,6 +50,7 @@ for _kind in ("businesscapabilities", "channels"):
 EXTRA = REPO / "tests" / "chart" / "manifests" / "rbac-e2e"
 HTTPROUTE_CRD = REPO / "tests" / "e2e" / "manifests" / "gateway-api-httproute-crd.yaml"
 ENVOY_GATEWAY_CRDS = REPO / "tests" / "e2e" / "manifests" / "envoy-gateway-policy-crds.yaml"
+MONITORING_CRDS = REPO / "tests" / "e2e" / "manifests" / "prometheus-operator-crds.yaml"
 
 
 def granted(objects: list[dict[str, Any]], name: str) -> set[Rule]:
@@ -81,6 +82,7 @@ def reconciled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         cluster.kubectl("apply", "--server-side", "-f", str(CHART / "crds"))
         cluster.kubectl("apply", "--server-side", "-f", str(HTTPROUTE_CRD))
         cluster.kubectl("apply", "--server-side", "-f", str(ENVOY_GATEWAY_CRDS))
+        cluster.kubectl("apply", "--server-side", "-f", str(MONITORING_CRDS))
         objects = render({})
         cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
         # CRDs first (the chart's optional PolicyReport CRDs are templates), as Helm orders them.

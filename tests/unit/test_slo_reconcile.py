@@ -20,6 +20,7 @@ from finplane.crdgen import build_crd
 from finplane.handlers.registrations import register_all
 from finplane.models.business_capability import BusinessCapabilitySpec
 from finplane.models.registry import kind_info
+from finplane.models.slo import ServiceLevelObjectives
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.render.offline import render_documents
 from finplane.settings import Settings
@@ -161,3 +162,23 @@ def test_finplane_render_shows_the_slo_children_next_to_the_workload() -> None:
     assert kinds[-2:] == ["ServiceMonitor", "PrometheusRule"] and "Deployment" in kinds
     del doc["spec"]["slo"]
     assert "PrometheusRule" not in [o["kind"] for o in render_documents([doc], settings=Settings())]
+
+
+def test_the_crd_stores_no_slo_defaults_so_removing_spec_slo_by_server_side_apply_works() -> None:
+    """A default the API server stores is owned by no field manager: a server-side apply that drops spec.slo
+    would leave `slo` holding only those defaults, which its CEL rule refuses. The model applies them instead.
+    (tests/chart/manifests/rbac-e2e/2-changes.yaml removes an SLO by apply against the embedded API server.)"""
+    import yaml
+
+    from tests.support.paths import REPO
+
+    crd = yaml.safe_load((REPO / "crds" / "finplane.io_businesscapabilities.yaml").read_text())
+    slo = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["slo"]
+
+    def defaults(node: object) -> list[object]:
+        if isinstance(node, dict):
+            return ([node["default"]] if "default" in node else []) + [d for v in node.values() for d in defaults(v)]
+        return [d for v in node for d in defaults(v)] if isinstance(node, list) else []
+
+    assert defaults(slo) == []
+    assert ServiceLevelObjectives.model_validate({"availability": {"objectivePercent": "99.9"}}).window_days == 30

@@ -9,7 +9,7 @@ prefer over floats, and kept below 100 so that there is always an error budget t
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
@@ -49,29 +49,43 @@ class LatencyObjective(SpecModel):
                                     "(300 ms is the bucket le=\"0.3\").")
 
 
+def _defaults_in_the_model_only(schema: dict[str, Any]) -> None:
+    """Leave the defaults out of the CRD (the model applies them): the API server would store them, and a
+    server-side apply removing `spec.slo` would then leave `slo` behind holding only those unowned defaults, an
+    SLO without objectives that the CEL rule refuses, so nobody could remove an SLO by apply."""
+    for prop in (schema.get("properties") or {}).values():
+        prop.pop("default", None)
+
+
+def _slo_schema(schema: dict[str, Any]) -> None:
+    schema.update(cel(("has(self.availability) || has(self.latency)",
+                       "an SLO needs an availability or a latency objective")))
+    _defaults_in_the_model_only(schema)
+
+
 class MetricsSource(SpecModel):
     """Where the workload's request metrics are scraped and what they are called."""
 
+    model_config = ConfigDict(json_schema_extra=_defaults_in_the_model_only)
+
     path: str = Field(default="/metrics", pattern=r"^/[^\s?#]*$", max_length=256,
-                      description="HTTP path of the Prometheus metrics on the capability's port.")
+                      description="HTTP path of the Prometheus metrics on the capability's port (default /metrics).")
     requests_total: MetricName = Field(default="http_requests_total",
-                                       description="Counter of requests, with a status code label.")
+                                       description="Counter of requests, with a status code label (default http_requests_total).")
     status_code_label: MetricName = Field(default="code", description="Label of requestsTotal holding the HTTP "
-                                                                      "status code (5xx counts as an error).")
+                                                                      "status code (5xx counts as an error; default code).")
     duration_histogram: MetricName = Field(default="http_request_duration_seconds",
                                            description="Histogram of request durations in seconds (its _bucket "
-                                                       "and _count series are used).")
+                                                       "and _count series are used; default http_request_duration_seconds).")
 
 
 class ServiceLevelObjectives(SpecModel):
     """Availability and latency objectives over a rolling window, alerting the owner when the budget burns."""
 
-    model_config = ConfigDict(json_schema_extra=cel(
-        ("has(self.availability) || has(self.latency)", "an SLO needs an availability or a latency objective"),
-    ))
+    model_config = ConfigDict(json_schema_extra=_slo_schema)
 
     window_days: int = Field(default=30, ge=7, le=90,
-                             description="Rolling window of the objectives, in days; the burn-rate thresholds "
+                             description="Rolling window of the objectives, in days (default 30); the burn-rate thresholds "
                                          "scale with it (30 days gives the SRE workbook's 14.4, 6, 3 and 1).")
     availability: AvailabilityObjective | None = Field(default=None, description="Availability objective.")
     latency: LatencyObjective | None = Field(default=None, description="Latency objective.")

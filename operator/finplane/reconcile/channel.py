@@ -63,8 +63,15 @@ def _refs(body: Obj | None) -> set[Key]:
 
 
 async def _live_children(rt: Runtime, uid: str) -> list[Obj]:
+    """The channel's live children, found by owner label; its partner-keys Secrets by name instead.
+
+    The operator may not list Secrets outside its own namespace (least privilege, docs/security.md): a route's
+    keys Secret is the one its SecurityPolicy's `apiKeyAuth` names, read by name and counted only when it
+    carries this channel's owner label (a team's own Secret of the same name is never touched)."""
     out: list[Obj] = []
     for api_version, kind in CHILD_KINDS:
+        if kind == "Secret":
+            continue
         try:
             items = await rt.kube.list(api_version, kind, None, label_selector=f"{OWNER_LABEL}={uid}")
         except NotFound:  # the Gateway API / Envoy Gateway CRDs are not installed: there can be none of these
@@ -73,6 +80,16 @@ async def _live_children(rt: Runtime, uid: str) -> list[Obj]:
             obj.setdefault("apiVersion", api_version)
             obj.setdefault("kind", kind)
             out.append(obj)
+    for policy in [o for o in out if o["kind"] == "SecurityPolicy"]:
+        ns = policy["metadata"].get("namespace") or ""
+        for ref in ((policy.get("spec") or {}).get("apiKeyAuth") or {}).get("credentialRefs") or []:
+            if ref.get("kind", "Secret") != "Secret" or not ref.get("name"):
+                continue
+            secret = await rt.kube.get_or_none("v1", "Secret", ref["name"], ns)
+            if secret is not None and ((secret["metadata"].get("labels") or {}).get(OWNER_LABEL)) == uid:
+                secret.setdefault("apiVersion", "v1")
+                secret.setdefault("kind", "Secret")
+                out.append(secret)
     return out
 
 
