@@ -8,6 +8,7 @@ the graph adds the direct dependencies of what was found and the sandboxes the v
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -27,7 +28,7 @@ Text = Annotated[str | None, Query(max_length=253)]
 ROWS = 200  # rows shown; the API route pages through the rest
 
 
-def _facets(objs: list[dict[str, Any]]) -> dict[str, list[str]]:
+def _facets(objs: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
     """The values each filter may take, in one pass over the catalog (10,000 summaries would cost more)."""
     found: dict[str, set[str]] = {"team": set(), "domain": set(), "classification": set(), "channels": set()}
     for obj in objs:
@@ -48,10 +49,10 @@ async def catalog_page(request: Request, seen: SignedIn, q: Text = None, team: T
     identity, cache = seen.identity, cache_of(request)
     assert identity is not None
     readiness = {"true": True, "false": False}.get(ready or "")
-    found = catalog.search(identity=identity, cache=cache, team=team or None, domain=domain or None,
-                           classification=classification or None, ready=readiness, channel=channel or None,
-                           q=q or None)
-    found = sorted(found, key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"]))
+    # in (namespace, name) order already (the cache's key-ordered store)
+    found = list(catalog.search(identity=identity, cache=cache, team=team or None, domain=domain or None,
+                                classification=classification or None, ready=readiness, channel=channel or None,
+                                q=q or None))
     drawing = None
     if len(found) <= g.MAX_NODES:
         shown = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in found}
