@@ -11,6 +11,9 @@ port or classification, and by a partner sandbox allowed to call one of them tur
 its key, expiring or going away (`watches`; `reconcile.channel_partners`): the route's partner-keys
 Secret then holds exactly the active sandboxes' current keys after one pass. The capabilities a channel routes to declare the reverse watch
 themselves (their `status.exposedOn`, reconcile.capability).
+
+A route whose canary has a `gate` is judged first (`reconcile.channel_canary`): its weight comes from the
+Channel's own status and the gate's verdict, and the pass asks to run again when the next interval is due.
 """
 
 from __future__ import annotations
