@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-__all__ = ["MetricsSource", "MetricsUnavailable", "PrometheusSource", "burn_rate_query"]
+__all__ = ["BudgetSource", "MetricsSource", "MetricsUnavailable", "PrometheusSource", "budget_query",
+           "burn_rate_query"]
 
 
 class MetricsUnavailable(Exception):  # noqa: N818 - a state, like kube.errors' NotFound
@@ -28,6 +29,16 @@ class MetricsSource(Protocol):
     async def burn_rate(self, *, namespace: str, capability: str, slo: str) -> Decimal | None:
         """The 5-minute burn rate of the capability's objective `slo`; None when there is no data."""
         ...
+
+
+class BudgetSource(Protocol):
+    async def budget_remaining(self, *, namespace: str, capability: str, slo: str) -> Decimal | None:
+        """The share of the objective's error budget left over its window (1 untouched, <= 0 spent); None: no data."""
+        ...
+
+
+def budget_query(*, namespace: str, capability: str, slo: str) -> str:
+    return f'finplane_slo:error_budget_remaining:ratio{{namespace="{namespace}",capability="{capability}",slo="{slo}"}}'
 
 
 def burn_rate_query(*, namespace: str, capability: str, slo: str) -> str:
@@ -44,7 +55,13 @@ class PrometheusSource:
         self._client = httpx.AsyncClient(timeout=timeout_seconds, transport=transport)
 
     async def burn_rate(self, *, namespace: str, capability: str, slo: str) -> Decimal | None:
-        query = burn_rate_query(namespace=namespace, capability=capability, slo=slo)
+        return await self._scalar(burn_rate_query(namespace=namespace, capability=capability, slo=slo))
+
+    async def budget_remaining(self, *, namespace: str, capability: str, slo: str) -> Decimal | None:
+        return await self._scalar(budget_query(namespace=namespace, capability=capability, slo=slo))
+
+    async def _scalar(self, query: str) -> Decimal | None:
+        """The first sample of an instant query; None for an empty result or NaN."""
         try:
             response = await self._client.get(f"{self.url}/api/v1/query", params={"query": query})
         except httpx.HTTPError as exc:
@@ -64,7 +81,7 @@ class PrometheusSource:
             raise MetricsUnavailable(f"Prometheus at {self._host} sent a value that is not a number") from None
         if number.is_nan():
             return None  # 0/0: no request over the window
-        return number  # +Inf (errors over a zero budget) is a burn like any other
+        return number  # +Inf / -Inf are readings like any other
 
     async def aclose(self) -> None:
         await self._client.aclose()
