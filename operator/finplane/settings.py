@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     admission_policies_enabled: bool = Field(
         True, description="Write ValidatingAdmissionPolicies and bindings in enforce mode (chart: "
                           "features.admissionPolicies); off, the operator's own refusal and Pod Security labels remain.")
+    prometheus_url: str | None = Field(
+        None, description="Prometheus query endpoint (http(s)://host:port) the channel reconciler reads gated "
+                          "canaries' burn rates from; unset, a gated canary stays at weight 0.")
     prometheus_namespace: str = Field(
         "monitoring", description="Namespace of the Prometheus that scrapes capabilities with spec.slo (their "
                                   "NetworkPolicy admits it on the capability's port).")

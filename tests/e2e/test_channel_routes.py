@@ -8,7 +8,9 @@ Ready by itself when the capability appears; a 10 % canary on the Gateway API sh
 backendRef weights (valid against the Gateway API schema) and in the route's status; a restricted
 capability on a public channel is refused (ExposureRefused) and nothing routes to it; a route edited
 into a bad state while the operator is down keeps its last good rendering after the restart; deleting the channel removes its routes and
-allowances and nothing else.
+allowances and nothing else; a canary gated by its SLO on an operator without Prometheus stays at weight 0
+(MetricsUnavailable), and a team can neither put a weight next to the gate (CEL) nor write the weight through a
+status in its manifest.
 """
 
 from __future__ import annotations
@@ -187,3 +189,36 @@ def test_a_restricted_capability_is_refused_on_a_public_channel_and_a_bad_edit_k
     ingress = cluster.get("ingress", "mobile-payments", "payments")
     assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "payments-api"
     assert "https://mobile.bank.example/payments" in cluster.get("channel", "mobile")["status"]["urls"]
+
+
+def test_a_gated_canary_without_metrics_gets_no_traffic_and_no_team_can_write_its_weight(
+        gateway_api: Cluster, operator: Any) -> None:
+    cluster = gateway_api
+    cluster.apply(namespaces("payments", "gateway-system"))
+    nxt = capability("payments", "payments-api-next", port=8081)
+    nxt["spec"]["slo"] = {"availability": {"objectivePercent": "99.9"}}
+    cluster.apply([capability("payments", "payments-api"), nxt])
+    gate = {"slo": "availability", "stepPercent": 10, "maxWeight": 50, "intervalSeconds": 60}
+    canary = {"capability": {"namespace": "payments", "name": "payments-api-next"}, "gate": gate}
+    gated = channel("gated", [route("payments", "payments", "payments-api", "/payments", canary=canary)],
+                    type_="web", backend={"kind": "gateway", "gatewayRef": {"name": "public", "namespace": "gateway-system"}})
+    cluster.apply(gated)
+    st = wait_for(lambda: (s := route_status(cluster, "gated", "payments")).get("canaryGate") and s,
+                  timeout=60, what="the gated canary's state in the route status")
+    # This operator has no FINPLANE_PROMETHEUS_URL: no verdict, so the canary never leaves 0.
+    assert st["canaryWeight"] == 0 and st["canaryGate"]["state"] == "MetricsUnavailable"
+    weights = wait_for(lambda: (cluster.get("httproute", "gated-payments", "payments") or {}).get("spec"),
+                       timeout=60, what="the gated HTTPRoute")["rules"][-1]["backendRefs"]
+    assert [(b["name"], b["weight"]) for b in weights] == [("payments-api", 100), ("payments-api-next", 0)]
+
+    # As the team: a weight next to the gate is refused at the door (CEL), a status in the manifest is dropped.
+    forced = json.loads(json.dumps(gated))
+    forced["spec"]["routes"][0]["canary"]["weight"] = 100
+    refused = cluster.kubectl("apply", "--server-side", "--field-manager=test", "-f", "-", input=json.dumps(forced),
+                              check=False)
+    assert refused.returncode != 0 and "exclusive" in refused.stderr
+    with_status = {**gated, "status": {"routes": [{"name": "payments", "ready": "True", "canaryWeight": 100}]}}
+    cluster.apply(with_status)
+    assert route_status(cluster, "gated", "payments")["canaryWeight"] == 0
+    weights = cluster.get("httproute", "gated-payments", "payments")["spec"]["rules"][-1]["backendRefs"]
+    assert weights[-1]["weight"] == 0

@@ -154,7 +154,7 @@ def test_canary_weight_above_100_is_refused() -> None:
 def test_canary_without_weight_or_header_is_refused() -> None:
     route = {"name": "pay", "capability": {"namespace": "payments", "name": "payments-api"},
              "canary": {"capability": {"namespace": "payments", "name": "payments-api-next"}}}
-    assert "needs a weight, a headerMatch or both" in refusal(ChannelSpec, channel(routes=[route]))
+    assert "needs a weight, a headerMatch or a gate" in refusal(ChannelSpec, channel(routes=[route]))
 
 
 def test_channel_route_needs_the_capability_namespace() -> None:

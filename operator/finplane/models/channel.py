@@ -10,7 +10,7 @@ one entry per route.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -35,6 +35,9 @@ __all__ = [
     "Backend",
     "BackendKind",
     "Canary",
+    "CanaryGate",
+    "CanaryGateStatus",
+    "GateSlo",
     "ChannelSpec",
     "ChannelStatus",
     "ChannelType",
@@ -173,11 +176,60 @@ class HeaderMatch(SpecModel):
     value: str = Field(description="Exact header value.", min_length=1, max_length=4096)
 
 
+class GateSlo(StrEnum):
+    """Which objective of the canary capability's `spec.slo` judges a gated canary."""
+
+    AVAILABILITY = "availability"
+    LATENCY = "latency"
+
+
+def _defaults_in_the_model_only(schema: dict[str, Any]) -> None:
+    """No defaults in the CRD (the model applies them): a server-side apply removing `gate` would otherwise leave
+    the stored defaults behind, a gate without `slo` that the schema refuses (as for spec.slo)."""
+    for prop in (schema.get("properties") or {}).values():
+        prop.pop("default", None)
+
+
+def _gate_schema(schema: dict[str, Any]) -> None:
+    schema.update(cel(("!has(self.stepPercent) || !has(self.maxWeight) || self.stepPercent <= self.maxWeight",
+                       "stepPercent must not exceed maxWeight")))
+    _defaults_in_the_model_only(schema)
+
+
+class CanaryGate(SpecModel):
+    """Step the canary's weight up while its SLO burn rate stays within budget; drop it to 0 when it does not.
+
+    The current weight is the channel reconciler's to write (`status.routes[].canaryWeight`); the spec only says
+    how to step. `paused: true` holds the weight where it is (a person's pause)."""
+
+    model_config = ConfigDict(json_schema_extra=_gate_schema)
+
+    slo: GateSlo = Field(description="The objective of the canary capability's spec.slo that judges it: "
+                                     "availability or latency.")
+    step_percent: int = Field(default=10, ge=1, le=100, description="Percent added per interval (default 10).")
+    max_weight: int = Field(default=100, ge=1, le=100, description="Weight the steps stop at (default 100).")
+    interval_seconds: int = Field(default=300, ge=30, le=86400,
+                                  description="Seconds between two steps (30 to 86400, default 300).")
+    max_burn_rate: str = Field(default="1", pattern=r"^[0-9]{1,3}(\.[0-9]{1,4})?$", max_length=8,
+                               description="Highest burn rate over 5 minutes still within budget (error ratio / "
+                                           "error budget; default \"1\", the sustainable pace).")
+    paused: bool = Field(default=False, description="Hold the weight where it is (a person's pause).")
+
+    @model_validator(mode="after")
+    def _step_within_max(self) -> CanaryGate:
+        if self.step_percent > self.max_weight:
+            raise ValueError("stepPercent must not exceed maxWeight")
+        return self
+
+
 class Canary(SpecModel):
     """A second capability (e.g. the next version) that receives part of the route's traffic."""
 
     model_config = ConfigDict(json_schema_extra=cel(
-        ("has(self.weight) || has(self.headerMatch)", "a canary needs a weight, a headerMatch or both"),
+        ("has(self.weight) || has(self.headerMatch) || has(self.gate)",
+         "a canary needs a weight, a headerMatch or a gate"),
+        ("!has(self.weight) || !has(self.gate)",
+         "weight and gate are exclusive: a gated canary's weight is set by its gate (status.routes[].canaryWeight)"),
     ))
 
     capability: ClusterCapabilityRef = Field(description="The canary capability.")
@@ -185,11 +237,16 @@ class Canary(SpecModel):
                                description="Percent of the traffic sent to the canary (0 to 100).")
     header_match: HeaderMatch | None = Field(default=None,
                                              description="Requests with this header always go to the canary.")
+    gate: CanaryGate | None = Field(default=None, description="Step the weight by the canary's SLO burn rate "
+                                                              "instead of a fixed weight.")
 
     @model_validator(mode="after")
     def _weight_or_header(self) -> Canary:
-        if self.weight is None and self.header_match is None:
-            raise ValueError("a canary needs a weight, a headerMatch or both")
+        if self.weight is None and self.header_match is None and self.gate is None:
+            raise ValueError("a canary needs a weight, a headerMatch or a gate")
+        if self.weight is not None and self.gate is not None:
+            raise ValueError("weight and gate are exclusive: a gated canary's weight is set by its gate "
+                             "(status.routes[].canaryWeight)")
         return self
 
 
@@ -233,6 +290,20 @@ class ChannelSpec(SpecModel):
         return check_unique(value, key=lambda r: r.name, what="route name")
 
 
+class CanaryGateStatus(StatusModel):
+    """Where a gated canary stands: written by the channel reconciler only."""
+
+    state: str = Field(max_length=32, description="Stepping, AtMaxWeight, Paused, RolledBack, NoData, "
+                                                  "MetricsUnavailable or GateInvalid.")
+    message: str = Field(default="", max_length=1024, description="Human-readable details.")
+    last_step_time: str | None = Field(default=None, max_length=64,
+                                       description="When the weight was last judged (RFC 3339).")
+    burn_rate: str | None = Field(default=None, max_length=32, description="The last burn rate read over 5 minutes.")
+    canary_generation: int | None = Field(default=None, ge=0,
+                                          description="The canary capability's generation the gate measures; a "
+                                                      "new one starts again from 0.")
+
+
 class RouteStatus(StatusModel):
     """Observed state of one route."""
 
@@ -240,10 +311,11 @@ class RouteStatus(StatusModel):
     ready: ConditionStatus = Field(description="True when the route is rendered and its capability is Ready.")
     reason: str = Field(default="", max_length=1024,
                         description="CamelCase reason: RouteReady, CapabilityMissing, CapabilityNotReady, "
-                                                   "ExposureRefused, CanaryWeightInvalid, InvalidRoute or NameConflict.")
+                                                   "ExposureRefused, CanaryWeightInvalid, CanaryGateInvalid, InvalidRoute or NameConflict.")
     message: str = Field(default="", max_length=4096, description="Human-readable details.")
     url: str | None = Field(default=None, max_length=2048, description="Public URL of the route.")
     canary_weight: int | None = Field(default=None, ge=0, le=100, description="Percent sent to the canary.")
+    canary_gate: CanaryGateStatus | None = Field(default=None, description="A gated canary's state.")
 
 
 class ChannelStatus(StatusModel):

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from finplane.external.metrics_source import BudgetSource, PrometheusSource
 from finplane.models.business_capability import BusinessCapabilitySpec, BusinessCapabilityStatus
 from finplane.names import (
     BUSINESS_CAPABILITY,
@@ -30,7 +31,7 @@ from finplane.names import (
 )
 from finplane.policy.enforce import enforced_violations
 from finplane.policy.subject import Context
-from finplane.reconcile.capability_slo import apply_slo
+from finplane.reconcile.capability_slo import apply_slo, service_level
 from finplane.reconcile.registry.access import image_allowed, pull_secret_for, registry_grants
 from finplane.reconcile.runtime import Key, Runtime
 from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watch
@@ -153,6 +154,9 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
 
     def __init__(self, rt: Runtime) -> None:
         super().__init__(rt)
+        #: The budget left of spec.slo objectives (FINPLANE_PROMETHEUS_URL; tests put a fake here): ServiceLevel.
+        self.budgets: BudgetSource | None = PrometheusSource(rt.settings.prometheus_url) \
+            if rt.settings.prometheus_url else None
         # Capability -> the capabilities whose spec.dependencies name it. Why an index: finding dependents by
         # scanning every capability on every event made the operator quadratic (bench/memory.py, 10,000).
         self.dependents: dict[Key, set[Key]] = {}
@@ -262,6 +266,8 @@ class CapabilityReconciler(KindReconciler[BusinessCapabilitySpec]):
         outcome = self._observe(body, spec, result.live.get(f"Deployment/{ns}/{name}", {}))
         if (slo := await apply_slo(p)) is not None:  # spec.slo: ServiceMonitor + PrometheusRule (capability_slo)
             outcome.conditions.append(slo)
+        if (level := await service_level(p, self.budgets)) is not None:  # the budget left, never a Ready gate
+            outcome.conditions.append(level)
         outcome.requeue_after = _next_enforced_waiver_expiry(rt.stores.get(COMPLIANCE_POLICY, {}).values())
         return outcome
 

@@ -6,10 +6,18 @@ CRDs): otherwise `SLORulesWritten=False` / `CRDMissing` and nothing is written, 
 ServiceMonitor without its alerts. The condition does not gate Ready: the workload runs either way.
 When `spec.slo` is removed, the children are pruned (only for a capability whose status shows it had
 SLO children, so capabilities without SLOs cost no request at all).
+
+`service_level` reports the budget left (`ServiceLevel`) when FINPLANE_PROMETHEUS_URL is set: one query of
+`finplane_slo:error_budget_remaining:ratio` per objective and pass (refreshed on every pass, at least each
+drift interval). True while every objective has budget left, False / `BudgetExhausted` when one has spent it,
+Unknown when Prometheus has no data or does not answer. It never gates Ready either.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from finplane.external.metrics_source import BudgetSource, MetricsUnavailable
 from finplane.kube.errors import KubeError, NotFound
 from finplane.kube.resources import register
 from finplane.models.business_capability import BusinessCapabilitySpec
@@ -19,10 +27,11 @@ from finplane.render.slo import MONITORING_KINDS, render_slo
 from finplane.status.conditions import Cond
 from finplane.status.vocabulary import Reason, condition_of
 
-__all__ = ["SLO_RULES_WRITTEN", "apply_slo"]
+__all__ = ["SERVICE_LEVEL", "SLO_RULES_WRITTEN", "apply_slo", "service_level"]
 
-#: The condition type this module owns on a BusinessCapability.
+#: The condition types this module owns on a BusinessCapability.
 SLO_RULES_WRITTEN = "SLORulesWritten"
+SERVICE_LEVEL = "ServiceLevel"
 
 register("monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor", namespaced=True)
 register("monitoring.coreos.com", "v1", "prometheusrules", "PrometheusRule", namespaced=True)
@@ -67,3 +76,27 @@ async def apply_slo(p: Pass[BusinessCapabilitySpec]) -> Cond | None:
     return Cond(SLO_RULES_WRITTEN, "True", Reason.WRITTEN,
                 f"ServiceMonitor and PrometheusRule {name} written: {alerts} burn-rate alert(s) routed to team "
                 f"{p.spec.owner.team}")
+
+
+async def service_level(p: Pass[BusinessCapabilitySpec], source: BudgetSource | None) -> Cond | None:
+    """The budget left of each objective as the `ServiceLevel` condition; None without spec.slo or a source."""
+    slo = p.spec.slo
+    if slo is None or source is None:
+        return None
+    ns, name = p.key
+    objectives = [sli for sli, o in (("availability", slo.availability), ("latency", slo.latency)) if o is not None]
+    left: dict[str, Decimal] = {}
+    for sli in objectives:
+        try:
+            value = await source.budget_remaining(namespace=ns, capability=name, slo=sli)
+        except MetricsUnavailable as exc:
+            return Cond(SERVICE_LEVEL, "Unknown", "MetricsUnavailable", f"no budget reading: {exc}")
+        if value is None:
+            return Cond(SERVICE_LEVEL, "Unknown", "NoData", f"Prometheus has no {sli} error budget series for "
+                        f"{ns}/{name} yet (no requests scraped, or the PrometheusRule is not loaded)")
+        left[sli] = value
+    said = "; ".join(f"{sli} {format((v * 100).quantize(Decimal('0.1')), 'f')}% of the {slo.window_days}-day error "
+                     "budget left" for sli, v in left.items())
+    if any(v <= 0 for v in left.values()):
+        return Cond(SERVICE_LEVEL, "False", "BudgetExhausted", said)
+    return Cond(SERVICE_LEVEL, "True", "BudgetLeft", said)

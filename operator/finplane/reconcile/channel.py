@@ -11,19 +11,25 @@ port or classification, and by a partner sandbox allowed to call one of them tur
 its key, expiring or going away (`watches`; `reconcile.channel_partners`): the route's partner-keys
 Secret then holds exactly the active sandboxes' current keys after one pass. The capabilities a channel routes to declare the reverse watch
 themselves (their `status.exposedOn`, reconcile.capability).
+
+A route whose canary has a `gate` is judged first (`reconcile.channel_canary`): its weight comes from the
+Channel's own status and the gate's verdict, and the pass asks to run again when the next interval is due.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
+from finplane.external.metrics_source import MetricsSource, PrometheusSource
 from finplane.kube.errors import NotFound
 from finplane.metrics import WRITES
-from finplane.models.channel import ChannelStatus, RouteStatus
+from finplane.models.channel import CanaryGateStatus, ChannelStatus, RouteStatus
 from finplane.models.common import ConditionStatus
 from finplane.names import BUSINESS_CAPABILITY, CHANNEL, TENANT_SANDBOX
+from finplane.reconcile.channel_canary import judge_canary
 from finplane.reconcile.channel_partners import active_partners, sandbox_wakes
 from finplane.reconcile.channel_state import (
     LastGood,
@@ -101,6 +107,10 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
         super().__init__(rt)
         #: Last good rendering of each route, by channel uid then route name (rebuilt from live children on start).
         self.last_good: dict[str, dict[str, LastGood]] = {}
+        #: Where gated canaries' burn rates come from (FINPLANE_PROMETHEUS_URL; tests put a fake here), and the clock.
+        self.metrics: MetricsSource | None = PrometheusSource(rt.settings.prometheus_url) \
+            if rt.settings.prometheus_url else None
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def watches(self) -> list[Watch]:
         return [Watch(KIND, self._channel_changed), Watch(CAPABILITY, self._capability_changed),
@@ -148,6 +158,8 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
         statuses: dict[str, Obj] = {}
         served: dict[str, list[str]] = {}
         wanted: set[str] = set()
+        previous = {r.get("name"): r for r in ((body.get("status") or {}).get("routes") or []) if isinstance(r, dict)}
+        requeue: list[float] = []
         for route in parsed.spec.routes:
             verdict = check_route(channel_type=str(parsed.spec.type), route=route, capabilities=capabilities)
             st: Obj = {"name": route.name, "ready": "True" if verdict.ready else "False", "reason": verdict.reason,
@@ -155,10 +167,23 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
             if route.canary is not None and route.canary.weight is not None:
                 st["canaryWeight"] = route.canary.weight
             statuses[route.name] = st
+            gated_weight: int | None = None
+            gate = route.canary.gate if route.canary is not None else None
+            if gate is not None and route.canary is not None and verdict.renderable:
+                ref = route.canary.capability
+                judged = await judge_canary(channel=body, route=route, gate=gate, previous=previous.get(route.name) or {},
+                                            canary=capabilities.get((ref.namespace, ref.name)), source=self.metrics,
+                                            now=self.clock(), recorder=rt.recorder)
+                gated_weight = judged.weight
+                st.update(canaryWeight=judged.weight, canaryGate=judged.status)
+                if judged.requeue_after is not None:
+                    requeue.append(judged.requeue_after)
+                if judged.invalid is not None:
+                    st.update(ready="False", reason="CanaryGateInvalid", message=judged.invalid)
             if verdict.renderable:
                 desired = [stamp(c, body) for c in render_route(channel=name, spec=parsed.spec, route=route,
                                                                  ports=ports, settings=rt.settings,
-                                                                 partners=partners)]
+                                                                 partners=partners, canary_weight=gated_weight)]
                 problem = await _sync(p, name, desired)
                 if problem is None:
                     last_good[route.name] = LastGood(desired, backends_of(route), tuple(route_urls(parsed.spec, route)))
@@ -189,7 +214,7 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
                 log.info("Deleted %s for Channel %s (no longer rendered)", child_id(obj), name)
         for gone in set(last_good) - set(parsed.order):
             last_good.pop(gone)
-        return _status(parsed, statuses, served)
+        return _status(parsed, statuses, served, min(requeue) if requeue else None)
 
 
 async def _keep_last_good(p: Pass[ParsedChannel], name: str, route: str, parsed: ParsedChannel,
@@ -221,7 +246,8 @@ async def _sync(p: Pass[ParsedChannel], name: str, desired: list[Obj]) -> tuple[
     return None
 
 
-def _status(parsed: ParsedChannel, statuses: dict[str, Obj], served: dict[str, list[str]]) -> Outcome:
+def _status(parsed: ParsedChannel, statuses: dict[str, Obj], served: dict[str, list[str]],
+            requeue_after: float | None) -> Outcome:
     routes = [statuses[n] for n in parsed.order if n in statuses]
     bad = [r for r in routes if r["ready"] != "True"]
     if bad:
@@ -234,5 +260,7 @@ def _status(parsed: ParsedChannel, statuses: dict[str, Obj], served: dict[str, l
     ready_n = sum(1 for r in routes if r["ready"] == "True")
     return Outcome([ready], status=ChannelStatus(
         routes=[RouteStatus(name=r["name"], ready=ConditionStatus(r["ready"]), reason=r["reason"], message=r["message"],
-                            url=r.get("url"), canary_weight=r.get("canaryWeight")) for r in routes],
-        urls=urls, ready_routes=f"{ready_n}/{len(routes)}"))
+                            url=r.get("url"), canary_weight=r.get("canaryWeight"),
+                            canary_gate=CanaryGateStatus.model_validate(r["canaryGate"]) if r.get("canaryGate") else None)
+                for r in routes],
+        urls=urls, ready_routes=f"{ready_n}/{len(routes)}"), requeue_after=requeue_after)

@@ -87,8 +87,11 @@ def _port(ports: Mapping[Key, int], namespace: str, name: str) -> int:
 
 
 def render_route(*, channel: str, spec: ChannelSpec, route: Route, ports: Mapping[Key, int],
-                 settings: Settings, partners: Sequence[PartnerAccess] = ()) -> list[Obj]:
+                 settings: Settings, partners: Sequence[PartnerAccess] = (), canary_weight: int | None = None) -> list[Obj]:
     """Every child of one route, in apply order. The canary, if any, is in the route's namespace.
+
+    `canary_weight` is a gated canary's current weight (the channel reconciler's, from the Channel's status);
+    a gated canary rendered without it (`finplane render`) gets 0.
 
     With the Gateway API the policies come before the HTTPRoute: one the server refuses stops the
     apply, so the route never serves without its authentication and limits. `partners` are the
@@ -99,9 +102,9 @@ def render_route(*, channel: str, spec: ChannelSpec, route: Route, ports: Mappin
     base = f"{channel}-{route.name}"[:253]
     if spec.backend.kind == BackendKind.GATEWAY:
         routes = [*render_policies(base=base, namespace=ns, labels=labels, spec=spec, route=route, partners=partners),
-                  _http_route(base, ns, labels, spec, route, ports, settings)]
+                  _http_route(base, ns, labels, spec, route, ports, settings, _weight(route, canary_weight))]
     else:
-        routes = _ingresses(base, ns, labels, spec, route, ports, settings)
+        routes = _ingresses(base, ns, labels, spec, route, ports, settings, _weight(route, canary_weight))
     return [*routes, _allowance(base, ns, labels, spec, route, ports, settings)]
 
 
@@ -113,9 +116,18 @@ def render_channel(*, channel: str, spec: ChannelSpec, ports: Mapping[Key, int],
                                       partners=partners)]
 
 
+def _weight(route: Route, gated: int | None) -> int | None:
+    """The canary's weight: its fixed `weight`, or for a gated canary the gate's current one (0 until judged)."""
+    if route.canary is None:
+        return None
+    if route.canary.gate is not None:
+        return gated or 0
+    return route.canary.weight
+
+
 # -- Ingress (ingress-nginx annotations) ---------------------------------------------------------
 def _ingresses(base: str, ns: str, labels: dict[str, str], spec: ChannelSpec, route: Route,
-               ports: Mapping[Key, int], settings: Settings) -> list[Obj]:
+               ports: Mapping[Key, int], settings: Settings, weight: int | None) -> list[Obj]:
     annotations = _nginx_annotations(spec, route, settings)
     out = [_ingress(base, ns, labels, annotations, spec, route, route.capability.name,
                     _port(ports, ns, route.capability.name))]
@@ -123,8 +135,8 @@ def _ingresses(base: str, ns: str, labels: dict[str, str], spec: ChannelSpec, ro
     if canary is not None:
         # ingress-nginx serves a canary as a second Ingress with the same host and path.
         extra = {f"{NGINX}canary": "true"}
-        if canary.weight is not None:
-            extra[f"{NGINX}canary-weight"] = str(canary.weight)
+        if weight is not None:
+            extra[f"{NGINX}canary-weight"] = str(weight)
             extra[f"{NGINX}canary-weight-total"] = "100"
         if canary.header_match is not None:
             extra[f"{NGINX}canary-by-header"] = canary.header_match.name
@@ -179,7 +191,7 @@ def _ingress(name: str, ns: str, labels: dict[str, str], annotations: dict[str, 
 
 # -- Gateway API HTTPRoute ---------------------------------------------------------------------
 def _http_route(name: str, ns: str, labels: dict[str, str], spec: ChannelSpec, route: Route,
-                ports: Mapping[Key, int], settings: Settings) -> Obj:
+                ports: Mapping[Key, int], settings: Settings, weight: int | None) -> Obj:
     gw = gateway_ref(spec, settings)
     parent: Obj = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gw.name, "namespace": gw.namespace}
     if gw.section_name:
@@ -202,7 +214,7 @@ def _http_route(name: str, ns: str, labels: dict[str, str], spec: ChannelSpec, r
             header = {"type": "Exact", "name": canary.header_match.name, "value": canary.header_match.value}
             rules.append({"matches": [{**path_match(), "headers": [header]}], "backendRefs": [{**c, "weight": 1}],
                           "timeouts": timeouts()})
-        weight = canary.weight or 0
+        weight = weight or 0
         rules.append({"matches": [path_match()],
                       "backendRefs": [{**primary, "weight": 100 - weight}, {**c, "weight": weight}],
                       "timeouts": timeouts()})
