@@ -6,8 +6,8 @@ Routes of :data:`router`, included by :func:`platform_api.portal.install`. The s
 the graph adds the direct dependencies of what was found and the sandboxes the viewer may see.
 
 With 10,000 capabilities the page must cost what the API route costs (bench/portal_catalog.py): only the
-rows shown and, when few enough to draw, the graph's nodes are kept; the rest of the matches are only
-counted; the filter choices (a pass over every capability) are kept for :data:`FACETS_TTL` seconds per
+rows shown (the API's page) and, when few enough to draw, the graph's nodes are looked for: the page
+says "more than" rather than counting every match; the filter choices (a pass over every capability) are kept for :data:`FACETS_TTL` seconds per
 cache, and recomputed at once when the number of capabilities changes.
 """
 
@@ -32,7 +32,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 SignedIn = Annotated[Viewer, Depends(signed_in)]
 Text = Annotated[str | None, Query(max_length=253)]
-ROWS = 200  # rows shown; the API route pages through the rest
+ROWS = 50  # rows shown, the API route's default page; the API pages through the rest
 FACETS_TTL = 5.0  # seconds a filter choice may lag behind a capability's update (not its creation)
 
 
@@ -74,10 +74,10 @@ async def catalog_page(request: Request, seen: SignedIn, q: Text = None, team: T
     matches = catalog.search(identity=identity, cache=cache, team=team or None, domain=domain or None,
                              classification=classification or None, ready=readiness, channel=channel or None,
                              q=q or None)
-    found = list(islice(matches, max(ROWS, g.MAX_NODES) + 1))  # what is shown or drawn; the rest only counted
-    total = len(found) + sum(1 for _ in matches)
+    found = list(islice(matches, max(ROWS, g.MAX_NODES) + 1))  # what is shown or drawn; the rest not looked at
+    total, more = len(found), len(found) > max(ROWS, g.MAX_NODES)
     drawing = None
-    if total <= g.MAX_NODES:
+    if not more and total <= g.MAX_NODES:
         shown = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in found}
         deps = []
         for obj in found:  # the direct dependencies of what was found, so a not-Ready callee shows
@@ -92,5 +92,5 @@ async def catalog_page(request: Request, seen: SignedIn, q: Text = None, team: T
     filters = {"q": q or "", "team": team or "", "domain": domain or "", "classification": classification or "",
                "ready": ready or "", "channel": channel or ""}
     return page(request, "catalog.html", seen, entries=[catalog.entry(o) for o in found[:ROWS]], total=total,
-                rows=ROWS, filters=filters, graph=drawing, max_nodes=g.MAX_NODES,
+                more=more, rows=ROWS, filters=filters, graph=drawing, max_nodes=g.MAX_NODES,
                 options=_cached_facets(request, cache))
