@@ -15,6 +15,7 @@ import re
 from typing import Annotated, Any
 
 import yaml
+from finplane.models.compliance_policy import RiskRating, RuleId
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
@@ -112,7 +113,9 @@ def _context(request: Request, obj: Obj, identity: Identity, team: str) -> dict[
     return {"children_yaml": children, "render_problem": render_problem, "cap": svc.public(obj), "team": team, "conditions": status.get("conditions") or [],
             "detail": catalog.detail(identity=identity, cache=cache, namespace=str(ns), name=str(name)),
             "routes": routes, "results": results, "waivers": waivers, "etag": etag(obj),
-            "manifest": yaml.safe_dump(shown, sort_keys=False), "can_write": may_write(identity, team)}
+            "manifest": yaml.safe_dump(shown, sort_keys=False), "can_write": may_write(identity, team),
+            "policies": sorted(p["metadata"]["name"] for p in cache.list(POLICY)),
+            "rules": [r.value for r in RuleId], "risks": [r.value for r in RiskRating]}
 
 
 @router.get("/{team}/new")
