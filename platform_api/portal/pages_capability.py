@@ -15,10 +15,10 @@ import re
 from typing import Annotated, Any
 
 import yaml
-from finplane.models.compliance_policy import RiskRating, RuleId
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
+from finplane.models.compliance_policy import RiskRating, RuleId
 from platform_api.audit import note
 from platform_api.auth.identity import Identity, Role
 from platform_api.authz import may_see_team, require_role

@@ -19,7 +19,15 @@ from starlette.responses import Response
 from platform_api.audit import note
 from platform_api.auth.identity import Role
 from platform_api.authz import require_role
-from platform_api.portal.web import PortalRoute, Viewer, cache_of, checked_form, redirect, signed_in, writer_of
+from platform_api.portal.web import (
+    PortalRoute,
+    Viewer,
+    cache_of,
+    checked_form,
+    redirect,
+    signed_in,
+    writer_of,
+)
 from platform_api.problems import Problem
 from platform_api.schemas import NAME_PATTERN, WaiverCreate
 from platform_api.services import capabilities as svc

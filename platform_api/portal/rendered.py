@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
+
 from finplane.models.business_capability import BusinessCapabilitySpec
 from finplane.models.common import describe_errors
 from finplane.render.capability import render_capability
@@ -19,8 +21,6 @@ from finplane.render.capability_checks import check_capability
 from finplane.render.offline import capability_context
 from finplane.render.slo import render_slo
 from finplane.settings import get_settings
-from pydantic import ValidationError
-
 from platform_api.cache import CAPABILITY, SANDBOX, TEAM, ReadCache
 
 __all__ = ["rendered_children"]
