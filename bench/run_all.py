@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "api_catalog": (["--capabilities", "10000", "--clients", "50", "--seconds", "15"],
                     ["--capabilities", "10000", "--clients", "50", "--seconds", "3"]),
     "render": (["--capabilities", "10000"], ["--capabilities", "1000"]),
+    "portal_catalog": (["--capabilities", "10000", "--requests", "30"], ["--capabilities", "10000", "--requests", "5"]),
 }
 
 

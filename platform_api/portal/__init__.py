@@ -29,6 +29,7 @@ from platform_api.portal import (
     pages_sandbox,
     pages_signin,
     pages_team,
+    pages_waiver,
 )
 from platform_api.portal.config import PortalSettings
 from platform_api.portal.session import SessionCodec
@@ -58,7 +59,8 @@ def install(app: FastAPI, *, api_settings: ApiSettings, prefix: str, settings: P
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     app.state.finplane.extras["portal"] = Portal(settings=cfg, codec=SessionCodec(key, secure=secure), env=env)
-    for module in (pages_signin, oidc, pages_catalog, pages_capability, pages_team, pages_sandbox, pages_compliance):
+    for module in (pages_signin, oidc, pages_catalog, pages_capability, pages_team, pages_sandbox, pages_compliance,
+                   pages_waiver):
         app.include_router(module.router)
     app.mount("/portal/static", _Static(directory=STATIC), name="portal-static")
     apidocs.install(app, prefix=prefix)

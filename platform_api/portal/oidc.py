@@ -4,9 +4,11 @@ Routes of :data:`router`, included by :func:`platform_api.portal.install`, offer
 ``FINPLANE_PORTAL_OIDC_*`` settings name the endpoints and the client. ``/portal/oidc/start`` draws a
 state, a nonce and a code verifier, keeps them in a short-lived signed HttpOnly cookie and sends the
 browser to the IdP with the verifier's S256 challenge; ``/portal/oidc/callback`` checks the state against
-that cookie, exchanges the code (with the verifier) at the token endpoint and signs in with the token the
-IdP returns for this API (the access token, else the ID token), verified by the API's own verifier
-(issuer, audience, JWKS), so a token the API would refuse is no session either.
+that cookie, exchanges the code (with the verifier) at the token endpoint, checks the ID token (signed by
+the trusted issuer's keys, meant for this client, carrying the nonce drawn for this sign-in: an ID token
+replayed from another sign-in is refused) and signs in with the token the IdP returns for this API (the
+access token, else the ID token), verified by the API's own verifier (issuer, audience, JWKS), so a token
+the API would refuse is no session either.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ import jwt
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from platform_api.auth.tokens import AuthError
+from platform_api.auth.headers import parse_header
+from platform_api.auth.tokens import AuthError, TokenVerifier
 from platform_api.portal.config import PortalSettings
 from platform_api.portal.pages_signin import safe_next, start_session
 from platform_api.portal.web import PortalRoute, Viewer, page, portal_of, security_headers, viewer
 from platform_api.problems import Problem
 
-__all__ = ["STATE_COOKIE", "challenge", "router", "transport"]
+__all__ = ["STATE_COOKIE", "challenge", "check_id_token", "router", "transport"]
 
 router = APIRouter(prefix="/portal/oidc", route_class=PortalRoute, include_in_schema=False)
 AnyViewer = Annotated[Viewer, Depends(viewer)]
@@ -85,6 +88,30 @@ async def _exchange(token_endpoint: str, form: dict[str, str]) -> dict[str, Any]
     return body if isinstance(body, dict) else {}
 
 
+async def check_id_token(verifier: TokenVerifier, id_token: object, *, client_id: str, nonce: str) -> None:
+    """Refuse (401) an ID token that is missing, not signed by the trusted issuer, not for this client, or
+    whose nonce is not the one drawn when this browser started the sign-in (OpenID Connect Core 3.1.3.7)."""
+    if not isinstance(id_token, str):
+        raise Problem(401, "The identity provider returned no ID token.", reason="IdTokenMissing")
+    try:
+        header = parse_header(id_token)
+        issuer = jwt.decode(id_token, options={"verify_signature": False}).get("iss")
+        if not isinstance(issuer, str):
+            raise AuthError("MissingClaim", "the ID token has no issuer (iss)")
+        # The API's own key source (the JWKS of the trusted issuer), so the ID token meets the same trust.
+        key, expected_issuer, alg = await verifier._key_for(id_token, header, issuer)  # noqa: SLF001
+        claims = jwt.decode(id_token, key=key, algorithms=[alg], audience=client_id, issuer=expected_issuer,
+                            leeway=verifier.settings.leeway_seconds,
+                            options={"require": ["exp", "iss", "aud", "sub", "nonce"]})
+    except AuthError as exc:
+        raise Problem(401, f"The ID token is not accepted: {exc.message}", reason=exc.reason) from None
+    except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
+        raise Problem(401, "The ID token is not valid for this client.", reason="IdTokenInvalid") from None
+    if not hmac.compare_digest(str(claims.get("nonce")), nonce):
+        raise Problem(401, "The ID token was not issued for this sign-in (nonce mismatch); start again.",
+                      reason="NonceMismatch")
+
+
 @router.get("/callback")
 async def callback(request: Request, seen: AnyViewer, code: Annotated[str | None, Query(max_length=4096)] = None,
                    state: Annotated[str | None, Query(max_length=256)] = None,
@@ -99,11 +126,13 @@ async def callback(request: Request, seen: AnyViewer, code: Annotated[str | None
     tokens = await _exchange(token_endpoint, {"grant_type": "authorization_code", "code": code,
                                               "redirect_uri": redirect_uri, "client_id": client_id,
                                               "code_verifier": str(kept["verifier"])})
+    verifier: TokenVerifier = request.app.state.finplane.verifier
+    await check_id_token(verifier, tokens.get("id_token"), client_id=client_id, nonce=str(kept.get("nonce")))
     token = tokens.get("access_token") or tokens.get("id_token")
     if not isinstance(token, str):
         raise Problem(502, "The identity provider returned no token.", reason="IdpAnswerInvalid")
     try:
-        await request.app.state.finplane.verifier.verify(token)
+        await verifier.verify(token)
     except AuthError as exc:
         raise Problem(401, f"The identity provider's token is not accepted here: {exc.message}",
                       reason=exc.reason) from None

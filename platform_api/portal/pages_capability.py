@@ -1,5 +1,7 @@
 """The capability pages: conditions with reasons and times, dependencies both ways, channels and canary
-weights, compliance results and waivers, the CR as stored; create, edit (ETag precondition) and delete.
+weights, compliance results and waivers, the children the operator renders for it (:mod:`.rendered`), the
+CR as stored; create, edit (ETag precondition) and delete. Recent events and drift are not shown: the API
+keeps no Events in its cache and reads none from the cluster.
 
 Routes of :data:`router`, included by :func:`platform_api.portal.install`. Reads and writes are the
 capability service's own (:mod:`platform_api.services.capabilities`): a team acts on its own team's
@@ -16,10 +18,12 @@ import yaml
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
+from finplane.models.compliance_policy import RiskRating, RuleId
 from platform_api.audit import note
 from platform_api.auth.identity import Identity, Role
 from platform_api.authz import may_see_team, require_role
 from platform_api.cache import CHANNEL, POLICY
+from platform_api.portal.rendered import rendered_children
 from platform_api.portal.web import (
     PortalRoute,
     Viewer,
@@ -105,10 +109,13 @@ def _context(request: Request, obj: Obj, identity: Identity, team: str) -> dict[
     shown = {k: v for k, v in obj.items() if k != "metadata"}
     shown["metadata"] = {k: v for k, v in meta.items() if k in ("name", "namespace", "labels", "annotations",
                                                                  "generation", "resourceVersion")}
-    return {"cap": svc.public(obj), "team": team, "conditions": status.get("conditions") or [],
+    children, render_problem = rendered_children(cache, obj)
+    return {"children_yaml": children, "render_problem": render_problem, "cap": svc.public(obj), "team": team, "conditions": status.get("conditions") or [],
             "detail": catalog.detail(identity=identity, cache=cache, namespace=str(ns), name=str(name)),
             "routes": routes, "results": results, "waivers": waivers, "etag": etag(obj),
-            "manifest": yaml.safe_dump(shown, sort_keys=False), "can_write": may_write(identity, team)}
+            "manifest": yaml.safe_dump(shown, sort_keys=False), "can_write": may_write(identity, team),
+            "policies": sorted(p["metadata"]["name"] for p in cache.list(POLICY)),
+            "rules": [r.value for r in RuleId], "risks": [r.value for r in RiskRating]}
 
 
 @router.get("/{team}/new")

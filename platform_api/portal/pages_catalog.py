@@ -4,18 +4,25 @@ catalog service, and the dependency graph of what was found (an SVG drawn on the
 Routes of :data:`router`, included by :func:`platform_api.portal.install`. The search is
 :func:`platform_api.services.catalog.search`, the API's own (same roles: teams, auditors, admins);
 the graph adds the direct dependencies of what was found and the sandboxes the viewer may see.
+
+With 10,000 capabilities the page must cost what the API route costs (bench/portal_catalog.py): only the
+rows shown (the API's page) and, when few enough to draw, the graph's nodes are looked for: the page
+says "more than" rather than counting every match; the filter choices (a pass over every capability) are kept for :data:`FACETS_TTL` seconds per
+cache, and recomputed at once when the number of capabilities changes.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
+from itertools import islice
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from platform_api.authz import team_of_capability
-from platform_api.cache import CAPABILITY
+from platform_api.cache import CAPABILITY, ReadCache
 from platform_api.portal import graph as g
 from platform_api.portal.web import PortalRoute, Viewer, cache_of, page, signed_in
 from platform_api.services import catalog, sandboxes
@@ -25,7 +32,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 SignedIn = Annotated[Viewer, Depends(signed_in)]
 Text = Annotated[str | None, Query(max_length=253)]
-ROWS = 200  # rows shown; the API route pages through the rest
+ROWS = 50  # rows shown, the API route's default page; the API pages through the rest
+FACETS_TTL = 5.0  # seconds a filter choice may lag behind a capability's update (not its creation)
 
 
 def _facets(objs: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
@@ -42,6 +50,19 @@ def _facets(objs: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
     return {k: sorted(v - {""}) for k, v in found.items()}
 
 
+def _cached_facets(request: Request, cache: ReadCache) -> dict[str, list[str]]:
+    """The filter choices, recomputed when older than FACETS_TTL or when the capabilities were counted differently."""
+    extras = request.app.state.finplane.extras
+    count = sum(1 for _ in cache.ordered(CAPABILITY))  # a walk over the keys, no summary
+    kept = extras.get("portal_facets")
+    now = time.monotonic()
+    if kept is not None and kept[0] is cache and kept[1] == count and now - kept[2] < FACETS_TTL:
+        return dict(kept[3])
+    facets = _facets(cache.ordered(CAPABILITY))
+    extras["portal_facets"] = (cache, count, now, facets)
+    return facets
+
+
 @router.get("/catalog")
 async def catalog_page(request: Request, seen: SignedIn, q: Text = None, team: Text = None, domain: Text = None,
                        classification: Text = None, ready: Annotated[str | None, Query(max_length=5)] = None,
@@ -50,11 +71,13 @@ async def catalog_page(request: Request, seen: SignedIn, q: Text = None, team: T
     assert identity is not None
     readiness = {"true": True, "false": False}.get(ready or "")
     # in (namespace, name) order already (the cache's key-ordered store)
-    found = list(catalog.search(identity=identity, cache=cache, team=team or None, domain=domain or None,
-                                classification=classification or None, ready=readiness, channel=channel or None,
-                                q=q or None))
+    matches = catalog.search(identity=identity, cache=cache, team=team or None, domain=domain or None,
+                             classification=classification or None, ready=readiness, channel=channel or None,
+                             q=q or None)
+    found = list(islice(matches, max(ROWS, g.MAX_NODES) + 1))  # what is shown or drawn; the rest not looked at
+    total, more = len(found), len(found) > max(ROWS, g.MAX_NODES)
     drawing = None
-    if len(found) <= g.MAX_NODES:
+    if not more and total <= g.MAX_NODES:
         shown = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in found}
         deps = []
         for obj in found:  # the direct dependencies of what was found, so a not-Ready callee shows
@@ -68,6 +91,6 @@ async def catalog_page(request: Request, seen: SignedIn, q: Text = None, team: T
         drawing = g.build(found + deps, sandboxes.list_visible(identity=identity, cache=cache))
     filters = {"q": q or "", "team": team or "", "domain": domain or "", "classification": classification or "",
                "ready": ready or "", "channel": channel or ""}
-    return page(request, "catalog.html", seen, entries=[catalog.entry(o) for o in found[:ROWS]], total=len(found),
-                rows=ROWS, filters=filters, graph=drawing, max_nodes=g.MAX_NODES,
-                options=_facets(catalog.search(identity=identity, cache=cache)))
+    return page(request, "catalog.html", seen, entries=[catalog.entry(o) for o in found[:ROWS]], total=total,
+                more=more, rows=ROWS, filters=filters, graph=drawing, max_nodes=g.MAX_NODES,
+                options=_cached_facets(request, cache))

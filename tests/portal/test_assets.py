@@ -1,10 +1,11 @@
 """The portal's static files are what they claim: the vendored htmx is the exact npm file of the version
 named in its folder, its README and the page's <script>, with its licence beside it; the portal's own
-scripts are served with nosniff and the right types."""
+scripts are served with nosniff and the right types; every image the README shows exists, a small PNG."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -29,3 +30,14 @@ def test_the_pages_load_the_vendored_htmx_and_the_files_are_served_with_nosniff(
         answer = client.get(url)
         assert answer.status_code == 200 and kind in answer.headers["content-type"]
         assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_every_image_the_readme_shows_is_a_committed_small_png() -> None:
+    repo = VENDOR.parents[3]
+    links = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", (repo / "README.md").read_text())
+    shots = [link for link in links if link.startswith("docs/screenshots/")]
+    assert {Path(link).stem for link in shots} >= {"catalog", "capability", "sandbox-approval", "compliance"}
+    for link in links:
+        data = (repo / link).read_bytes()  # a missing file fails here
+        assert data.startswith(b"\x89PNG\r\n\x1a\n"), link
+        assert len(data) < 200_000, f"{link} is {len(data)} bytes"

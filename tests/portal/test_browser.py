@@ -6,7 +6,9 @@ refreshes its conditions with htmx); a partner requests a sandbox, an admin who 
 approves the reviewed request, the operator provisions it and the partner reads the credential once and
 then no more; an auditor's pages have no write control and a POST it forges from the page (with its own
 valid CSRF token) is refused; the catalog's graph names a dependency that is not Ready. (The offline API docs are
-checked without a browser, in test_guards.py.) One stack for the module; screenshots of each page go to test-output/portal/.
+checked without a browser, in test_guards.py.) One stack for the module; screenshots of each page go to
+test-output/portal/, and those the README shows (catalog, capability, sandbox approval, compliance) to
+docs/screenshots/ as well (the 1280x800 viewport, not the full page, so each PNG stays small).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tests.support import REPO
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("FINPLANE_TEST_OUTPUT", REPO / "test-output")) / "portal"
+README_SHOTS = REPO / "docs" / "screenshots"
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
@@ -100,6 +103,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    README_SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         yield b
@@ -108,7 +112,7 @@ def browser() -> Iterator[Browser]:
 
 def _page(browser: Browser, stack: DevStack, role: str, subject: str, **scope: str) -> Page:
     """A fresh browser context (its own cookies) signed in through the dev sign-in page with the keyboard."""
-    page = browser.new_context(base_url=stack.url, viewport={"width": 1280, "height": 900}).new_page()
+    page = browser.new_context(base_url=stack.url, viewport={"width": 1280, "height": 800}).new_page()
     page.on("console", lambda m: CSP_VIOLATIONS.append(f"{page.url}: {m.text}")
             if m.type == "error" and "Content Security Policy" in m.text else None)
     page.goto("/portal/")
@@ -122,8 +126,10 @@ def _page(browser: Browser, stack: DevStack, role: str, subject: str, **scope: s
     return page
 
 
-def _shot(page: Page, name: str) -> None:
+def _shot(page: Page, name: str, *, readme: bool = False) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    if readme:  # what a reader of the README sees: the viewport, PNG
+        page.screenshot(path=str(README_SHOTS / f"{name}.png"), full_page=False)
 
 
 def test_a_team_creates_a_capability_and_sees_it_become_ready(browser: Browser, stack: DevStack) -> None:
@@ -139,7 +145,7 @@ def test_a_team_creates_a_capability_and_sees_it_become_ready(browser: Browser, 
     page.get_by_role("button", name="Create").click()
     page.wait_for_url("**/portal/capabilities/payments/statements")
     expect(page.locator('tr[data-condition="Ready"][data-status="True"]')).to_be_visible(timeout=90_000)
-    _shot(page, "capability")
+    _shot(page, "capability", readme=True)
 
 
 def test_a_partner_requests_a_sandbox_an_admin_approves_it_and_the_credential_is_shown_once(
@@ -156,7 +162,7 @@ def test_a_partner_requests_a_sandbox_an_admin_approves_it_and_the_credential_is
 
     admin = _page(browser, stack, "admin", "ada")
     admin.goto("/portal/sandboxes/acmepay--trial")
-    _shot(admin, "sandbox-approval")
+    _shot(admin, "sandbox-approval", readme=True)
     admin.get_by_role("button", name="Approve this request").click()
     expect(admin.locator("#approval")).to_have_text("approved")
 
@@ -184,7 +190,7 @@ def test_an_auditor_sees_no_write_control_and_a_forged_post_is_refused(browser: 
         assert page.locator("form[method=post]").evaluate_all("fs => fs.map(f => f.getAttribute('action'))") \
             == ["/portal/signout"], url
         assert page.get_by_role("button", name=re.compile("Delete|Approve|Reject|Create")).count() == 0
-    _shot(page, "compliance")
+    _shot(page, "compliance", readme=True)
     status = page.evaluate("""async () => {
         const token = document.querySelector('input[name=csrf_token]').value;
         const body = new URLSearchParams({csrf_token: token, etag: '*'});
@@ -215,7 +221,7 @@ def test_the_catalog_graph_shows_a_dependency_that_is_not_ready(browser: Browser
     expect(page.locator('[data-node="cap:payments/reporting"]')).to_be_visible()
     expect(page.locator("#results")).to_contain_text("Not Ready: ")
     page.goto("/portal/catalog")
-    _shot(page, "catalog")
+    _shot(page, "catalog", readme=True)
     page.get_by_label("Search", exact=True).fill("kyc")  # htmx narrows the results as one types
     expect(page.locator("#results tbody tr")).to_have_count(1)
     assert "q=kyc" in page.url

@@ -4,7 +4,8 @@ Covers: /portal/oidc/start sends the browser to the IdP with an S256 challenge a
 exchanges the code with the matching verifier and signs in with the token the API's own verifier accepts;
 a callback whose state was not started in this browser is refused before any exchange; a code the IdP
 refuses (e.g. a verifier that does not match its challenge) is no session; a token from an issuer the API
-does not trust is no session; without the settings the flow does not exist.
+does not trust is no session; an ID token whose nonce is not this sign-in's (replayed from another
+sign-in, or none at all) is no session; without the settings the flow does not exist.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class FakeIdp:
     def __init__(self, key: rsa.RSAPrivateKey, *, issuer: str = ISSUER) -> None:
         self.key, self.issuer = key, issuer
         self.codes: dict[str, str] = {}
+        self.nonces: dict[str, str] = {}  # code -> the nonce of the authorization request it answers
         self.exchanges = 0
 
     def authorize(self, location: str) -> tuple[str, str]:
@@ -43,18 +45,22 @@ class FakeIdp:
         assert query["code_challenge_method"] == ["S256"] and query["response_type"] == ["code"]
         code = f"code-{len(self.codes)}"
         self.codes[code] = query["code_challenge"][0]
+        self.nonces[code] = query["nonce"][0]
         return code, query["state"][0]
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.exchanges += 1
         form = parse_qs(request.content.decode())
-        challenge = self.codes.pop(form["code"][0], None)
+        challenge, nonce = self.codes.pop(form["code"][0], None), self.nonces.pop(form["code"][0], None)
         if challenge is None or oidc.challenge(form["code_verifier"][0]) != challenge:
             return httpx.Response(400, json={"error": "invalid_grant"})
         now = int(time.time())
         token = jwt.encode({"iss": self.issuer, "aud": "finplane-api", "sub": "ada@bank.example", "iat": now,
                             "exp": now + 600, "role": "auditor"}, self.key, algorithm="RS256", headers={"kid": "k1"})
-        return httpx.Response(200, json={"access_token": token, "token_type": "Bearer"})
+        claims = {"iss": self.issuer, "aud": "finplane-portal", "sub": "ada@bank.example", "iat": now,
+                  "exp": now + 600, **({"nonce": nonce} if nonce is not None else {})}
+        id_token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "k1"})
+        return httpx.Response(200, json={"access_token": token, "id_token": id_token, "token_type": "Bearer"})
 
 
 @pytest.fixture
@@ -112,6 +118,25 @@ def test_a_code_redeemed_without_its_verifier_or_a_token_from_another_issuer_is_
     code, state = fake.authorize(start.headers["location"])
     untrusted = client.get(f"/portal/oidc/callback?code={code}&state={state}")
     assert untrusted.status_code == 401
+    assert client.get("/portal/catalog", follow_redirects=False).status_code == 303  # still signed out
+
+
+def test_an_id_token_replayed_from_another_sign_in_or_without_a_nonce_is_no_session(
+        idp: tuple[TestClient, FakeIdp]) -> None:
+    client, fake = idp
+    fake.authorize(client.get("/portal/oidc/start", follow_redirects=False).headers["location"])
+    earlier_nonce = fake.nonces.popitem()[1]  # an attacker's ID token carries the nonce of a sign-in it saw
+    start = client.get("/portal/oidc/start", follow_redirects=False)
+    code, state = fake.authorize(start.headers["location"])
+    assert fake.nonces[code] != earlier_nonce
+    fake.nonces[code] = earlier_nonce
+    replayed = client.get(f"/portal/oidc/callback?code={code}&state={state}")
+    assert replayed.status_code == 401 and "NonceMismatch" in replayed.text
+    start = client.get("/portal/oidc/start", follow_redirects=False)
+    code, state = fake.authorize(start.headers["location"])
+    del fake.nonces[code]  # an ID token with no nonce at all
+    missing = client.get(f"/portal/oidc/callback?code={code}&state={state}")
+    assert missing.status_code == 401 and "IdTokenInvalid" in missing.text
     assert client.get("/portal/catalog", follow_redirects=False).status_code == 303  # still signed out
 
 
