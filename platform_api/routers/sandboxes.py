@@ -1,6 +1,6 @@
 """Routes of partner sandboxes: request, amend, approve/reject (bound to the reviewed ETag), read (credential
 once, to the named partner only), extension (request, withdraw, approve, reject), promotion to production
-(request, approve, reject, revoke), rotate, delete."""
+(request, approve, reject, revoke), usage (from Prometheus), rotate, delete."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from platform_api.schemas import (
 )
 from platform_api.services import sandbox_extensions as ext
 from platform_api.services import sandbox_promotion as promo
+from platform_api.services import sandbox_usage as usage_svc
 from platform_api.services import sandboxes as svc
 
 __all__ = ["router"]
@@ -190,6 +191,12 @@ async def revoke_promotion(request: Request, response: Response, identity: Curre
     note(request, action="revoke-promotion", kind="TenantSandbox", name=name)
     obj = await promo.revoke(identity=identity, cache=cache, writer=writer, name=name)
     return _answer(response, obj)
+
+
+@router.get("/{name}/usage", responses={503: ERRORS[400]},
+            summary="The sandbox's API usage: calls per second and over the rolling 30 days (from Prometheus)")
+async def sandbox_usage(identity: CurrentIdentity, cache: Cache, settings: Settings, name: Name) -> Any:
+    return await usage_svc.usage(identity=identity, cache=cache, settings=settings, name=name)
 
 
 @router.post("/{name}/rotation", response_model=SandboxPublic, status_code=202,
