@@ -113,6 +113,13 @@ class SandboxDecision(_Body):
     comment: str | None = Field(default=None, max_length=1024)
 
 
+class PromotionRequest(_Body):
+    capabilities: list[str] = Field(min_length=1, max_length=64, description="namespace/name of the sandbox's "
+                                    "allowed capabilities to open in production.")
+    tier: str | None = Field(default=None, max_length=32, description="The production quota tier (default: the "
+                             "sandbox's tier).")
+
+
 class ExtensionRequest(_Body):
     expiresAt: Timestamp = Field(description="The new expiry (RFC 3339, with a time zone).", max_length=64)
     reason: str = Field(min_length=1, max_length=1024)
@@ -142,6 +149,8 @@ class SandboxPublic(BaseModel):
     conditions: list[dict[str, Any]]
     credential: CredentialPublic | None
     extensionRequest: dict[str, Any] | None
+    promotion: dict[str, Any] | None = Field(default=None, description="Production access: state, capabilities, "
+                                             "tier, who requested, decided and revoked it.")
 
 
 class PolicyPublic(BaseModel):

@@ -35,6 +35,12 @@ class ApiSettings(BaseSettings):
     dev_key_dir: Path = Field(default_factory=lambda: Path.home() / ".finplane")
     dev_issuer: str = "https://finplane.local/dev"
 
+    # Partner usage (GET /api/v1/sandboxes/{name}/usage): the Prometheus that evaluates the operator's
+    # metering rules (finplane.render.gateway_metering), e.g. http://prometheus-operated.monitoring:9090.
+    # Unset: the route answers 503 UsageNotConfigured.
+    prometheus_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=2048)
+    prometheus_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+
     # Where teams' capabilities live: the namespace of team T is this template formatted.
     team_namespace_template: str = "{team}"
 

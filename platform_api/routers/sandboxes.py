@@ -1,5 +1,6 @@
 """Routes of partner sandboxes: request, amend, approve/reject (bound to the reviewed ETag), read (credential
-once, to the named partner only), extension (request, withdraw, approve, reject), rotate, delete."""
+once, to the named partner only), extension (request, withdraw, approve, reject), promotion to production
+(request, approve, reject, revoke), usage (from Prometheus), rotate, delete."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ from platform_api.schemas import (
     NAME_PATTERN,
     ExtensionRequest,
     Page,
+    PromotionRequest,
     SandboxCreate,
     SandboxDecision,
     SandboxPublic,
     SandboxUpdate,
 )
 from platform_api.services import sandbox_extensions as ext
+from platform_api.services import sandbox_promotion as promo
+from platform_api.services import sandbox_usage as usage_svc
 from platform_api.services import sandboxes as svc
 
 __all__ = ["router"]
@@ -148,6 +152,51 @@ async def reject_extension(request: Request, response: Response, identity: Curre
     note(request, action="reject-extension", kind="TenantSandbox", name=name)
     obj = await ext.reject_extension(identity=identity, cache=cache, writer=writer, name=name, if_match=if_match)
     return _answer(response, obj)
+
+
+@router.post("/{name}/promotion", response_model=SandboxPublic, status_code=202,
+             summary="Request production access for some of the sandbox's capabilities (its partner or an admin)")
+async def request_promotion(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                            writer: Gateway, settings: Settings, name: Name, body: PromotionRequest) -> Any:
+    note(request, action="request-promotion", kind="TenantSandbox", name=name)
+    obj = await promo.request(identity=identity, cache=cache, writer=writer, settings=settings, name=name,
+                              capabilities=body.capabilities, tier=body.tier)
+    return _answer(response, obj)
+
+
+@router.post("/{name}/promotion/approve", response_model=SandboxPublic, responses=PRECONDITIONS,
+             summary="Approve the promotion as reviewed (admin, not the requester; If-Match)")
+async def approve_promotion(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                            writer: Gateway, name: Name, if_match: IfMatch = None) -> Any:
+    note(request, action="approve-promotion", kind="TenantSandbox", name=name)
+    obj = await promo.decide(identity=identity, cache=cache, writer=writer, name=name, approved=True,
+                             if_match=if_match)
+    return _answer(response, obj)
+
+
+@router.post("/{name}/promotion/reject", response_model=SandboxPublic, responses=PRECONDITIONS,
+             summary="Reject the promotion as reviewed (admin, not the requester; If-Match)")
+async def reject_promotion(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                           writer: Gateway, name: Name, if_match: IfMatch = None) -> Any:
+    note(request, action="reject-promotion", kind="TenantSandbox", name=name)
+    obj = await promo.decide(identity=identity, cache=cache, writer=writer, name=name, approved=False,
+                             if_match=if_match)
+    return _answer(response, obj)
+
+
+@router.post("/{name}/promotion/revoke", response_model=SandboxPublic,
+             summary="Revoke production access (admin); the production key leaves the routes in one channel pass")
+async def revoke_promotion(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
+                           writer: Gateway, name: Name) -> Any:
+    note(request, action="revoke-promotion", kind="TenantSandbox", name=name)
+    obj = await promo.revoke(identity=identity, cache=cache, writer=writer, name=name)
+    return _answer(response, obj)
+
+
+@router.get("/{name}/usage", responses={503: ERRORS[400]},
+            summary="The sandbox's API usage: calls per second and over the rolling 30 days (from Prometheus)")
+async def sandbox_usage(identity: CurrentIdentity, cache: Cache, settings: Settings, name: Name) -> Any:
+    return await usage_svc.usage(identity=identity, cache=cache, settings=settings, name=name)
 
 
 @router.post("/{name}/rotation", response_model=SandboxPublic, status_code=202,

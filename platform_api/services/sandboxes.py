@@ -30,6 +30,7 @@ from typing import Any
 
 from finplane import API_VERSION, SANDBOX_CREDENTIAL_KEY, SANDBOX_CREDENTIAL_SECRET
 from finplane.kube import errors as kerr
+from finplane.models.tenant_sandbox_promotion import PROMOTION_ANNOTATIONS, promotion_of
 from platform_api.auth.identity import Identity, Role, same_subject
 from platform_api.authz import may_see_sandbox, not_found, require_role
 from platform_api.cache import CAPABILITY, SANDBOX, ReadCache
@@ -54,7 +55,7 @@ TERMS = "finplane.io/terms-accepted-at"
 CREDENTIAL_SHOWN = "finplane.io/credential-shown"
 EXTENSION = "finplane.io/extension-request"
 #: The annotations an admin's decision depends on (part of the review tag).
-REVIEWED = (APPROVAL, REQUESTED_BY, AMENDED_BY, EXTENSION)
+REVIEWED = (APPROVAL, REQUESTED_BY, AMENDED_BY, EXTENSION, *PROMOTION_ANNOTATIONS)
 
 
 def now() -> datetime:
@@ -112,7 +113,16 @@ def public(obj: Obj, *, credential_value: str | None = None) -> Obj:
             "expiresAt": status.get("expiresAt") or spec.get("expiresAt"),
             "resourceVersion": meta.get("resourceVersion", ""), "etag": review_tag(obj), "spec": spec,
             "platformFields": rules.platform_fields(spec), "conditions": status.get("conditions") or [],
-            "credential": credential, "extensionRequest": extension}
+            "credential": credential, "extensionRequest": extension, "promotion": _promotion(obj)}
+
+
+def _promotion(obj: Obj) -> Obj | None:
+    p = promotion_of(obj)
+    if p is None:
+        return None
+    return {"state": p.state, "capabilities": [f"{ns}/{n}" for ns, n in sorted(p.capabilities)], "tier": p.tier,
+            "requestedBy": p.requested_by or None, "decidedBy": p.decided_by or None,
+            "decidedAt": p.decided_at or None, "revokedAt": p.revoked_at or None}
 
 
 def list_visible(*, identity: Identity, cache: ReadCache) -> list[Obj]:

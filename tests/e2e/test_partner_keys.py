@@ -88,3 +88,44 @@ def test_a_sandboxs_key_opens_its_routes_only_is_replaced_at_rotation_and_remove
     wait_for(lambda: (cluster.get("tenantsandbox", "acme") or {}).get("status", {}).get("phase") == "Expired",
              timeout=60, what="sandbox acme torn down")
     wait_for(lambda: keys(cluster, "kyc", "risk") == {}, timeout=60, what="acme's key gone from the kyc route")
+
+
+def test_a_promoted_partners_production_key_outlives_the_sandbox_and_goes_at_revocation(stack: Cluster) -> None:
+    """A production channel admits the promotion's production key only; the sandbox's expiry keeps it, the
+    revocation removes it (and its Secret) in the next channel pass."""
+    cluster = stack
+    cluster.apply([builders.namespace("fraud"), builders.namespace("finplane-system"),
+                   builders.namespace("envoy-gateway-system")])
+    cluster.apply(builders.capability("aml", "fraud", owner={"team": "fraud", "contact": "fraud@bank.example"},
+                                      domain="compliance", image="registry.example/fraud/aml:1.0.0"))
+    cluster.apply(builders.channel("prod", [builders.route("aml", "fraud", "aml", "/aml")], type_="open-api",
+                                   hostnames=["api.bank.example"], labels={"finplane.io/environment": "production"}))
+
+    def prod_keys() -> dict[str, str] | None:
+        secret = cluster.get("secret", "prod-aml.partner-keys", "fraud")
+        return None if secret is None else {k: base64.b64decode(v).decode()
+                                            for k, v in (secret.get("data") or {}).items()}
+
+    def production_key() -> str | None:
+        secret = cluster.get("secret", "finplane-production-key.globex", "finplane-system") or {}
+        raw = (secret.get("data") or {}).get("api-key")
+        return base64.b64decode(raw).decode() if raw else None
+
+    promotion = {"finplane.io/promotion": "approved", "finplane.io/promotion-requested-by": "globex-bot",
+                 "finplane.io/promotion-decided-by": "ada",
+                 "finplane.io/promotion-request": json.dumps({"capabilities": ["fraud/aml"], "tier": "large"})}
+    cluster.apply(builders.sandbox("globex", tier="small", annotations=promotion,
+                                   allowedCapabilities=[{"namespace": "fraud", "name": "aml"}]))
+    key = wait_for(production_key, timeout=60, what="the production key")
+    wait_for(lambda: prod_keys() == {"globex": key}, timeout=60, what="globex's production key on the prod route")
+    sandbox_key = (cluster.get("secret", "partner-api-credential", "sbx-globex") or {}).get("data", {}).get("api-key")
+    assert sandbox_key is None or base64.b64decode(sandbox_key).decode() != key
+
+    cluster.kubectl("patch", "tenantsandbox", "globex", "--type=merge", "-p", '{"spec": {"ttlSeconds": 1}}')
+    wait_for(lambda: (cluster.get("tenantsandbox", "globex") or {}).get("status", {}).get("phase") == "Expired",
+             timeout=60, what="globex expired")
+    assert prod_keys() == {"globex": key}  # the expiry woke the channel; production access stays
+
+    cluster.kubectl("annotate", "--overwrite", "tenantsandbox", "globex", "finplane.io/promotion=revoked")
+    wait_for(lambda: prod_keys() == {}, timeout=60, what="the production key gone after revocation")
+    assert production_key() is None

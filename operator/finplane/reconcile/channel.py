@@ -28,9 +28,10 @@ from finplane.kube.errors import NotFound
 from finplane.metrics import WRITES
 from finplane.models.channel import CanaryGateStatus, ChannelStatus, RouteStatus
 from finplane.models.common import ConditionStatus
+from finplane.models.tenant_sandbox_promotion import is_production_channel
 from finplane.names import BUSINESS_CAPABILITY, CHANNEL, TENANT_SANDBOX
 from finplane.reconcile.channel_canary import judge_canary
-from finplane.reconcile.channel_partners import active_partners, sandbox_wakes
+from finplane.reconcile.channel_partners import active_partners, promoted_partners, sandbox_wakes
 from finplane.reconcile.channel_state import (
     LastGood,
     ParsedChannel,
@@ -153,8 +154,10 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
 
         partners: list[PartnerAccess] = []
         if partner_facing(parsed.spec):
-            partners = await active_partners(rt.kube, rt.stores.get(TENANT_SANDBOX, {}), wanted=_refs(body),
-                                             settings=rt.settings)
+            # Production channels admit promoted partners' production keys only (reconcile.channel_partners).
+            pick = promoted_partners if is_production_channel(body) else active_partners
+            partners = await pick(rt.kube, rt.stores.get(TENANT_SANDBOX, {}), wanted=_refs(body),
+                                  settings=rt.settings)
         statuses: dict[str, Obj] = {}
         served: dict[str, list[str]] = {}
         wanted: set[str] = set()

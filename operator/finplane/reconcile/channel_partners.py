@@ -7,6 +7,12 @@ reconciler keeps in the sandbox's namespace (`finplane.SANDBOX_CREDENTIAL_SECRET
 rotates, expires or is deleted changes its status or disappears, which wakes the channels routing to
 its capabilities (`sandbox_wakes`), so the next pass renders the keys Secret without the old key.
 
+A production channel (label `finplane.io/environment: production`) is opened by promotions instead
+(`promoted_partners`): a sandbox whose promotion was approved by a second admin reaches the capabilities
+the promotion names with its production key, kept in the Secret `finplane-production-key.<sandbox>` in
+Finplane's own namespace (created here on the first pass after approval, deleted on revocation). The
+sandbox's expiry or teardown does not end it; revocation (or deleting the TenantSandbox) does.
+
 The keys live only in memory and in the operator-owned keys Secret: never logged, never in status.
 """
 
@@ -14,17 +20,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from finplane import SANDBOX_CREDENTIAL_KEY, SANDBOX_CREDENTIAL_SECRET
 from finplane.kube.client import Kube
 from finplane.models.tenant_sandbox import TenantSandboxSpec
+from finplane.models.tenant_sandbox_promotion import production_key_secret, promotion_of
 from finplane.names import APPROVAL_ANNOTATION
 from finplane.render.gateway import PartnerAccess
 from finplane.settings import Settings
 
-__all__ = ["active_partners", "partner_quota", "sandbox_capabilities", "sandbox_is_active", "sandbox_wakes"]
+__all__ = ["active_partners", "partner_quota", "production_quota", "promoted_partners", "sandbox_capabilities", "sandbox_is_active", "sandbox_wakes"]
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -82,6 +90,66 @@ async def active_partners(kube: Kube, sandboxes: Mapping[Key, Obj], *, wanted: s
         except (binascii.Error, UnicodeDecodeError):
             continue
         rps, per_day = partner_quota(spec, settings)
+        out.append(PartnerAccess(client_id=name, capabilities=frozenset(caps), requests_per_second=rps,
+                                 requests_per_day=per_day, key=key))
+    return out
+
+
+def production_quota(spec: TenantSandboxSpec, tier: str | None, settings: Settings) -> tuple[int, int]:
+    """(calls per second, calls per day) of a promotion: the tier it names (else the sandbox's), no overrides."""
+    preset = settings.tiers.get(str(tier or spec.tier)) or settings.tiers["small"]
+    return preset.api_requests_per_second, preset.api_requests_per_day
+
+
+def key_namespace(settings: Settings) -> str:
+    return settings.pod_namespace or "finplane-system"
+
+
+async def _production_key(kube: Kube, name: str, namespace: str) -> str | None:
+    """The promoted sandbox's production key, generated on first use (never logged, never in a CR)."""
+    secret_name = production_key_secret(name)
+    secret = await kube.get_or_none("v1", "Secret", secret_name, namespace)
+    if secret is None:
+        key = secrets.token_urlsafe(32)
+        secret = await kube.create({
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": secret_name, "namespace": namespace,
+                         "labels": {"app.kubernetes.io/managed-by": "finplane", "finplane.io/sandbox": name}},
+            "data": {SANDBOX_CREDENTIAL_KEY: base64.b64encode(key.encode()).decode()}})
+    raw = (secret.get("data") or {}).get(SANDBOX_CREDENTIAL_KEY)
+    try:
+        return base64.b64decode(raw or "", validate=True).decode() or None
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+async def promoted_partners(kube: Kube, sandboxes: Mapping[Key, Obj], *, wanted: set[Key],
+                            settings: Settings) -> list[PartnerAccess]:
+    """The approved promotions reaching any of `wanted`, with their production key and quotas.
+
+    Expiry and teardown of the sandbox do not matter; a revoked promotion's key Secret is deleted.
+    """
+    namespace = key_namespace(settings)
+    out: list[PartnerAccess] = []
+    for (_, name), body in sorted(sandboxes.items()):
+        promotion = promotion_of(body)
+        if promotion is None:
+            continue
+        if promotion.state == "revoked":
+            if await kube.get_or_none("v1", "Secret", production_key_secret(name), namespace) is not None:
+                await kube.delete("v1", "Secret", production_key_secret(name), namespace)
+            continue
+        caps = promotion.capabilities & sandbox_capabilities(body)  # never beyond what the sandbox was granted
+        if promotion.state != "approved" or not caps & wanted or (body.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        try:
+            spec = TenantSandboxSpec.model_validate(body.get("spec") or {})
+        except ValueError:
+            continue
+        key = await _production_key(kube, name, namespace)
+        if key is None:
+            continue
+        rps, per_day = production_quota(spec, promotion.tier, settings)
         out.append(PartnerAccess(client_id=name, capabilities=frozenset(caps), requests_per_second=rps,
                                  requests_per_day=per_day, key=key))
     return out

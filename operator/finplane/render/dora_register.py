@@ -11,6 +11,10 @@ active, ended or not yet approved on that date. What the partner can reach comes
 (`allowedCapabilities`) and the capabilities' own bodies (business domain = the function supported,
 data classification), the partner-facing channel routes that lead there, the registry the sandbox
 pulls from and the roles its members hold. No credential, hash or fingerprint is ever part of a row.
+
+A promotion to production access (finplane.models.tenant_sandbox_promotion) is an arrangement of its
+own, `<sandbox>/production`: from its approval to its revocation (the sandbox's expiry does not end it),
+reaching the capabilities it names, `pending` while a second admin has not decided.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import io
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from finplane.models.tenant_sandbox_promotion import promotion_of
 
 __all__ = ["COLUMNS", "as_csv", "parse_as_of", "register_rows"]
 
@@ -108,6 +114,24 @@ def register_rows(*, sandboxes: Iterable[Obj], capabilities: Mapping[Key, Obj], 
                           if (c.get("spec") or {}).get("dataClassification")})
         roles = ["partner-api-client"] + sorted(f"sandbox-member:{m.get('kind')}:{m.get('name')}"
                                                 for m in spec.get("members") or [] if isinstance(m, dict))
+        promotion = promotion_of(body)
+        if promotion is not None and promotion.state in ("pending", "approved", "revoked"):
+            p_start = _time(promotion.decided_at) if promotion.state != "pending" else None
+            p_end = _time(promotion.revoked_at)
+            p_caps = set(promotion.capabilities & caps)
+            if p_start is None or p_start <= as_of:
+                p_status = ("pending" if promotion.state == "pending" else
+                            "ended" if p_end is not None and p_end <= as_of else "active")
+                p_found = [capabilities[k] for k in sorted(p_caps) if k in capabilities]
+                rows.append({
+                    "arrangementId": f"{meta.get('name', '')}/production", "partner": partner.get("name", ""),
+                    "organisation": partner.get("organisation", ""), "contact": partner.get("contact", ""),
+                    "contractStart": _iso(p_start), "contractEnd": _iso(p_end) if p_status == "ended" else "",
+                    "status": p_status, "functions": _of(p_found, "domain"),
+                    "capabilities": [f"{ns}/{n}" for ns, n in sorted(p_caps)],
+                    "channelRoutes": _routes(channel_list, p_caps), "dataClassifications": _of(p_found,
+                                                                                              "dataClassification"),
+                    "registries": [], "roles": ["partner-api-client:production"]})
         rows.append({
             "arrangementId": meta.get("name", ""), "partner": partner.get("name", ""),
             "organisation": partner.get("organisation", ""), "contact": partner.get("contact", ""),
@@ -117,6 +141,10 @@ def register_rows(*, sandboxes: Iterable[Obj], capabilities: Mapping[Key, Obj], 
             "registries": [spec["registryRef"]] if spec.get("registryRef") else [], "roles": roles,
         })
     return sorted(rows, key=lambda r: (r["partner"], r["arrangementId"]))
+
+
+def _of(found: list[Obj], field: str) -> list[str]:
+    return sorted({str((c.get("spec") or {}).get(field)) for c in found if (c.get("spec") or {}).get(field)})
 
 
 def _cell(text: str) -> str:

@@ -11,9 +11,11 @@ that into usage per partner:
   partner; a calendar month is `increase(...[<days>d])` at the month's last instant, as a query.
 
 The source metric and the label holding the descriptor value depend on how the rate limit
-service's metrics are exported in an installation; both are parameters. Not applied by the operator
-yet (a platform team applies the object; shipping it in the Helm chart is open); checked with
-Prometheus's own `promtool test rules` (tests/unit/test_gateway_metering.py).
+service's metrics are exported in an installation; both are parameters. The Helm chart ships the
+default groups (charts/finplane/files/partner-metering-groups.yaml, kept equal by
+tests/chart/test_chart_metering.py) with its ServiceMonitors; the platform API reads the recorded
+series (`GET /api/v1/sandboxes/{name}/usage`). Checked with Prometheus's own `promtool test rules`
+(tests/unit/test_gateway_metering.py).
 """
 
 from __future__ import annotations
