@@ -24,6 +24,7 @@ from typing import Any
 
 from prometheus_client import Gauge
 
+from finplane import API_VERSION
 from finplane.kube.errors import KubeError, NotFound
 from finplane.kube.events import post_event
 from finplane.models.compliance_policy import (
@@ -33,7 +34,14 @@ from finplane.models.compliance_policy import (
     Mode,
     RuleSummary,
 )
-from finplane.names import COMPLIANCE_POLICY
+from finplane.names import (
+    BUSINESS_CAPABILITY,
+    CHANNEL,
+    COMPLIANCE_POLICY,
+    IMAGE_REGISTRY,
+    TEAM,
+    TENANT_SANDBOX,
+)
 from finplane.policy.admission import (
     admission_options,
     outside_protected,
@@ -119,6 +127,14 @@ class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
         now = datetime.now(UTC)
         subjects, ctx = await gather(rt.kube, rt.settings, spec, rt.stores)
         results = evaluate(spec, name, subjects, ctx, now=now)
+        behind = await _store_behind(rt, state.evidence, name, results)
+        if behind is not None:
+            # A new leader (failover) or a fresh start fills its stores object by object: an object the
+            # evidence names is not in the store yet, but the API server has it. Recording "removed" (and
+            # writing reports without it) would be false evidence: look again once the store has caught up.
+            log.info("CompliancePolicy %s: %s is not in the operator's store yet; evaluating again shortly",
+                     name, behind)
+            return Outcome([], requeue_after=1.0)
         state.results[name] = results
         corrupt = _check_log(state, body)
         changes: list[tuple[str, str]] = []
@@ -152,6 +168,28 @@ class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
             upcoming.append(30.0)  # try the evidence store again; entries wait in the local log
         return Outcome(conds, status=_status(body, results, state, corrupt=corrupt is not None),
                        requeue_after=min(upcoming) if upcoming else None)
+
+
+_STORED_KINDS = frozenset({BUSINESS_CAPABILITY, CHANNEL, TENANT_SANDBOX, IMAGE_REGISTRY, TEAM})
+
+
+async def _store_behind(rt: Runtime, evidence: EvidenceLog, policy: str, results: list[Result]) -> str | None:
+    """An object with a recorded result that this evaluation lost only because the operator's store has not
+    listed it yet (the API server still has it), or None. Removals are rare, so each is confirmed with a GET."""
+    current = {r.key for r in results}
+    checked = 0
+    for key, before in sorted(evidence.results.items()):
+        if before.get("policy") != policy or key in current or before.get("result") == "removed":
+            continue
+        kind, _, rest = str(before.get("object") or "").partition("/")
+        ns, _, obj_name = rest.rpartition("/")
+        store = rt.stores.get(kind) if kind in _STORED_KINDS else None
+        if store is None or not obj_name or (ns, obj_name) in store or checked >= 20:
+            continue  # not a kind kept in a store (listed afresh), or in the store and no longer selected
+        checked += 1
+        if await rt.kube.get_or_none(API_VERSION, kind, obj_name, ns or None) is not None:
+            return str(before.get("object"))
+    return None
 
 
 def _check_log(state: ComplianceState, body: Obj) -> EvidenceCorrupt | None:
