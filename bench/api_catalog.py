@@ -5,8 +5,11 @@ The app is the real one, `platform_api.app.create_app(...)`, with its read cache
 measured is the route, auth (an ES256 dev-mode token verified on every request), pagination and
 serialisation, not the API server. A bench-only route `GET /bench/constant` that returns a constant
 is added to the same app (the app has no hook for it, so it is mounted here), and both are served by
-uvicorn in a separate process on 127.0.0.1. 50 concurrent httpx clients call each endpoint for a
-fixed time; the figure is the catalog / constant ratio of p50, p99 and throughput.
+uvicorn in a separate process on 127.0.0.1. 50 concurrent clients (aiohttp, keep-alive, in this
+process) call each endpoint for a fixed time. Latency and throughput depend on who saturates first,
+so the figures that compare the routes are the server's CPU per request (psutil, the server process)
+and their ratio; the load generator's own CPU is printed next to them (as a share of one core) to
+show it was not the bottleneck: a generator near 100 % of a core limits the throughput it measures.
 
 Run: .venv/bin/python bench/api_catalog.py [--capabilities 10000] [--clients 50] [--seconds 10]
 """
@@ -22,7 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
+import psutil
 from _common import emit, exit_on_sigterm, free_port, log
 
 TEAMS = 50
@@ -60,30 +65,45 @@ def _serve(port: int, key_dir: str, n: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-async def _load(url: str, path: str, token: str, clients: int, seconds: float) -> dict[str, float]:
+def _cpu(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
+async def _load(url: str, path: str, token: str, clients: int, seconds: float, server_pid: int) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30,
-                                 headers={"Authorization": f"Bearer {token}"}) as http:
+    server = psutil.Process(server_pid)
+    me = psutil.Process()
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=30),
+                                     headers={"Authorization": f"Bearer {token}"}) as http:
         deadline = time.perf_counter() + seconds
 
         async def client() -> None:
             nonlocal errors
             while time.perf_counter() < deadline:
                 t0 = time.perf_counter()
-                resp = await http.get(path)
-                latencies.append(time.perf_counter() - t0)
-                if resp.status_code != 200:
-                    errors += 1
+                async with http.get(path) as resp:
+                    await resp.read()
+                    latencies.append(time.perf_counter() - t0)
+                    if resp.status != 200:
+                        errors += 1
 
+        server0, me0 = _cpu(server), _cpu(me)
         started = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))
         elapsed = time.perf_counter() - started
+        server_cpu, loadgen_cpu = _cpu(server) - server0, _cpu(me) - me0
     latencies.sort()
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+    n = max(1, len(latencies))
     return {"requests": len(latencies), "errors": errors, "rps": round(len(latencies) / elapsed, 1),
-            "p50_ms": round(q[49] * 1000, 2), "p99_ms": round(q[98] * 1000, 2)}
+            "p50_ms": round(q[49] * 1000, 2), "p99_ms": round(q[98] * 1000, 2),
+            "server_cpu_seconds": round(server_cpu, 2), "server_cpu_ms_per_request": round(server_cpu * 1000 / n, 3),
+            "server_core_share": round(server_cpu / elapsed, 2), "loadgen_cpu_seconds": round(loadgen_cpu, 2),
+            "loadgen_cpu_ms_per_request": round(loadgen_cpu * 1000 / n, 3),
+            "loadgen_core_share": round(loadgen_cpu / elapsed, 2)}
 
 
 def main() -> None:
@@ -120,17 +140,23 @@ def main() -> None:
             assert first.status_code == 200 and len(first.json()["items"]) == min(args.limit, args.capabilities), \
                 first.text[:300]
             log(f"API up with {args.capabilities} capabilities; {args.clients} clients, {args.seconds:.0f}s each")
-            asyncio.run(_load(url, "/bench/constant", token, args.clients, 1.0))  # warm-up
-            constant = asyncio.run(_load(url, "/bench/constant", token, args.clients, args.seconds))
-            catalog = asyncio.run(_load(url, catalog_path, token, args.clients, args.seconds))
+            assert server.pid is not None
+            asyncio.run(_load(url, "/bench/constant", token, args.clients, 1.0, server.pid))  # warm-up
+            asyncio.run(_load(url, catalog_path, token, args.clients, 1.0, server.pid))
+            constant = asyncio.run(_load(url, "/bench/constant", token, args.clients, args.seconds, server.pid))
+            catalog = asyncio.run(_load(url, catalog_path, token, args.clients, args.seconds, server.pid))
         finally:
             server.terminate()
             server.join(10)
-    ratio = {k: round(catalog[k] / constant[k], 2) if constant[k] else None for k in ("p50_ms", "p99_ms", "rps")}
+    ratio = {k: round(catalog[k] / constant[k], 2) if constant[k] else None
+             for k in ("p50_ms", "p99_ms", "rps", "server_cpu_ms_per_request")}
     for name, r in (("constant", constant), ("catalog", catalog)):
         print(f"{name:>8}: {r['rps']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms "
-              f"({r['requests']} requests, {r['errors']} errors)")
-    print(f"catalog/constant: p50 x{ratio['p50_ms']}, p99 x{ratio['p99_ms']}, throughput x{ratio['rps']}")
+              f"({r['requests']} requests, {r['errors']} errors); server CPU {r['server_cpu_ms_per_request']} ms "
+              f"per request ({r['server_core_share']:.0%} of a core); load generator "
+              f"{r['loadgen_cpu_ms_per_request']} ms per request ({r['loadgen_core_share']:.0%} of a core)")
+    print(f"catalog/constant: server CPU per request x{ratio['server_cpu_ms_per_request']}; p50 x{ratio['p50_ms']}, "
+          f"p99 x{ratio['p99_ms']}, throughput x{ratio['rps']}")
     emit({"capabilities": args.capabilities, "clients": args.clients, "seconds": args.seconds, "limit": args.limit,
           "constant": constant, "catalog": catalog, "ratio": ratio})
 

@@ -27,6 +27,7 @@ BEGIN, END = "<!-- BEGIN GENERATED -->", "<!-- END GENERATED -->"
 # name -> (arguments of the full run, arguments of --quick)
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "write_amplification": (["--capabilities", "200", "--quiet", "60"], ["--capabilities", "20", "--quiet", "5"]),
+    "baseline": (["--capabilities", "1000"], ["--capabilities", "200"]),
     "convergence": (["--capabilities", "1000"], ["--capabilities", "100"]),
     "memory": (["--sizes", "1000", "10000", "--budget", "300"], ["--sizes", "100", "500", "--budget", "120"]),
     "api_catalog": (["--capabilities", "10000", "--clients", "50", "--seconds", "15"],
@@ -83,6 +84,14 @@ def _headline(r: dict[str, Any]) -> str:
         return (f"{f['operator_writes']} writes / minimum {f['minimum_writes']} = **x{f['write_amplification']}** "
                 f"({f['capabilities']} capabilities); quiet {f['quiet_seconds']:.0f} s: **{f['quiet_writes']} writes**; "
                 f"{f['reads_per_capability']} reads per capability")
+    if r["name"] == "baseline":
+        x = f["ratios"]
+        fin = f["rounds"][0]["finplane"]
+        return (f"{f['capabilities']} capabilities: convergence finplane/plain **x{x['convergence_finplane_vs_plain']}** "
+                f"(kopf/plain x{x['convergence_kopf_vs_plain']}); operator CPU per capability finplane/kopf "
+                f"**x{x['operator_cpu_finplane_vs_kopf']}**, finplane/server's minimum "
+                f"x{x['operator_cpu_finplane_vs_server_minimum']}; RSS {fin['rss_kib_per_capability']} KiB per "
+                f"capability (finplane/kopf x{x['rss_per_capability_finplane_vs_kopf']}), idle {fin['idle_rss_mib']} MiB")
     if r["name"] == "convergence":
         return (f"{f['capabilities']} capabilities all Ready in {f['operator_seconds']} s vs plain script "
                 f"{f['baseline_seconds']} s: **ratio {f['ratio']}**")
@@ -92,9 +101,10 @@ def _headline(r: dict[str, Any]) -> str:
         return f"{rows}; **{f.get('kib_per_capability_slope', '?')} KiB per capability**"
     if r["name"] == "api_catalog":
         c, k, ratio = f["catalog"], f["constant"], f["ratio"]
-        return (f"catalog p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms, {c['rps']} req/s vs constant p50 "
-                f"{k['p50_ms']} ms, p99 {k['p99_ms']} ms, {k['rps']} req/s: **p50 x{ratio['p50_ms']}, "
-                f"throughput x{ratio['rps']}**")
+        return (f"server CPU per request catalog/constant **x{ratio.get('server_cpu_ms_per_request')}**; catalog "
+                f"p50 {c['p50_ms']} ms, {c['rps']} req/s vs constant p50 {k['p50_ms']} ms, {k['rps']} req/s "
+                f"(load generator {c.get('loadgen_core_share', 0):.0%} / {k.get('loadgen_core_share', 0):.0%} "
+                f"of a core)")
     if r["name"] == "render":
         return (f"**{f['manifests_per_second']} manifests/s** ({f['manifests']} from {f['capabilities']} "
                 f"capabilities); with YAML in and out {f['render_file_manifests_per_second']} manifests/s")

@@ -3,13 +3,17 @@
 Every read of a route comes from here, never from the API server (listing 10,000 capabilities
 costs no API call). :class:`ReadCache` is the seam: :class:`InformerCache` is the real one
 (built by :mod:`platform_api.app` at startup), tests pass an in-memory double with the same methods.
+Both keep each kind's objects in (namespace, name) order as well (:class:`finplane.kube.sorted_store.SortedStore`),
+so ``ordered(kind, after=cursor_key)`` serves a list route's page without sorting or keying every object.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from finplane import API_VERSION
+from finplane.kube.sorted_store import SortedStore
 
 __all__ = ["CAPABILITY", "CHANNEL", "CLUSTER_POLICY_REPORT", "KINDS", "POLICY", "POLICY_REPORT", "SANDBOX",
            "TEAM", "WAIVER_REQUEST", "WAIVER_REQUEST_LABEL", "InformerCache", "Kind", "MemoryCache", "ReadCache"]
@@ -34,6 +38,7 @@ class ReadCache(Protocol):
     """What routes read: objects by kind, and whether the cache has synced."""
 
     def list(self, kind: Kind) -> list[Obj]: ...
+    def ordered(self, kind: Kind, after: tuple[str, ...] | None = None) -> Iterator[Obj]: ...
     def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj | None: ...
     def observe(self, obj: Obj) -> None: ...
     def forget(self, obj: Obj) -> None: ...
@@ -49,7 +54,7 @@ class MemoryCache:
     """An in-memory :class:`ReadCache` (the double for fast tests; also what a relist builds)."""
 
     def __init__(self, objects: list[Obj] | None = None, *, ready: bool = True) -> None:
-        self._data: dict[Kind, dict[tuple[str, str], Obj]] = {k: {} for k in KINDS}
+        self._data: dict[Kind, SortedStore] = {k: SortedStore() for k in KINDS}
         self._ready = ready
         for obj in objects or []:
             self.observe(obj)
@@ -59,19 +64,27 @@ class MemoryCache:
         return self._ready
 
     def list(self, kind: Kind) -> list[Obj]:
-        return list(self._data.get(kind, {}).values())
+        store = self._data.get(kind)
+        return list(store.values()) if store is not None else []
+
+    def ordered(self, kind: Kind, after: tuple[str, ...] | None = None) -> Iterator[Obj]:
+        store = self._data.get(kind)
+        return store.after(after) if store is not None else iter(())
 
     def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj | None:
-        return self._data.get(kind, {}).get(_key(name, namespace))
+        store = self._data.get(kind)
+        return store.get(_key(name, namespace)) if store is not None else None
 
     def observe(self, obj: Obj) -> None:
         meta = obj.get("metadata", {})
         kind = (obj["apiVersion"], obj["kind"])
-        self._data.setdefault(kind, {})[_key(meta["name"], meta.get("namespace"))] = obj
+        self._data.setdefault(kind, SortedStore())[_key(meta["name"], meta.get("namespace"))] = obj
 
     def forget(self, obj: Obj) -> None:
         meta = obj.get("metadata", {})
-        self._data.get((obj["apiVersion"], obj["kind"]), {}).pop(_key(meta["name"], meta.get("namespace")), None)
+        store = self._data.get((obj["apiVersion"], obj["kind"]))
+        if store is not None:
+            store.pop(_key(meta["name"], meta.get("namespace")), None)
 
 
 class InformerCache:
@@ -103,6 +116,10 @@ class InformerCache:
     def list(self, kind: Kind) -> list[Obj]:
         informer = self.informers.get(kind)
         return informer.items() if informer is not None else []
+
+    def ordered(self, kind: Kind, after: tuple[str, ...] | None = None) -> Iterator[Obj]:
+        informer = self.informers.get(kind)
+        return informer.ordered(after) if informer is not None else iter(())
 
     def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj | None:
         informer = self.informers.get(kind)

@@ -28,9 +28,11 @@ from platform_api.state import AppState, Writer
 __all__ = ["Cache", "CurrentIdentity", "Gateway", "Settings", "State", "app_state"]
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from the identity provider (or `finplane token`).")
+# Every dependency is `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread
+# hop per dependency per request for what is an attribute read (issue 19: the catalog's CPU per request).
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.finplane
     return state
 
@@ -68,14 +70,14 @@ async def current_identity(request: Request, state: State,
     return identity
 
 
-def _cache(state: State) -> ReadCache:
+async def _cache(state: State) -> ReadCache:
     if state.cache is None or not state.cache.ready:
         raise Problem(503, "The API's cache has not synced with the cluster yet; retry shortly.",
                       slug="not-ready", reason="CacheNotReady", headers={"Retry-After": "2"})
     return state.cache
 
 
-def _writer(state: State) -> Writer:
+async def _writer(state: State) -> Writer:
     if state.writer is None:
         raise Problem(503, "The API is not connected to the cluster.", slug="not-ready", reason="NotConnected")
     if state.settings.gitops_writes == "refuse":  # objects Git owns are changed in Git (platform_api.gitops)
@@ -83,7 +85,7 @@ def _writer(state: State) -> Writer:
     return state.writer
 
 
-def _settings(state: State) -> ApiSettings:
+async def _settings(state: State) -> ApiSettings:
     return state.settings
 
 

@@ -3,6 +3,8 @@
 Called by every list route. Items are sorted by a stable key (namespace, name); the cursor holds
 the last key of the page, so the next page starts strictly after it: objects inserted or removed
 meanwhile never shift the pages (no duplicates, no skipped items that existed throughout).
+`paginate` sorts what it is given; `take_page` takes a page from items the cache already walks in
+key order from the cursor on (the catalog: `ReadCache.ordered`), so a page costs one page.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import base64
 import heapq
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 from typing import Any, TypeVar
 
 from platform_api.problems import Problem
 
-__all__ = ["Page", "decode_cursor", "encode_cursor", "obj_key", "paginate"]
+__all__ = ["Page", "decode_cursor", "encode_cursor", "obj_key", "paginate", "take_page"]
 
 T = TypeVar("T")
 SortKey = tuple[str, ...]
@@ -60,6 +63,18 @@ def paginate(items: Sequence[T], *, key: Callable[[T], SortKey], limit: int, cur
     ordered = heapq.nsmallest(limit + 1, items, key=key)
     page: Page[T] = Page(ordered[:limit])
     if len(ordered) > limit:
+        page.next_cursor = encode_cursor(key(page[-1]))
+    return page
+
+
+def take_page(ordered: Iterable[T], *, key: Callable[[T], SortKey], limit: int) -> Page[T]:
+    """The first ``limit`` of ``ordered`` (already in ``key`` order and past the cursor), and the next cursor.
+
+    Reads at most ``limit + 1`` items (one more, to know whether another page follows) and calls
+    ``key`` once, for the cursor: the same page `paginate` returns for the same items."""
+    taken = list(islice(ordered, limit + 1))
+    page: Page[T] = Page(taken[:limit])
+    if len(taken) > limit:
         page.next_cursor = encode_cursor(key(page[-1]))
     return page
 

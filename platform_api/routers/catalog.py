@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from platform_api.deps import Cache, CurrentIdentity, Settings
-from platform_api.pagination import obj_key, paginate
+from platform_api.pagination import decode_cursor, obj_key, take_page
 from platform_api.routers.common import API_PREFIX, ERRORS, Cursor, Limit, page_limit
 from platform_api.schemas import NAME_PATTERN, CatalogDetail, CatalogEntry, Page
 from platform_api.services import catalog
@@ -29,9 +29,10 @@ async def search_catalog(
     q: Annotated[str | None, Query(max_length=256, description="Free text in name, team, domain, description.")] = None,
 ) -> dict[str, object]:
     found = catalog.search(identity=identity, cache=cache, team=team, domain=domain,
-                           classification=classification, ready=ready, channel=channel, q=q)
-    page = paginate(found, key=obj_key, cursor=cursor,
-                    limit=page_limit(limit, default=settings.default_page_size, maximum=settings.max_page_size))
+                           classification=classification, ready=ready, channel=channel, q=q,
+                           after=decode_cursor(cursor) if cursor else None)
+    page = take_page(found, key=obj_key,
+                     limit=page_limit(limit, default=settings.default_page_size, maximum=settings.max_page_size))
     return {"items": [catalog.entry(o) for o in page], "nextCursor": page.next_cursor}
 
 

@@ -7,6 +7,7 @@ no catalog. Called by routers/catalog.py.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from platform_api.auth.identity import Identity, Role
@@ -48,14 +49,24 @@ def entry(obj: Obj) -> Obj:
 
 def search(*, identity: Identity, cache: ReadCache, team: str | None = None, domain: str | None = None,
            classification: str | None = None, ready: bool | None = None, channel: str | None = None,
-           q: str | None = None) -> list[Obj]:
+           q: str | None = None, after: tuple[str, ...] | None = None) -> Iterator[Obj]:
+    """The matching capabilities in (namespace, name) order, strictly after the key `after` (a cursor's).
+
+    Lazy: the caller takes one page (pagination.take_page), so only the capabilities up to the end of
+    that page are looked at; with no filter, none is summarised at all. The role is checked at once."""
     require_role(identity, Role.TEAM, Role.AUDITOR, Role.ADMIN)
     needle = q.lower() if q else None
+    ordered = cache.ordered(CAPABILITY, after)
     if needle is None and team is None and domain is None and classification is None and ready is None \
             and channel is None:
-        return cache.list(CAPABILITY)  # no filter: summarising every capability just to keep them all is waste
-    out = []
-    for obj in cache.list(CAPABILITY):
+        return ordered  # no filter: summarising every capability just to keep them all is waste
+    return _matching(ordered, team=team, domain=domain, classification=classification, ready=ready,
+                     channel=channel, needle=needle)
+
+
+def _matching(ordered: Iterator[Obj], *, team: str | None, domain: str | None, classification: str | None,
+              ready: bool | None, channel: str | None, needle: str | None) -> Iterator[Obj]:
+    for obj in ordered:
         e = entry(obj)
         if team is not None and e["team"] != team:
             continue
@@ -69,8 +80,7 @@ def search(*, identity: Identity, cache: ReadCache, team: str | None = None, dom
             continue
         if needle and not any(needle in str(e[f] or "").lower() for f in ("name", "domain", "description", "team")):
             continue
-        out.append(obj)
-    return out
+        yield obj
 
 
 def _dep_refs(obj: Obj) -> list[tuple[str, str]]:

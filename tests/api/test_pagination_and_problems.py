@@ -93,6 +93,9 @@ def test_an_unexpected_failure_is_a_500_problem_that_reveals_nothing(settings, m
         def list(self, kind):  # type: ignore[no-untyped-def]
             raise RuntimeError("secret internal detail /etc/passwd")
 
+        def ordered(self, kind, after=None):  # type: ignore[no-untyped-def]  # the catalog's paged read
+            raise RuntimeError("secret internal detail /etc/passwd")
+
     with TestClient(create_app(settings, cache=Exploding(), writer=object()), raise_server_exceptions=False) as c:
         resp = c.get("/api/v1/catalog", headers={"Authorization": f"Bearer {mint('admin')}"})
     assert resp.status_code == 500

@@ -1,6 +1,6 @@
 """Smoke test of the benchmark scripts: each one runs at a tiny size and prints its RESULT line.
 
-Covers: bench/write_amplification.py, convergence.py, memory.py, api_catalog.py, render.py and portal_catalog.py run to
+Covers: bench/write_amplification.py, baseline.py (with its kopf operator), convergence.py, memory.py, api_catalog.py, render.py and portal_catalog.py run to
 the end as the commands a person types, and run_all.py turns results into RESULTS.md text. No times
 are asserted (benchmarks are not tests); this only proves the scripts still work.
 """
@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 SMALL = {
     "write_amplification": ["--capabilities", "5", "--quiet", "2"],
+    "baseline": ["--capabilities", "5"],
     "convergence": ["--capabilities", "5"],
     "memory": ["--sizes", "5", "--budget", "30", "--idle-seconds", "0.5"],
     "api_catalog": ["--capabilities", "200", "--clients", "5", "--seconds", "0.5"],

@@ -57,3 +57,15 @@ def test_essence_is_independent_of_the_body() -> None:
     raw["spec"]["replicas"] = 9
     raw["metadata"]["labels"]["new"] = "x"
     assert essence["spec"]["replicas"] == 2 and "new" not in essence["metadata"]["labels"]
+
+
+def test_lean_progress_storage_clears_what_kopfs_clears() -> None:
+    from finplane.handlers.kopf_tuning import LeanProgressStorage
+
+    stock = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    lean_store = LeanProgressStorage(prefix=GROUP)
+    essence = LeanDiffBaseStorage(prefix=GROUP, key="last-handled-configuration").build(body=kopf.Body(_body()))
+    essence["metadata"]["annotations"][f"{GROUP}/some-handler"] = '{"retries": 1}'  # kopf's own progress
+    expected = stock.clear(essence=copy.deepcopy(essence))
+    assert lean_store.clear(essence=essence) == expected
+    assert f"{GROUP}/some-handler" not in expected.get("metadata", {}).get("annotations", {})

@@ -65,3 +65,43 @@ async def test_failures_back_off_instead_of_looping() -> None:
     await asyncio.sleep(0.4)  # delays 0.05, 0.1, 0.2 (jittered): at most 4 attempts fit
     await q.stop()
     assert 2 <= calls <= 4
+
+
+async def test_a_follow_up_pass_runs_before_the_backlog_of_first_passes() -> None:
+    """A burst of new objects must not hold back the second pass that makes an earlier one Ready."""
+    runs: list[str] = []
+
+    async def handler(key: object) -> None:
+        runs.append(str(key))
+        if key == "old" and runs.count("old") == 1:
+            for i in range(5):  # the burst arrives while the first pass of "old" runs
+                q.enqueue(f"new-{i}")
+            q.enqueue("old")  # its follow-up (the rollout progressed): wanted before the burst
+
+    q = WorkQueue(handler, workers=1)
+    q.enqueue("old")
+    q.start()
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if len(runs) == 7:
+            break
+    await q.stop()
+    assert runs == ["old", "old", "new-0", "new-1", "new-2", "new-3", "new-4"]
+
+
+async def test_a_forgotten_key_comes_back_as_new_and_waits_its_turn() -> None:
+    runs: list[str] = []
+
+    async def handler(key: object) -> None:
+        runs.append(str(key))
+
+    q = WorkQueue(handler, workers=1)
+    q.start()
+    q.enqueue("a")
+    await asyncio.sleep(0.02)
+    q.forget("a")  # deleted, then created again under the same name: a first pass, not a follow-up
+    q.enqueue("b")
+    q.enqueue("a")
+    await asyncio.sleep(0.05)
+    await q.stop()
+    assert runs == ["a", "b", "a"]

@@ -35,7 +35,7 @@ GAUGE_INTERVAL_SECONDS = 10.0
 async def _startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     conf = get_settings()
     settings.persistence.finalizer = f"{GROUP}/finalizer"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.progress_storage = kopf_tuning.LeanProgressStorage(prefix=GROUP)  # clears without a copy
     settings.persistence.diffbase_storage = kopf_tuning.LeanDiffBaseStorage(  # same essence, less copying
         prefix=GROUP, key="last-handled-configuration")
     settings.posting.enabled = False  # Finplane posts its own events, with specific reasons, only on changes

@@ -14,7 +14,8 @@ import json
 import random
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies_environment, proxy_bypass
 
 from kubernetes.aio import client as aclient
 from kubernetes.aio import config as aconfig
@@ -26,7 +27,7 @@ from finplane.kube.errors import KubeError, NotFound, from_status
 from finplane.kube.resources import Resource, resource_for
 from finplane.metrics import API_RETRIES
 
-__all__ = ["USER_AGENT", "Kube", "KubeClient"]
+__all__ = ["USER_AGENT", "Kube", "KubeClient", "lean_session"]
 
 USER_AGENT = f"finplane-operator/{__version__}"
 Obj = dict[str, Any]
@@ -51,6 +52,7 @@ class KubeClient:
             await aconfig.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
         except aconfig.ConfigException:
             aconfig.load_incluster_config(client_configuration=configuration)
+        lean_session(configuration)
         return cls(aclient.ApiClient(configuration), field_manager=field_manager, user_agent=user_agent)
 
     async def close(self) -> None:
@@ -199,6 +201,34 @@ Kube = KubeClient
 
 if TYPE_CHECKING:  # mypy proves here that the client satisfies the Protocol
     _implements: type[protocol.Kube] = KubeClient
+
+def lean_session(configuration: aclient.Configuration) -> None:
+    """Build the HTTP session without per-request environment lookups; a configured proxy still applies.
+
+    `kubernetes.aio` opens its aiohttp session with `trust_env=True`: every request then reads
+    ~/.netrc and rebuilds the proxy settings from the environment in an executor thread, which was
+    ~37 % of the operator's CPU (py-spy, bench/convergence.py; issue 19). Off here. A proxy is still
+    used when one is explicitly configured: the kubeconfig's `proxy-url` (the client passes it with
+    every request), else a proxy the environment names for the API server's URL (HTTPS_PROXY,
+    HTTP_PROXY, NO_PROXY), resolved once here instead of on every request.
+    """
+    if not configuration.proxy:
+        proxy = _env_proxy(str(configuration.host or ""))
+        if proxy:
+            configuration.proxy = proxy
+    extra = dict(getattr(configuration, "client_session_kwargs", None) or {})
+    extra["trust_env"] = False
+    configuration.client_session_kwargs = extra
+
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url` (the standard variables), or None."""
+    parts = urlsplit(url)
+    if not parts.hostname or proxy_bypass(parts.hostname):
+        return None
+    proxies = getproxies_environment()
+    return proxies.get(parts.scheme or "https") or None
+
 
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 

@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,6 +27,7 @@ from kubernetes.aio import client as aclient
 from finplane.kube.client import KubeClient
 from finplane.kube.errors import Gone, KubeError, NotFound, from_status
 from finplane.kube.resources import Resource
+from finplane.kube.sorted_store import SortedStore
 
 __all__ = ["Informer", "Key", "Listener", "informer_for", "key_of"]
 
@@ -55,7 +56,7 @@ class Informer:
         self.page_size = page_size
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self.store: dict[Key, Obj] = {}
+        self.store = SortedStore()  # also kept in key order: a list route pages without sorting
         self.ready = asyncio.Event()
         # True when the API server does not serve this resource (its CRD is not installed).
         self.absent = False
@@ -70,6 +71,10 @@ class Informer:
 
     def items(self) -> list[Obj]:
         return list(self.store.values())
+
+    def ordered(self, after: tuple[str, ...] | None = None) -> Iterator[Obj]:
+        """The objects in (namespace, name) order, strictly after `after`: lazily, one page costs one page."""
+        return self.store.after(after)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(event_type, obj)`` on every change; returns the unsubscribe function."""
@@ -157,7 +162,7 @@ class Informer:
             if not cont:
                 version = meta.get("resourceVersion")
                 break
-        old, self.store = self.store, items
+        old, self.store = self.store, SortedStore(items.items())
         self.resource_version = version
         self.absent = False
         self.relists += 1
@@ -210,7 +215,7 @@ class Informer:
             log.info("%s is not served by the API server; its cache stays empty", self.resource.plural)
         self.absent = True
         self.resource_version = None
-        self.store = {}
+        self.store = SortedStore()
         self.ready.set()
 
     async def _emit(self, event_type: str, obj: Obj) -> None:

@@ -10,6 +10,12 @@ processed runs once more afterwards; a failing key is retried with exponential b
 never in a hot loop; `resync` re-enqueues every key (drift detection on a timer). "Not yet" is not
 an error: a reconciler returns `Outcome(requeue_after=...)` and its controller calls
 `enqueue(key, delay=...)`, the one requeue mechanism (reconcile.controller).
+
+Order: a key that has had a pass before (a follow-up: its rollout progressed, a retry, a drift
+check) is taken before keys waiting for their first pass, FIFO within each lane. With one FIFO, a
+burst of 1,000 new objects ran every first pass before any second pass, so no object became Ready
+until the whole backlog had been seen once (issue 19); a follow-up is one short pass and finishes
+an object, so it goes first. Each key is in at most one lane at a time (`enqueue` deduplicates).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
@@ -42,7 +49,11 @@ class WorkQueue:
     base_delay: float = 1.0
     max_delay: float = 300.0
     name: str = "queue"
-    _queue: asyncio.Queue[Hashable] = field(default_factory=asyncio.Queue)
+    _queue: asyncio.Queue[None] = field(default_factory=asyncio.Queue)  # one token per key in a lane
+    _followups: deque[Hashable] = field(default_factory=deque)  # keys that had a pass before: first
+    _first: deque[Hashable] = field(default_factory=deque)  # keys waiting for their first pass
+    _seen: set[Hashable] = field(default_factory=set)  # keys that had a pass (until forgotten)
+    _forgotten: set[Hashable] = field(default_factory=set)  # forgotten while a pass of it ran
     _queued: set[Hashable] = field(default_factory=set)
     _active: set[Hashable] = field(default_factory=set)
     _dirty: set[Hashable] = field(default_factory=set)
@@ -80,10 +91,14 @@ class WorkQueue:
             self._dirty.add(key)
         elif key not in self._queued:
             self._queued.add(key)
-            self._queue.put_nowait(key)
+            (self._followups if key in self._seen else self._first).append(key)
+            self._queue.put_nowait(None)
 
     def forget(self, key: Hashable) -> None:
         """The object is gone: drop its backoff state and any planned retry."""
+        self._seen.discard(key)
+        if key in self._active:
+            self._forgotten.add(key)  # its pass is still running: do not remember it as seen afterwards
         st = self._states.pop(key, None)
         if st and st.timer:
             st.timer.cancel()
@@ -101,7 +116,8 @@ class WorkQueue:
 
     async def _worker(self) -> None:
         while True:
-            key = await self._queue.get()
+            await self._queue.get()
+            key = self._followups.popleft() if self._followups else self._first.popleft()
             self._queued.discard(key)
             self._active.add(key)
             try:
@@ -123,6 +139,10 @@ class WorkQueue:
                     done.failures = 0
             finally:
                 self.processed += 1
+                if key in self._forgotten:
+                    self._forgotten.discard(key)
+                else:
+                    self._seen.add(key)
                 self._active.discard(key)
                 self._queue.task_done()
                 if key in self._dirty:

@@ -29,10 +29,29 @@ from finplane.reconcile.shape import KindReconciler, Watch
 from finplane.settings import Settings
 from finplane.status.vocabulary import ready_status
 
-__all__ = ["Key", "Runtime", "key_of"]
+__all__ = ["Key", "Runtime", "key_of", "stored_copy"]
 
 Key = tuple[str, str]  # (namespace or "", name)
 Obj = dict[str, Any]
+
+
+def stored_copy(body: Mapping[str, Any]) -> Obj:
+    """The copy of a watched body the store keeps: everything but managedFields' field sets.
+
+    An applied object's managedFields are most of its size (6.7 of a capability's 11.5 KiB, issue 19)
+    and nothing reads their field sets beyond the top level: evidence names the newest writer of
+    `f:spec` (reconcile.recorder.spec_writer), so each entry keeps its manager, operation, time,
+    subresource and the top-level keys of its fieldsV1."""
+    out: Obj = {k: copy_json(v) for k, v in body.items() if k != "metadata"}
+    meta = body.get("metadata") or {}
+    slim: Obj = {k: copy_json(v) for k, v in meta.items() if k != "managedFields"}
+    if "managedFields" in meta:
+        slim["managedFields"] = [
+            {**{k: m[k] for k in ("manager", "operation", "time", "subresource") if k in m},
+             **({"fieldsV1": {f: {} for f in m["fieldsV1"]}} if isinstance(m.get("fieldsV1"), dict) else {})}
+            for m in meta.get("managedFields") or [] if isinstance(m, dict)]
+    out["metadata"] = slim
+    return out
 
 
 def key_of(body: Mapping[str, Any]) -> Key:
@@ -83,7 +102,7 @@ class Runtime:
     def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A watch event: update the store (kinds kept there), enqueue the object itself, run the watches."""
         key = key_of(body)
-        new: Obj = copy_json(dict(body))
+        new: Obj = stored_copy(body)
         store = self.stores.get(kind)
         old = store.get(key) if store is not None else None
         if store is not None:
