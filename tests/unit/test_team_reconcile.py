@@ -161,3 +161,55 @@ async def test_a_namespace_dropped_from_the_spec_is_released_with_its_bindings_a
     assert released.field_manager == TEAM_FIELD_MANAGER
     left = {n["name"]: n["state"] for n in kube.statuses("Team")[-1]["namespaces"]}
     assert left == {"payments": "Created", "payments-batch": "Left"}
+
+
+def _deleting(body: Obj) -> Obj:
+    return {**body, "metadata": {**body["metadata"], "deletionTimestamp": "2026-01-03T00:00:00Z"}}
+
+
+async def _settle(rt: Runtime) -> None:
+    reconciler = rt.controllers["Team"].reconciler
+    while reconciler._deleting:  # noqa: SLF001 - the clean-up tasks a watch event started
+        await next(iter(reconciler._deleting.values()))  # noqa: SLF001
+
+
+async def test_the_echo_of_a_finished_team_clean_up_posts_no_second_contradicting_summary() -> None:
+    """The clean-up writes the Team's last status before it removes the finalizer; that write's echo still lists
+    the finalizer. A second clean-up started by it found every namespace Left and posted "kept no namespace;
+    deleted no namespace" after the true summary (seen in CI as the newest TeamDeleted event)."""
+    rt, kube = runtime()
+    add(rt, team("lab", ["lab-empty", "lab-busy"]))
+    await run(rt, "Team", ("", "lab"))
+    add(rt, capability("experiment", "lab-busy", owner="lab"))
+    body = rt.stores["Team"][("", "lab")]
+    body["status"] = kube.statuses("Team")[-1]
+    deleting = _deleting(body)
+    kube.put(deleting)
+    rt.observe("Team", "MODIFIED", deleting)
+    await _settle(rt)
+    echo = {**deleting, "status": kube.statuses("Team")[-1]}  # every namespace now Left; the finalizer still listed
+    assert {n["state"] for n in echo["status"]["namespaces"]} == {"Left"}
+    rt.observe("Team", "MODIFIED", echo)
+    await _settle(rt)
+    summaries = [e["message"] for e in kube.events if e.get("reason") == "TeamDeleted"]
+    assert summaries == ["Team deleted: kept lab-busy (kept: holds 1 capability(ies)); deleted lab-empty"]
+    assert kube.find("Namespace", "lab-empty") is None and kube.find("Namespace", "lab-busy") is not None
+
+
+async def test_a_team_clean_up_that_failed_is_started_again_by_the_next_event() -> None:
+    rt, kube = runtime()
+    add(rt, team("lab", ["lab-empty"]))
+    await run(rt, "Team", ("", "lab"))
+    body = rt.stores["Team"][("", "lab")]
+    body["status"] = kube.statuses("Team")[-1]
+    kube.put(_deleting(body))
+    kube.refuse("Namespace", "lab-empty", status=500, reason="InternalError", message="etcd is away")
+    rt.observe("Team", "MODIFIED", _deleting(body))
+    await _settle(rt)
+    assert kube.find("Namespace", "lab-empty") is not None  # nothing settled: the finalizer stays
+    kube._refusals.clear()  # noqa: SLF001 - the API server is back
+    rt.observe("Team", "MODIFIED", _deleting(body))
+    await _settle(rt)
+    assert kube.find("Namespace", "lab-empty") is None
+    assert [e["message"] for e in kube.events if e.get("reason") == "TeamDeleted"][-1] == \
+        "Team deleted: kept no namespace; deleted lab-empty"

@@ -65,7 +65,11 @@ class TeamReconciler(KindReconciler[TeamSpec]):
 
     def __init__(self, rt: Runtime) -> None:
         super().__init__(rt)
-        self._deleting: dict[str, asyncio.Task[None]] = {}  # uid -> the clean-up task of a deleted Team
+        self._deleting: dict[str, asyncio.Task[bool]] = {}  # uid -> the clean-up task of a deleted Team
+        # uids whose clean-up finished: the echoes of its own status write (the finalizer still listed until its
+        # patch lands) must not start a second clean-up, which would find every namespace already Left and post
+        # "kept no namespace" over the true summary. Dropped when the Team's DELETED event arrives.
+        self._cleaned: set[str] = set()
 
     def watches(self) -> list[Watch]:
         return [Watch(BUSINESS_CAPABILITY, self._capability_changed), Watch(KIND, self._team_changed)]
@@ -79,9 +83,11 @@ class TeamReconciler(KindReconciler[TeamSpec]):
 
     def _team_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
         meta = new["metadata"]
-        if meta.get("deletionTimestamp") and FINALIZER in (meta.get("finalizers") or []) and event != "DELETED":
-            uid = str(meta.get("uid"))
-            if uid not in self._deleting:
+        uid = str(meta.get("uid"))
+        if event == "DELETED":
+            self._cleaned.discard(uid)
+        elif meta.get("deletionTimestamp") and FINALIZER in (meta.get("finalizers") or []):
+            if uid not in self._deleting and uid not in self._cleaned:
                 task = asyncio.get_running_loop().create_task(self._clean_up(new))
                 self._deleting[uid] = task
                 task.add_done_callback(self._done(uid))
@@ -91,9 +97,11 @@ class TeamReconciler(KindReconciler[TeamSpec]):
         shared = _listed(new) | _listed(old)
         return [k for k, b in self.rt.stores.get(KIND, {}).items() if k[1] != meta["name"] and _listed(b) & shared]
 
-    def _done(self, uid: str) -> Callable[[asyncio.Task[None]], None]:
-        def forget(_task: asyncio.Task[None]) -> None:
+    def _done(self, uid: str) -> Callable[[asyncio.Task[bool]], None]:
+        def forget(task: asyncio.Task[bool]) -> None:
             self._deleting.pop(uid, None)
+            if not task.cancelled() and task.exception() is None and task.result():
+                self._cleaned.add(uid)  # finished: only a failed clean-up is started again by a later event
         return forget
 
     # -- one pass -----------------------------------------------------------------------------------------
@@ -165,11 +173,14 @@ class TeamReconciler(KindReconciler[TeamSpec]):
         return sum(1 for (cns, _) in self.rt.stores.get(BUSINESS_CAPABILITY, {}) if cns == ns)
 
     # -- deletion ------------------------------------------------------------------------------------------
-    async def _clean_up(self, body: Obj) -> None:
+    async def _clean_up(self, body: Obj) -> bool:
+        """True once the namespaces are settled, the event posted and the finalizer removed."""
         try:
             await self._delete(body)
         except KubeError as exc:  # the next event of the deleting Team (or the drift timer's relist) retries
             log.warning("Could not finish deleting Team %s: %s", body["metadata"]["name"], exc.message)
+            return False
+        return True
 
     async def _delete(self, body: Obj) -> None:
         """Remove the namespaces the Team may remove, keep the rest, say so, drop the finalizer."""
