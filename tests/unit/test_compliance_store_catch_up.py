@@ -59,3 +59,26 @@ async def test_a_capability_really_deleted_is_recorded_as_removed(tmp_path: Path
     await reconcile_policy(rt, POLICY)
     assert recorded(tmp_path) == [("BusinessCapability/payments/pay", "fail"),
                                   ("BusinessCapability/payments/pay", "removed")]
+
+
+async def test_a_standby_that_loaded_the_record_before_the_leader_wrote_records_no_false_removal(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """The standby replays the record when it starts, before the leader has recorded anything; its first pass
+    after the failover catches up with the leader's chain. The store guard must read the caught-up record:
+    reading the one replayed at start, it saw no result to protect, and `removed` was recorded (seen in CI)."""
+    kube = FakeKube()
+    monkeypatch.setenv("FINPLANE_EVIDENCE_WRITER", "op-a")
+    leader = runtime(kube, tmp_path)
+    monkeypatch.setenv("FINPLANE_EVIDENCE_WRITER", "op-b")
+    standby = runtime(kube, tmp_path)  # started (and replayed the empty record) before the leader wrote
+    cap = leader.stores["BusinessCapability"][("payments", "pay")]
+    kube.put(dict(cap))
+    await reconcile_policy(leader, POLICY)
+    assert recorded(tmp_path) == [("BusinessCapability/payments/pay", "fail")]
+
+    lagging = standby.stores["BusinessCapability"].pop(("payments", "pay"))  # the failover: not listed yet
+    await reconcile_policy(standby, POLICY)
+    assert recorded(tmp_path) == [("BusinessCapability/payments/pay", "fail")]  # no "removed"
+    standby.stores["BusinessCapability"][("payments", "pay")] = lagging
+    await reconcile_policy(standby, POLICY)
+    assert recorded(tmp_path) == [("BusinessCapability/payments/pay", "fail")]  # and no second "fail"

@@ -127,6 +127,9 @@ class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
         now = datetime.now(UTC)
         subjects, ctx = await gather(rt.kube, rt.settings, spec, rt.stores)
         results = evaluate(spec, name, subjects, ctx, now=now)
+        # First catch up with the record (the other writers' chains too): a standby that replayed it when it
+        # started, before the leader recorded anything, must guard the results recorded since (issue 19's CI).
+        corrupt = _check_log(state, body)
         behind = await _store_behind(rt, state.evidence, name, results)
         if behind is not None:
             # A new leader (failover) or a fresh start fills its stores object by object: an object the
@@ -136,7 +139,6 @@ class ComplianceReconciler(KindReconciler[CompliancePolicySpec]):
                      name, behind)
             return Outcome([], requeue_after=1.0)
         state.results[name] = results
-        corrupt = _check_log(state, body)
         changes: list[tuple[str, str]] = []
         if corrupt is None:
             try:
