@@ -1,8 +1,10 @@
 """Configure kopf once and run the operator (`finplane operator`).
 
-kopf provides the watches (with resourceVersion resumption, 410 relisting, backoff), peering,
-the liveness endpoint and the event loop; Finplane's handlers are thin: each watch event goes to
-`Runtime.observe`, which updates a store and enqueues a key for the kind's workers. No kopf
+kopf provides the watches of Finplane's own kinds (with resourceVersion resumption, 410 relisting,
+backoff), peering, the liveness endpoint and the event loop; Finplane's handlers are thin: each watch
+event goes to `Runtime.observe`, which updates a store and enqueues a key for the kind's workers. The
+children Finplane manages are watched by its own informers (`finplane.reconcile.child_watch`), which
+cost a fraction of kopf's per-object machinery per event. No kopf
 create/update/timer handlers are used, so kopf writes no progress or diff-base annotations and no
 `status.kopf`: an idle cluster gets zero writes from Finplane.
 """
@@ -21,12 +23,15 @@ from finplane import GROUP
 from finplane.handlers import kopf_tuning, peering_state, registrations, watch_health
 from finplane.kube.client import Kube
 from finplane.kube.evidence_key import configured_secret, shared_signer
+from finplane.reconcile.child_watch import ChildWatches
 from finplane.reconcile.runtime import Runtime
 from finplane.settings import get_settings
 
 __all__ = ["run"]
 
 log = logging.getLogger("finplane.operator")
+#: The namespaces `run` restricts the operator to (empty: cluster-wide); the child informers follow them.
+_scope: dict[str, tuple[str, ...]] = {"namespaces": ()}
 #: How often finplane_objects is refreshed (O(objects) each time, so not on every event).
 GAUGE_INTERVAL_SECONDS = 10.0
 
@@ -64,6 +69,8 @@ async def _startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -
     registrations.register_all(rt)
     rt.start()
     memo["rt"] = rt
+    memo["children"] = children = ChildWatches(rt, kube, namespaces=_scope["namespaces"])
+    children.start()
     memo["resync"] = asyncio.create_task(_resync_loop(rt, conf.drift_check_interval_seconds))
     memo["gauges"] = asyncio.create_task(_gauge_loop(rt, GAUGE_INTERVAL_SECONDS))
     log.info("Finplane operator started (field manager %s)", conf.field_manager)
@@ -91,6 +98,9 @@ async def _cleanup(memo: kopf.Memo, **_: Any) -> None:
         task = memo.get(name)
         if task:
             task.cancel()
+    children: ChildWatches | None = memo.get("children")
+    if children:
+        await children.stop()
     if rt:
         await rt.stop()
         await rt.kube.close()
@@ -120,6 +130,7 @@ def run(*, namespaces: list[str], liveness_port: int, metrics_port: int, peering
     # kopf logs "Handler succeeded" for every watch event at INFO: noise that hides Finplane's own lines.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     conf = get_settings()  # fail fast with a clear message on a bad FINPLANE_* value
+    _scope["namespaces"] = tuple(namespaces)
     watch_health.install()
     peering_state.install()
     watch_health.register_probe(threshold_seconds=conf.watch_liveness_seconds)

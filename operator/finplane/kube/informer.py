@@ -47,8 +47,13 @@ class Informer:
 
     def __init__(self, api_client: aclient.ApiClient, resource: Resource, *, namespace: str | None = None,
                  label_selector: str | None = None, watch_timeout: int = 300, page_size: int = 500,
-                 backoff_base: float = 0.2, backoff_max: float = 30.0) -> None:
+                 backoff_base: float = 0.2, backoff_max: float = 30.0,
+                 project: Callable[[Obj], Obj] | None = None) -> None:
         self._api = api_client
+        # What the store keeps of each object (all of it by default). Subscribers always get the whole
+        # object; a relist only needs keys and resourceVersions to tell what changed meanwhile, so a
+        # subscriber that caches what it needs itself (the operator's child cache) keeps memory once.
+        self._keep: Callable[[Obj], Obj] = project or (lambda obj: obj)
         self.resource = resource
         self.namespace = namespace
         self.label_selector = label_selector
@@ -162,7 +167,7 @@ class Informer:
             if not cont:
                 version = meta.get("resourceVersion")
                 break
-        old, self.store = self.store, SortedStore(items.items())
+        old, self.store = self.store, SortedStore((k, self._keep(o)) for k, o in items.items())
         self.resource_version = version
         self.absent = False
         self.relists += 1
@@ -205,7 +210,7 @@ class Informer:
         if kind == "DELETED":
             self.store.pop(key_of(obj), None)
         elif kind in ("ADDED", "MODIFIED"):
-            self.store[key_of(obj)] = obj
+            self.store[key_of(obj)] = self._keep(obj)
         else:
             return
         await self._emit(str(kind), obj)
