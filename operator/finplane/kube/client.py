@@ -10,13 +10,13 @@ manager); status goes through `patch_status`. Errors become `finplane.kube.error
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 from urllib.request import getproxies_environment, proxy_bypass
 
+import orjson
 from kubernetes.aio import client as aclient
 from kubernetes.aio import config as aconfig
 from kubernetes.aio.client.exceptions import ApiException
@@ -98,7 +98,7 @@ class KubeClient:
             err = _locate_error(from_status(resp.status, raw), method, path)
             err.retry_after = _seconds(resp.headers.get("Retry-After"))
             raise err
-        return json.loads(raw) if raw else {}
+        return orjson.loads(raw) if raw else {}
 
     async def _serialize(self, method: str, path: str, content_type: str) -> tuple[str, dict[str, str]]:
         _, url, headers, _, _ = await self._api.param_serialize(

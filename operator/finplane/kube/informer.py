@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import orjson
 from kubernetes.aio import client as aclient
 
 from finplane.kube.client import KubeClient
@@ -157,7 +158,7 @@ class Informer:
         while True:
             resp = await self._get({"limit": self.page_size, "continue": cont,
                                     "labelSelector": self.label_selector}, stream=False)
-            page = json.loads(await resp.read())
+            page = orjson.loads(await resp.read())
             for item in page.get("items", []):
                 item.setdefault("apiVersion", self.resource.api_version)
                 item.setdefault("kind", self.resource.kind)
@@ -191,7 +192,7 @@ class Informer:
             async for raw in resp.response.content:
                 line = raw.strip()
                 if line:
-                    await self._handle(json.loads(line))
+                    await self._handle(orjson.loads(line))
         finally:
             resp.response.release()
 

@@ -95,6 +95,7 @@ class EvidenceLog:
         self.marks: dict[str, str] = {}  # "mark" -> its last "markValue" (the recorder's once-only entries)
         self.head, self.seq = GENESIS, 0
         self.corrupt: EvidenceCorrupt | None = None
+        self.unsynced = 0  # entries appended with durable=False since the last flush
         self._size, self._next_line = 0, 1  # where the last entry read ends, and the number of the next line
         self._torn: Torn | None = None
         # The furthest entry this process has verified (seq, hash), and the hash found at that seq on the last
@@ -267,9 +268,13 @@ class EvidenceLog:
                          "message": f"a write interrupted by a crash left {len(torn.data)} bytes without a newline "
                                     f"at line {torn.line}; they were removed (their SHA-256 is recorded here)"}, now)
 
-    def append(self, event: Entry, *, now: datetime | None = None) -> Entry:
-        """Chain `event` after the head, sign it and write it durably; returns the full entry.
+    def append(self, event: Entry, *, now: datetime | None = None, durable: bool = True) -> Entry:
+        """Chain `event` after the head, sign it and write it; returns the full entry.
 
+        `durable` (the default) syncs it to disk before returning. With `durable=False` the entry is written
+        (a crash of this process cannot lose it: the kernel holds it) but its fsync waits for `flush`, which
+        a caller batching many entries calls once for all of them (group commit: a machine crash loses at
+        most what was appended since the last flush).
         Raises `EvidenceCorrupt` when the log is corrupt (nothing is written), OSError when the disk fails.
         """
         when = now or datetime.now(UTC)
@@ -292,9 +297,27 @@ class EvidenceLog:
                 line += 1
             entry = self._write(fh, event, when)
             fh.flush()
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
+            else:
+                self.unsynced += 1
             self._size, self._next_line = os.fstat(fd).st_size, line + 1
         return entry
+
+    def flush(self) -> int:
+        """Sync the entries appended with `durable=False` to disk; returns how many were waiting."""
+        waiting, self.unsynced = self.unsynced, 0
+        if waiting:
+            self.sync_file()
+        return waiting
+
+    def sync_file(self) -> None:
+        """fsync the log file: its dirty pages, whichever descriptor wrote them (safe from another thread)."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def witness(self, *, now: datetime | None = None) -> Entry | None:
         """Record the heads of the other chains when they moved since this writer last recorded them.

@@ -19,6 +19,7 @@ as `Ready=False` / `EvidenceCorrupt`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -36,6 +37,8 @@ log = logging.getLogger("finplane.evidence")
 Obj = dict[str, Any]
 #: The field managers of the platform API: it writes through `Kube.from_config()`'s default manager.
 API_MANAGERS = frozenset({FIELD_MANAGER})
+#: Entries recorded within this many seconds share one fsync (`EvidenceRecorder._flush_soon`).
+FLUSH_SECONDS = 0.05
 CREATED_BY = "finplane.io/created-by"
 
 
@@ -83,6 +86,7 @@ class EvidenceRecorder:
         self.dropped = 0  # events that could not be recorded (the log is corrupt or unwritable)
         self.signer: Signer | None = None  # the shared Secret's key (set at start-up), else the key file's
         self._log: EvidenceLog | None = None
+        self._flush_handle: asyncio.TimerHandle | None = None
 
     @property
     def log(self) -> EvidenceLog:
@@ -99,11 +103,51 @@ class EvidenceRecorder:
                 return None
             event = {**event, "mark": mark, "markValue": value}
         try:
-            return self.log.append(event)
+            entry = self.log.append(event, durable=False)
         except (EvidenceCorrupt, OSError) as exc:
             self.dropped += 1
             log.warning("Could not record %s evidence (%d dropped so far): %s", event.get("type"), self.dropped, exc)
             return None
+        self._flush_soon()
+        return entry
+
+    def _flush_soon(self) -> None:
+        """Group commit: one fsync, off the event loop, for every entry recorded within FLUSH_SECONDS.
+
+        An fsync per entry blocked the operator's event loop for ~7 ms each: a tenth of its CPU time while
+        capabilities were created outside the API (issue 19). Outside a running loop (CLI, tests) it syncs now.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        if self._flush_handle is None:
+            self._flush_handle = loop.call_later(FLUSH_SECONDS, self._flush_in_thread, loop)
+
+    def _flush_in_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._flush_handle = None
+        if self._log is not None and self._log.unsynced:
+            self._log.unsynced = 0  # on the loop's thread; what is appended after this schedules another flush
+            loop.run_in_executor(None, self._sync_quietly, self._log)
+
+    @staticmethod
+    def _sync_quietly(evidence: EvidenceLog) -> None:
+        try:
+            evidence.sync_file()
+        except OSError as exc:
+            log.warning("Could not sync the evidence log to disk: %s", exc)
+
+    def flush(self) -> None:
+        """Sync what was recorded to disk now (also at shutdown: `Runtime.stop`)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if self._log is not None:
+            try:
+                self._log.flush()
+            except OSError as exc:
+                log.warning("Could not sync the evidence log to disk: %s", exc)
 
     # -- one line at each call site ----------------------------------------------------------------
     def drift(self, owner: Obj, child: str, fields: list[str], before: Obj | None) -> None:

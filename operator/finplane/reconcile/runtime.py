@@ -98,6 +98,7 @@ class Runtime:
 
     async def stop(self) -> None:
         await asyncio.gather(*(c.queue.stop() for c in self.controllers.values()))
+        self.recorder.flush()  # what the last group commit has not synced yet
 
     def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A watch event: update the store (kinds kept there), enqueue the object itself, run the watches."""
