@@ -24,6 +24,7 @@ from finplane.handlers import kopf_tuning, peering_state, registrations, watch_h
 from finplane.kube.client import Kube
 from finplane.kube.evidence_key import configured_secret, shared_signer
 from finplane.reconcile.child_watch import ChildWatches
+from finplane.reconcile.kind_watch import KindWatches
 from finplane.reconcile.runtime import Runtime
 from finplane.settings import get_settings
 
@@ -69,7 +70,11 @@ async def _startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -
     registrations.register_all(rt)
     rt.start()
     memo["rt"] = rt
-    memo["children"] = children = ChildWatches(rt, kube, namespaces=_scope["namespaces"])
+    scope, beat = _scope["namespaces"], watch_health.heartbeat.beat
+    memo["kinds"] = kinds = KindWatches(rt, kube, namespaces=scope, on_delivery=beat)
+    memo["children"] = children = ChildWatches(rt, kube, namespaces=scope, on_delivery=beat)
+    peering_state.on_resume(rt.replay)
+    kinds.start()
     children.start()
     memo["resync"] = asyncio.create_task(_resync_loop(rt, conf.drift_check_interval_seconds))
     memo["gauges"] = asyncio.create_task(_gauge_loop(rt, GAUGE_INTERVAL_SECONDS))
@@ -98,9 +103,10 @@ async def _cleanup(memo: kopf.Memo, **_: Any) -> None:
         task = memo.get(name)
         if task:
             task.cancel()
-    children: ChildWatches | None = memo.get("children")
-    if children:
-        await children.stop()
+    for name in ("kinds", "children"):
+        watches: KindWatches | ChildWatches | None = memo.get(name)
+        if watches:
+            await watches.stop()
     if rt:
         await rt.stop()
         await rt.kube.close()

@@ -49,8 +49,13 @@ class Informer:
     def __init__(self, api_client: aclient.ApiClient, resource: Resource, *, namespace: str | None = None,
                  label_selector: str | None = None, watch_timeout: int = 300, page_size: int = 500,
                  backoff_base: float = 0.2, backoff_max: float = 30.0,
-                 project: Callable[[Obj], Obj] | None = None) -> None:
+                 project: Callable[[Obj], Obj] | None = None, initial_event: str = "ADDED",
+                 on_delivery: Callable[[], None] | None = None) -> None:
         self._api = api_client
+        # The event type the first list's objects are told with ("LISTED" for a subscriber that must tell
+        # objects that existed before it started from ones created since); later relists tell ADDED.
+        self.initial_event = initial_event
+        self._on_delivery = on_delivery  # every event and bookmark of the stream (a liveness heartbeat)
         # What the store keeps of each object (all of it by default). Subscribers always get the whole
         # object; a relist only needs keys and resourceVersions to tell what changed meanwhile, so a
         # subscriber that caches what it needs itself (the operator's child cache) keeps memory once.
@@ -173,10 +178,11 @@ class Informer:
         self.absent = False
         self.relists += 1
         # Tell subscribers what changed while we were not watching.
+        added = self.initial_event if self.relists == 1 else "ADDED"
         for k, obj in items.items():
             prev = old.get(k)
             if prev is None:
-                await self._emit("ADDED", obj)
+                await self._emit(added, obj)
             elif prev.get("metadata", {}).get("resourceVersion") != obj.get("metadata", {}).get("resourceVersion"):
                 await self._emit("MODIFIED", obj)
         for k, obj in old.items():
@@ -198,6 +204,8 @@ class Informer:
 
     async def _handle(self, event: Obj) -> None:
         kind, obj = event.get("type"), event.get("object") or {}
+        if self._on_delivery is not None:
+            self._on_delivery()
         if kind == "ERROR":
             code = int(obj.get("code") or 0)
             raise from_status(code or 500, json.dumps(obj))

@@ -22,7 +22,7 @@ picture of the children); the owners they wake wait in the queues, which do not 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from finplane import GROUP
@@ -73,13 +73,15 @@ def projection(obj: Obj) -> Obj:
 class ChildWatches:
     """The informers of every child kind, subscribed to `on_child_event`."""
 
-    def __init__(self, rt: Runtime, kube: KubeClient, *, namespaces: tuple[str, ...] = ()) -> None:
+    def __init__(self, rt: Runtime, kube: KubeClient, *, namespaces: tuple[str, ...] = (),
+                 on_delivery: Callable[[], None] | None = None) -> None:
         self.rt = rt
         self.informers: list[Informer] = []
         for api_version, kind in CHILD_KINDS:
             res: Resource = resource_for(api_version, kind)
             for ns in (namespaces if res.namespaced and namespaces else (None,)):
-                informer = informer_for(kube, res, namespace=ns, label_selector=MANAGED_SELECTOR, project=projection)
+                informer = informer_for(kube, res, namespace=ns, label_selector=MANAGED_SELECTOR, project=projection,
+                                        on_delivery=on_delivery)
                 informer.subscribe(self._listener)
                 self.informers.append(informer)
 

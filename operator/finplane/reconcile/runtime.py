@@ -103,20 +103,24 @@ class Runtime:
     def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A watch event: update the store (kinds kept there), enqueue the object itself, run the watches."""
         key = key_of(body)
-        new: Obj = stored_copy(body)
         store = self.stores.get(kind)
         old = store.get(key) if store is not None else None
+        # A deletion found by a relist carries only the informer's projection of the object: its last state
+        # is the stored one.
+        new: Obj = old if event_type == "DELETED" and old is not None and "spec" not in body else stored_copy(body)
+        recording = not self.is_paused()  # a standby observes, the active replica records
         if store is not None:
             if event_type == "DELETED":
                 store.pop(key, None)
                 if kind in self.controllers:
                     self.controllers[kind].forget(key)
-                    self.recorder.deleted(kind, new)
+                    if recording:
+                        self.recorder.deleted(kind, new)
             else:
                 store[key] = new
                 if kind in self.controllers:
                     self.controllers[kind].queue.enqueue(key)
-                    if event_type in ("ADDED", "MODIFIED"):  # not the listing at start: nothing new happened
+                    if event_type in ("ADDED", "MODIFIED") and recording:  # not the listing at start
                         self.recorder.observed(kind, event_type, new, old)
         event = event_type or "LISTED"
         for target, watch in self._watches.get(kind, ()):
@@ -130,6 +134,17 @@ class Runtime:
 
     def get(self, kind: str, key: Key) -> Obj | None:
         return self.stores.get(kind, {}).get(key)
+
+    def replay(self) -> None:
+        """Wake every known object and run the watches as for a fresh listing (a standby that became active:
+        what it observed while paused was neither reconciled nor acted on)."""
+        for kind, store in list(self.stores.items()):
+            for key, obj in list(store.items()):
+                if kind in self.controllers:
+                    self.controllers[kind].queue.enqueue(key)
+                for target, watch in self._watches.get(kind, ()):
+                    for wake in watch.keys("LISTED", obj, None):
+                        self.enqueue(target, wake)
 
     def resync(self) -> None:
         """Re-enqueue every known object (the drift timer)."""

@@ -98,7 +98,7 @@ class SandboxReconciler(KindReconciler[TenantSandboxSpec | SpecError]):
 
     # -- what wakes a sandbox -------------------------------------------------------------------------
     def _deleted(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
-        if event == "DELETED":
+        if event == "DELETED" and not self.rt.is_paused():  # a standby observes; the active replica reports
             task = asyncio.get_running_loop().create_task(self._report_deletion(new))
             self._background.add(task)
             task.add_done_callback(self._background.discard)

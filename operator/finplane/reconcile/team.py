@@ -86,7 +86,8 @@ class TeamReconciler(KindReconciler[TeamSpec]):
         uid = str(meta.get("uid"))
         if event == "DELETED":
             self._cleaned.discard(uid)
-        elif meta.get("deletionTimestamp") and FINALIZER in (meta.get("finalizers") or []):
+        elif meta.get("deletionTimestamp") and FINALIZER in (meta.get("finalizers") or []) and \
+                not self.rt.is_paused():  # a standby leaves it to the active replica (or to its replay on resuming)
             if uid not in self._deleting and uid not in self._cleaned:
                 task = asyncio.get_running_loop().create_task(self._clean_up(new))
                 self._deleting[uid] = task
