@@ -1,8 +1,8 @@
 """The capability pages: conditions with reasons and times, recent events and drift (:mod:`.events`),
 dependencies both ways, channels and canary weights, compliance results and waivers, the children the
 operator renders for it (:mod:`.rendered`), the CR as stored; create, edit (ETag precondition) and delete.
-The page refreshes its conditions every 2 s from ``GET .../live``, which sends the heading's Ready badge and
-the events along (htmx out-of-band swaps), so the heading never disagrees with the table below it.
+The page refreshes its conditions every 2 s from ``GET .../live``, which sends the heading's Ready badge, the
+replica counts and the events along (htmx out-of-band swaps), so the heading never disagrees with the table.
 
 Routes of :data:`router`, included by :func:`platform_api.portal.install`. Reads and writes are the
 capability service's own (:mod:`platform_api.services.capabilities`): a team acts on its own team's
@@ -170,7 +170,7 @@ async def show(request: Request, seen: SignedIn, team: Label, name: Label) -> Re
 
 @router.get("/{team}/{name}/live")
 async def live(request: Request, seen: SignedIn, team: Label, name: Label) -> Response:
-    """The refreshed part of the page: the conditions, and out of band the heading's badge and the events."""
+    """The refreshed part of the page: the conditions, and out of band the heading's badge, replicas and events."""
     state, identity = request.app.state.finplane, seen.identity
     assert identity is not None
     cache = cache_of(request)

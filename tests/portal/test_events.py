@@ -7,7 +7,7 @@ and none of the Events, and a partner is refused; an auditor reads them; Events 
 team's capability of the same name, a Pod, an earlier capability of the same name) are not this one's; the
 API keeps at most PER_OBJECT Events per object, the most recent, in the index and in the informer's own
 store, and keeps none about non-Finplane objects; the refresh (`.../live`) sends the heading's Ready badge
-along with the conditions, so the heading turns Ready with the table.
+and the replica counts along with the conditions, so the heading turns Ready with the table.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def test_the_refresh_sends_the_headings_badge_with_the_conditions(client: TestCl
     heading = page[page.index("<h1>"):page.index("</h1>")]
     assert 'id="ready-badge"' in heading and "not Ready" in heading
     assert 'hx-get="/portal/capabilities/payments/ledger/live"' in page
-    writer.set_status(CAP, "BusinessCapability", "ledger", {"conditions": [
+    writer.set_status(CAP, "BusinessCapability", "ledger", {"readyReplicas": 1, "replicas": 2, "conditions": [
         {"type": "Ready", "status": "True", "reason": "Ready", "message": "", "lastTransitionTime": "2026-12-01T12:00:00Z"}]},
         namespace="payments")
     live = client.get("/portal/capabilities/payments/ledger/live")
@@ -151,4 +151,5 @@ def test_the_refresh_sends_the_headings_badge_with_the_conditions(client: TestCl
     assert re.search(r'<span id="ready-badge" hx-swap-oob="true"><span class="ok">Ready</span></span>', live.text)
     assert 'data-condition="Ready" data-status="True"' in live.text
     assert '<section id="events" aria-labelledby="events-h" hx-swap-oob="true">' in live.text
+    assert '<dd id="replicas" hx-swap-oob="true">1 ready of 2</dd>' in live.text
     assert "<h1>" not in live.text and "<html" not in live.text  # a fragment, not the page
