@@ -44,6 +44,7 @@ class ReadCache(Protocol):
     """What routes read: objects by kind, and whether the cache has synced."""
 
     def list(self, kind: Kind) -> list[Obj]: ...
+    def count(self, kind: Kind) -> int: ...
     def ordered(self, kind: Kind, after: tuple[str, ...] | None = None) -> Iterator[Obj]: ...
     def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj | None: ...
     def observe(self, obj: Obj) -> None: ...
@@ -74,6 +75,10 @@ class MemoryCache:
     def list(self, kind: Kind) -> list[Obj]:
         store = self._data.get(kind)
         return list(store.values()) if store is not None else []
+
+    def count(self, kind: Kind) -> int:
+        store = self._data.get(kind)
+        return len(store) if store is not None else 0
 
     def ordered(self, kind: Kind, after: tuple[str, ...] | None = None) -> Iterator[Obj]:
         store = self._data.get(kind)
@@ -149,6 +154,10 @@ class InformerCache:
     def list(self, kind: Kind) -> list[Obj]:
         informer = self.informers.get(kind)
         return informer.items() if informer is not None else []
+
+    def count(self, kind: Kind) -> int:
+        informer = self.informers.get(kind)
+        return len(informer.store) if informer is not None else 0
 
     def ordered(self, kind: Kind, after: tuple[str, ...] | None = None) -> Iterator[Obj]:
         informer = self.informers.get(kind)
