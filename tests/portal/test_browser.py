@@ -2,7 +2,7 @@
 examples (the embedded API server, the operator and the platform API as real processes).
 
 Covers (issue 20): a team creates a capability through the form and sees it become Ready (the page
-refreshes its conditions with htmx, and the heading's badge with them); a hand edit of its Deployment is
+refreshes its conditions with htmx, and the heading's badge and replica counts with them); a hand edit of its Deployment is
 reverted by the operator and the page shows the Drift event without a reload; a partner requests a sandbox, an admin who is not the requester
 approves the reviewed request, the operator provisions it and the partner reads the credential once and
 then no more; an auditor's pages have no write control and a POST it forges from the page (with its own
@@ -151,6 +151,7 @@ def test_a_team_creates_a_capability_and_sees_it_become_ready(browser: Browser, 
     page.wait_for_url("**/portal/capabilities/payments/statements")
     expect(page.locator('tr[data-condition="Ready"][data-status="True"]')).to_be_visible(timeout=90_000)
     expect(page.locator("h1 #ready-badge")).to_have_text("Ready")  # refreshed with the table, not on reload
+    expect(page.locator("#replicas")).to_have_text("1 ready of 1")  # so are the replica counts
     stack.kubectl("patch", "deployment", "statements", "-n", "payments", "--type=json",
                   "-p", '[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"evil/x:1"}]')
     drift = page.locator('#events tr.drift[data-event-reason="Drift"]')  # the operator reverts it, with an Event
