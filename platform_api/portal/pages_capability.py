@@ -1,7 +1,8 @@
-"""The capability pages: conditions with reasons and times, dependencies both ways, channels and canary
-weights, compliance results and waivers, the children the operator renders for it (:mod:`.rendered`), the
-CR as stored; create, edit (ETag precondition) and delete. Recent events and drift are not shown: the API
-keeps no Events in its cache and reads none from the cluster.
+"""The capability pages: conditions with reasons and times, recent events and drift (:mod:`.events`),
+dependencies both ways, channels and canary weights, compliance results and waivers, the children the
+operator renders for it (:mod:`.rendered`), the CR as stored; create, edit (ETag precondition) and delete.
+The page refreshes its conditions every 2 s from ``GET .../live``, which sends the heading's Ready badge, the
+replica counts and the events along (htmx out-of-band swaps), so the heading never disagrees with the table.
 
 Routes of :data:`router`, included by :func:`platform_api.portal.install`. Reads and writes are the
 capability service's own (:mod:`platform_api.services.capabilities`): a team acts on its own team's
@@ -22,7 +23,8 @@ from finplane.models.compliance_policy import RiskRating, RuleId
 from platform_api.audit import note
 from platform_api.auth.identity import Identity, Role
 from platform_api.authz import may_see_team, require_role
-from platform_api.cache import CHANNEL, POLICY
+from platform_api.cache import CHANNEL, POLICY, ReadCache
+from platform_api.portal import events
 from platform_api.portal.rendered import rendered_children
 from platform_api.portal.web import (
     PortalRoute,
@@ -79,9 +81,17 @@ def _parse_spec(text: str) -> Obj:
     return spec
 
 
+def _live(cache: ReadCache, obj: Obj, team: str) -> dict[str, Any]:
+    """What the page and its refresh share: the Ready badge, the conditions and the recent events."""
+    name = obj.get("metadata", {}).get("name")
+    return {"cap": svc.public(obj), "conditions": (obj.get("status") or {}).get("conditions") or [],
+            "events": events.rows(cache, obj), "events_kept": events.PER_OBJECT,
+            "live_url": f"/portal/capabilities/{team}/{name}/live"}
+
+
 def _context(request: Request, obj: Obj, identity: Identity, team: str) -> dict[str, Any]:
     cache = cache_of(request)
-    meta, status = obj.get("metadata", {}), obj.get("status") or {}
+    meta = obj.get("metadata", {})
     ns, name = meta.get("namespace"), meta.get("name")
     routes = []
     for ch in cache.list(CHANNEL):
@@ -110,7 +120,7 @@ def _context(request: Request, obj: Obj, identity: Identity, team: str) -> dict[
     shown["metadata"] = {k: v for k, v in meta.items() if k in ("name", "namespace", "labels", "annotations",
                                                                  "generation", "resourceVersion")}
     children, render_problem = rendered_children(cache, obj)
-    return {"children_yaml": children, "render_problem": render_problem, "cap": svc.public(obj), "team": team, "conditions": status.get("conditions") or [],
+    return {**_live(cache, obj, team), "children_yaml": children, "render_problem": render_problem, "team": team,
             "detail": catalog.detail(identity=identity, cache=cache, namespace=str(ns), name=str(name)),
             "routes": routes, "results": results, "waivers": waivers, "etag": etag(obj),
             "manifest": yaml.safe_dump(shown, sort_keys=False), "can_write": may_write(identity, team),
@@ -156,6 +166,16 @@ async def show(request: Request, seen: SignedIn, team: Label, name: Label) -> Re
     assert identity is not None
     obj = svc.get(identity=identity, cache=cache_of(request), settings=state.settings, team=team, name=name)
     return page(request, "capability.html", seen, **_context(request, obj, identity, team))
+
+
+@router.get("/{team}/{name}/live")
+async def live(request: Request, seen: SignedIn, team: Label, name: Label) -> Response:
+    """The refreshed part of the page: the conditions, and out of band the heading's badge, replicas and events."""
+    state, identity = request.app.state.finplane, seen.identity
+    assert identity is not None
+    cache = cache_of(request)
+    obj = svc.get(identity=identity, cache=cache, settings=state.settings, team=team, name=name)
+    return page(request, "capability_live.html", seen, oob=True, **_live(cache, obj, team))
 
 
 @router.get("/{team}/{name}/edit")

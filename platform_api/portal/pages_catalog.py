@@ -8,7 +8,8 @@ the graph adds the direct dependencies of what was found and the sandboxes the v
 With 10,000 capabilities the page must cost what the API route costs (bench/portal_catalog.py): only the
 rows shown (the API's page) and, when few enough to draw, the graph's nodes are looked for: the page
 says "more than" rather than counting every match; the filter choices (a pass over every capability) are kept for :data:`FACETS_TTL` seconds per
-cache, and recomputed at once when the number of capabilities changes.
+cache, and recomputed at once when the number of capabilities changes (the store's size, not a walk); each
+table row is rendered once per capability version (:mod:`platform_api.portal.rows`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from starlette.responses import Response
 from platform_api.authz import team_of_capability
 from platform_api.cache import CAPABILITY, ReadCache
 from platform_api.portal import graph as g
-from platform_api.portal.web import PortalRoute, Viewer, cache_of, page, signed_in
+from platform_api.portal.web import PortalRoute, Viewer, cache_of, page, portal_of, signed_in
 from platform_api.services import catalog, sandboxes
 
 __all__ = ["router"]
@@ -53,7 +54,7 @@ def _facets(objs: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
 def _cached_facets(request: Request, cache: ReadCache) -> dict[str, list[str]]:
     """The filter choices, recomputed when older than FACETS_TTL or when the capabilities were counted differently."""
     extras = request.app.state.finplane.extras
-    count = sum(1 for _ in cache.ordered(CAPABILITY))  # a walk over the keys, no summary
+    count = cache.count(CAPABILITY)  # the store's size: walking its 10,000 keys cost as much as the rest of the page
     kept = extras.get("portal_facets")
     now = time.monotonic()
     if kept is not None and kept[0] is cache and kept[1] == count and now - kept[2] < FACETS_TTL:
@@ -91,6 +92,7 @@ async def catalog_page(request: Request, seen: SignedIn, q: Text = None, team: T
         drawing = g.build(found + deps, sandboxes.list_visible(identity=identity, cache=cache))
     filters = {"q": q or "", "team": team or "", "domain": domain or "", "classification": classification or "",
                "ready": ready or "", "channel": channel or ""}
-    return page(request, "catalog.html", seen, entries=[catalog.entry(o) for o in found[:ROWS]], total=total,
+    rows = portal_of(request).rows  # each row rendered once per capability version (rows.py)
+    return page(request, "catalog.html", seen, row_html=[rows.row(o) for o in found[:ROWS]], total=total,
                 more=more, rows=ROWS, filters=filters, graph=drawing, max_nodes=g.MAX_NODES,
                 options=_cached_facets(request, cache))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -27,6 +27,7 @@ from platform_api.auth.identity import Identity, Role
 from platform_api.auth.tokens import AuthError
 from platform_api.cache import ReadCache
 from platform_api.portal.config import PortalSettings
+from platform_api.portal.rows import RowCache
 from platform_api.portal.session import Session, SessionCodec
 from platform_api.problems import Problem
 from platform_api.security import forbidden_text
@@ -50,6 +51,10 @@ class Portal:
     settings: PortalSettings
     codec: SessionCodec
     env: jinja2.Environment
+    rows: RowCache = field(init=False)  # the catalog's rendered rows, by capability version
+
+    def __post_init__(self) -> None:
+        self.rows = RowCache(self.env)
 
 
 @dataclass(frozen=True)

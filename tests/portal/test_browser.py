@@ -2,13 +2,15 @@
 examples (the embedded API server, the operator and the platform API as real processes).
 
 Covers (issue 20): a team creates a capability through the form and sees it become Ready (the page
-refreshes its conditions with htmx); a partner requests a sandbox, an admin who is not the requester
+refreshes its conditions with htmx, and the heading's badge and replica counts with them); a hand edit of its Deployment is
+reverted by the operator and the page shows the Drift event without a reload; a partner requests a sandbox, an admin who is not the requester
 approves the reviewed request, the operator provisions it and the partner reads the credential once and
 then no more; an auditor's pages have no write control and a POST it forges from the page (with its own
 valid CSRF token) is refused; the catalog's graph names a dependency that is not Ready. (The offline API docs are
 checked without a browser, in test_guards.py.) One stack for the module; screenshots of each page go to
-test-output/portal/, and those the README shows (catalog, capability, sandbox approval, compliance) to
-docs/screenshots/ as well (the 1280x800 viewport, not the full page, so each PNG stays small).
+test-output/portal/, and, only when FINPLANE_UPDATE_SCREENSHOTS=1 is set, those the README shows (catalog,
+capability, sandbox approval, compliance) to the committed docs/screenshots/ as well (the 1280x800
+viewport, not the full page, so each PNG stays small): a plain run never rewrites them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("FINPLANE_TEST_OUTPUT", REPO / "test-output")) / "portal"
 README_SHOTS = REPO / "docs" / "screenshots"
+UPDATE_README_SHOTS = os.environ.get("FINPLANE_UPDATE_SCREENSHOTS") == "1"
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
@@ -103,7 +106,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    README_SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         yield b
@@ -128,8 +130,11 @@ def _page(browser: Browser, stack: DevStack, role: str, subject: str, **scope: s
 
 def _shot(page: Page, name: str, *, readme: bool = False) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    if readme:  # what a reader of the README sees: the viewport, PNG
-        page.screenshot(path=str(README_SHOTS / f"{name}.png"), full_page=False)
+    if readme:  # what a reader of the README sees: the viewport, PNG; the committed copy only when asked
+        page.screenshot(path=str(SHOTS / f"{name}-readme.png"), full_page=False)
+        if UPDATE_README_SHOTS:
+            README_SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(README_SHOTS / f"{name}.png"), full_page=False)
 
 
 def test_a_team_creates_a_capability_and_sees_it_become_ready(browser: Browser, stack: DevStack) -> None:
@@ -145,6 +150,13 @@ def test_a_team_creates_a_capability_and_sees_it_become_ready(browser: Browser, 
     page.get_by_role("button", name="Create").click()
     page.wait_for_url("**/portal/capabilities/payments/statements")
     expect(page.locator('tr[data-condition="Ready"][data-status="True"]')).to_be_visible(timeout=90_000)
+    expect(page.locator("h1 #ready-badge")).to_have_text("Ready")  # refreshed with the table, not on reload
+    expect(page.locator("#replicas")).to_have_text("1 ready of 1")  # so are the replica counts
+    stack.kubectl("patch", "deployment", "statements", "-n", "payments", "--type=json",
+                  "-p", '[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"evil/x:1"}]')
+    drift = page.locator('#events tr.drift[data-event-reason="Drift"]')  # the operator reverts it, with an Event
+    expect(drift).to_contain_text("Deployment/payments/statements", timeout=90_000)
+    expect(page.locator("#drift-summary")).to_contain_text("Drift: the operator reverted a manual change")
     _shot(page, "capability", readme=True)
 
 

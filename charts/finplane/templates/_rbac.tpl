@@ -254,6 +254,12 @@ workload creation cluster-wide):
 - apiGroups: [wgpolicyk8s.io]
   resources: [policyreports, clusterpolicyreports]
   verbs: [list, watch]
+{{- /* The portal shows a capability's recent events and drift: the API's events informer lists and watches
+       Events in every namespace (field-selected to those about Finplane kinds; RBAC cannot select fields).
+       Read only: the API never writes an Event, and without this right it stays ready, without events. */}}
+- apiGroups: [""]
+  resources: [events]
+  verbs: [list, watch]
 {{- if .Values.features.sandboxes }}
 - apiGroups: [""]
   resources: [secrets]
