@@ -45,18 +45,6 @@ RUN --mount=type=secret,id=pip-ca \
     && /opt/finplane/bin/pip uninstall --quiet -y pip setuptools
 
 FROM ${PYTHON_IMAGE}
-ARG VERSION=0.1.0
-ARG REVISION=unknown
-ARG CREATED=unknown
-ARG PYTHON_IMAGE
-LABEL org.opencontainers.image.title="finplane" \
-      org.opencontainers.image.description="Finplane operator and platform API for financial institutions" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.source="https://github.com/finplane/finplane" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="${PYTHON_IMAGE}"
 SHELL ["/bin/sh", "-eu", "-c"]
 # No package manager run at run time, no compilers, no pip: Python (Debian's, on a plain Debian base), the
 # user, the two writable folders (/tmp, and /var/lib/finplane for the evidence record) and the environment.
@@ -89,3 +77,16 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import os, sys, urllib.request; sys.exit(0 if urllib.request.urlopen(os.environ['FINPLANE_HEALTHCHECK_URL'], timeout=4).status == 200 else 1)"]
 ENTRYPOINT ["finplane"]
 CMD ["operator"]
+# The metadata last: a new revision or build time reruns no step above (their cached layers are reused).
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=unknown
+ARG PYTHON_IMAGE
+LABEL org.opencontainers.image.title="finplane" \
+      org.opencontainers.image.description="Finplane operator and platform API for financial institutions" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="https://github.com/finplane/finplane" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="${PYTHON_IMAGE}"

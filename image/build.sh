@@ -26,10 +26,14 @@ secret=()
 
 echo "==> buildah bud $name on $base"
 built=$SECONDS
-# Docker format: the OCI format has no HEALTHCHECK. The labels are the OCI annotation keys either way.
+# Docker format: the OCI format has no HEALTHCHECK. The labels are the OCI annotation keys either way; the
+# build-dependent ones are given again as --label, since buildah 1.28 reuses a cached LABEL step whose build
+# arguments changed (the image would carry the previous build's revision and date).
 buildah bud --isolation chroot --layers --format docker --quiet \
   --build-arg "PYTHON_IMAGE=$base" --build-arg "VERSION=$version" \
   --build-arg "REVISION=$revision" --build-arg "CREATED=$created" \
+  --label "org.opencontainers.image.version=$version" --label "org.opencontainers.image.revision=$revision" \
+  --label "org.opencontainers.image.created=$created" --label "org.opencontainers.image.base.name=$base" \
   "${secret[@]}" -t "$name" . >/dev/null
 echo "==> built $name in $((SECONDS - built)) s ($((SECONDS - start)) s with the base)"
 buildah images --format '{{.Name}}:{{.Tag}} {{.ID}} {{.Size}}' "$name"
