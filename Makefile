@@ -83,7 +83,7 @@ wheel: venv
 image:
 	@command -v buildah >/dev/null && command -v debootstrap >/dev/null || { \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; echo "Installing Debian packages: buildah debootstrap"; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends buildah debootstrap >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq buildah debootstrap >/dev/null; }
 	bash image/build.sh
 
 clean:
