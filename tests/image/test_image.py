@@ -20,6 +20,7 @@ import tomllib
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,9 +139,12 @@ def test_the_operator_from_the_image_reconciles_a_capability_to_ready_as_its_use
         assert "ro" in root_mount[5].split(","), root_mount
 
         cluster.apply([namespace("payments"), capability("from-the-image", replicas=1)])
-        obj = wait_for(lambda: (o := cluster.get("businesscapability", "from-the-image", "payments")) and is_ready(o)
-                       and o, timeout=60, what="payments/from-the-image Ready")
-        assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
+        def ready() -> dict[str, Any] | None:
+            o = cluster.get("businesscapability", "from-the-image", "payments")
+            return o if is_ready(o) else None
+
+        obj = wait_for(ready, timeout=60, what="payments/from-the-image Ready")
+        assert obj is not None and obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
         assert cluster.get("deployment", "from-the-image", "payments") is not None
     finally:
         proc.terminate()
