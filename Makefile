@@ -86,5 +86,11 @@ image:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq buildah debootstrap >/dev/null; }
 	bash image/build.sh
 
+# The image tests on their own (tests/image/: the built image run read-only as its user, the operator from it).
+# `make test` runs them too where buildah is installed; `debs` leaves buildah out, since a first build on a
+# fresh machine takes about 7 minutes (docs/install.md).
+test-image: venv-test image
+	$(BIN)/python -m pytest -p no:cacheprovider tests/image $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) dist build

@@ -6,7 +6,8 @@ volumes); `finplane --version` from the image is that version; a process of the 
 but its volumes (the root filesystem read-only, as the chart's readOnlyRootFilesystem makes it), not even
 its own code; the build's CA secret, pip and the embedded API server are not in the image; the operator
 started from the image, as the image's user on the read-only root, reconciles a BusinessCapability of the
-embedded API server to Ready.
+embedded API server to Ready; the chart runs the image as the image's user, with a read-only root and a
+volume on each place the image writes to.
 
 Everything runs in the sandbox of tests/image/conftest.py (chroot into the image's read-only root). Skipped
 where buildah is missing or the tests do not run as root; `make image` installs buildah and debootstrap.
@@ -27,6 +28,7 @@ import pytest
 from tests.image.conftest import SKIP_REASON, BuiltImage, image_env, sandboxed
 from tests.support import REPO, Cluster, embedded_cluster, free_port, is_ready, wait_for
 from tests.support.builders import capability, namespace
+from tests.support.chart import find, render
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or ""),
               # the first build of a fresh machine: debootstrap and every layer (later builds reuse the cache)
@@ -154,3 +156,22 @@ def test_the_operator_from_the_image_reconciles_a_capability_to_ready_as_its_use
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, log.read_text()[-3000:]
+
+
+def test_the_charts_pods_run_the_image_as_its_user_with_its_volumes_the_only_writable_places(
+        built_image: BuiltImage) -> None:
+    uid, gid = built_image.uid_gid
+    deployments = find(render({}), "Deployment")
+    assert len(deployments) == 2  # the operator and the API
+    for deployment in deployments:
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod["containers"]:
+            context = {**pod["securityContext"], **container["securityContext"]}
+            assert (context["runAsUser"], context["runAsGroup"]) == (uid, gid), deployment["metadata"]["name"]
+            assert context["readOnlyRootFilesystem"] is True
+            # every place the image writes to is a volume of the pod (else it would hit the read-only root)
+            mounted = {m["mountPath"] for m in container["volumeMounts"]}
+            assert set(built_image.volumes) <= mounted, (deployment["metadata"]["name"], mounted)
+            evidence = built_image.env["FINPLANE_EVIDENCE_DIR"]
+            assert any(evidence == m or evidence.startswith(f"{m}/") for m in mounted), mounted
