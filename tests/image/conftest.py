@@ -7,7 +7,7 @@ container runtime would without one: in its own mount namespace, chrooted into t
 mounted read-only, with a fresh tmpfs on each volume the image declares (its only writable places), /proc
 and /dev, as the image's user, in its working directory, with only the image's environment (plus `env`).
 
-The tests skip, with the reason (`SKIP_REASON`), where buildah is not installed or the tests do not run as root (chroot and mounts
+The tests skip, with the reason (`SKIP_REASON`), where buildah or debootstrap is not installed or the tests do not run as root (chroot and mounts
 need it); `make image` installs buildah and debootstrap.
 """
 
@@ -29,6 +29,8 @@ from tests.support import REPO
 # Why the image tests cannot run here (tests/image/test_image.py skips with it), or None.
 SKIP_REASON: str | None = (
     "buildah is not installed (make image installs buildah and debootstrap)" if shutil.which("buildah") is None
+    else "debootstrap is not installed (make image installs it): the image's base is made with it"
+    if shutil.which("debootstrap") is None and not os.environ.get("IMAGE_BASE")
     else "the image tests chroot into the image and mount its volumes: they need root" if os.geteuid() != 0
     else None)
 
