@@ -61,6 +61,23 @@ fi
 echo "==> importing $tarball as $name"
 ctr=$(buildah from scratch)
 buildah add --quiet "$ctr" "$tarball" / >/dev/null
+# Slim as the debian slim images are: no documentation, manual pages or translations (the licences stay),
+# neither those debootstrap installed nor those of packages installed later (dpkg's path-exclude).
+mnt=$(buildah mount "$ctr")
+cat > "$mnt/etc/dpkg/dpkg.cfg.d/finplane-slim" <<'CFG'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/lintian/*
+CFG
+find "$mnt/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+find "$mnt/usr/share/doc" -mindepth 1 -type d -empty -delete
+rm -rf "$mnt"/usr/share/man/* "$mnt"/usr/share/info/* "$mnt"/usr/share/lintian/*
+find "$mnt/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+buildah umount "$ctr" >/dev/null
 buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd /bin/bash \
   --label "org.opencontainers.image.base.name=debootstrap:$release-minbase" "$ctr"
 buildah commit --quiet --rm "$ctr" "$name" >/dev/null
