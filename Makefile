@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEBS := docker-registry apache2-utils prometheus chromium
 
-.PHONY: dev test test-emulator deps debs venv venv-test schemas crds lint bench wheel clean
+.PHONY: dev test test-emulator test-image deps debs venv venv-test schemas crds lint bench wheel image clean
 
 dev: venv
 	@echo "==> finplane dev (the summary follows once the examples are reconciled; Ctrl-C stops it)"
@@ -77,6 +77,20 @@ lint: venv-test
 # The wheel `pip install` gives a working `finplane` from (dist/; tests/cli/test_wheel.py installs it).
 wheel: venv
 	$(BIN)/pip wheel --no-deps -w dist .
+
+# The container image, localhost/finplane:<version>, built with buildah from a Debian base made locally by
+# debootstrap (cached under .cache/image-base/), so no registry is needed (image/build.sh; docs/install.md).
+image:
+	@command -v buildah >/dev/null && command -v debootstrap >/dev/null || { \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; echo "Installing Debian packages: buildah debootstrap"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq buildah debootstrap >/dev/null; }
+	bash image/build.sh
+
+# The image tests on their own (tests/image/: the built image run read-only as its user, the operator from it).
+# `make test` runs them too where buildah is installed; `debs` leaves buildah out, since a first build on a
+# fresh machine takes about 7 minutes (docs/install.md).
+test-image: venv-test image
+	$(BIN)/python -m pytest -p no:cacheprovider tests/image $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) dist build
