@@ -37,7 +37,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml emulator/pyproject.toml
 	@echo "==> [2/3] $$(grep -c '==' requirements.lock) pinned packages of requirements.lock (what finplane dev runs)"
 	@set -o pipefail; $(PIP) --no-deps --no-compile -r requirements.lock 2>&1 | { $(PIP_PROGRESS); }
 	@echo "==> [3/3] finplane and the embedded API server (editable)"
-	@set -o pipefail; $(PIP) --no-deps -e . -e emulator 2>&1 | { $(PIP_PROGRESS); }
+	@# --no-build-isolation: built with the lock's setuptools, not a fresh one fetched per project (~25 s saved)
+	@set -o pipefail; $(PIP) --no-deps --no-build-isolation -e . -e emulator 2>&1 | { $(PIP_PROGRESS); }
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock

@@ -11,7 +11,8 @@ the partner reads its credential once (the second read exits 5, a rotation gives
 approves; a team's waiver request cannot be approved by the team (exit 4), an admin approves it;
 results, preview and evidence verify/export come from the API; `finplane render examples/*.yaml` prints
 exactly the children the operator applied for every example, field by field, bar the server-set fields;
-docs/platform-api.md's curl walkthrough runs as written (every request 2xx) from the dev folder.
+every shell block of README.md and docs/*.md not marked `not-run` runs as written (every command exits 0,
+every curl request 2xx) from the dev folder, one shell per file (tests/cli/doc_commands.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import asyncio
 import json
 import os
 import queue
-import re
 import signal
 import stat
 import subprocess
@@ -37,6 +37,7 @@ import pytest
 import yaml
 
 from finplane.names import HASH_ANNOTATION, OWNER_LABEL
+from tests.cli.doc_commands import DOCS, blocks, script
 from tests.support.paths import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -75,7 +76,7 @@ class Dev:
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     folder = tmp_path_factory.mktemp("newcomer")
-    for name in ("crds", ".venv"):  # the folder stands for the repository root: its CRDs and its venv
+    for name in ("crds", "charts", ".venv"):  # the folder stands for the repository root: its CRDs, chart, venv
         (folder / name).symlink_to(REPO / name)
     (folder / "home").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINPLANE_") and k != "KUBECONFIG"}
@@ -95,6 +96,9 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
             out.append(line)
             if line.startswith("Running; press"):
                 break
+        # The reader's own cluster, for the docs' kubectl commands: here, the dev stack's
+        (folder / "home/.kube").mkdir()
+        (folder / "home/.kube/config").symlink_to(folder / ".finplane/dev/kubeconfig")
         yield Dev(folder=folder, env=env, summary="".join(out))
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -282,16 +286,20 @@ def test_render_prints_exactly_what_the_operator_applied_for_every_example(dev: 
     assert not problems, "\n".join(problems)
 
 
-def test_the_platform_api_walkthrough_runs_as_written_against_finplane_dev(dev: Dev) -> None:
-    doc = (REPO / "docs/platform-api.md").read_text()
-    section = doc.split("## Walkthrough with curl", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
-    assert len(blocks) >= 6 and "8000" not in section
-    # As written, except that curl fails on an HTTP error (so a 4xx cannot pass unnoticed) and the run stops there.
-    script = "set -euo pipefail\ncurl() { command curl --fail-with-body --max-time 60 \"$@\"; }\n" + "\n".join(blocks)
-    result = subprocess.run(["bash", "-c", script], cwd=dev.folder, env=dev.env, capture_output=True, text=True,
-                            timeout=300)
+RUN = [p for p in DOCS if any(b.not_run is None for b in blocks(p))]
+
+
+@pytest.mark.parametrize("path", RUN, ids=[p.name for p in RUN])
+def test_every_documented_command_runs_as_written_against_finplane_dev(dev: Dev, path: Path) -> None:
+    # A file's runnable blocks in one shell, in order, from the dev folder (the repository root, as the docs
+    # say); the only stand-in is the reader's kubeconfig, which here is the dev stack's
+    result = subprocess.run(["bash", "-c", script(path)], cwd=dev.folder, env=dev.env, capture_output=True,
+                            text=True, timeout=300)
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    bundle = json.loads((dev.folder / "bundle.json").read_text())
-    assert bundle["chainVerified"] and bundle["entries"] and bundle["stateAtTo"]
-    assert (dev.folder / "state.csv").read_text().startswith("# chain head ")
+    if path.name == "platform-api.md":
+        section = path.read_text().split("## Walkthrough with curl", 1)[1].split("\n## ", 1)[0]
+        assert "8000" not in section and "PORT" not in path.read_text()
+        bundle = json.loads((dev.folder / "bundle.json").read_text())
+        assert bundle["chainVerified"] and bundle["entries"] and bundle["stateAtTo"]
+        assert (dev.folder / "state.csv").read_text().startswith("# chain head ")
+        assert "as acme-bot (role partner)" in result.stdout

@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     DENIED = 4          # not logged in, token refused or role not allowed (401, 403)
     CONFLICT = 5        # someone else changed it, or it is already decided (409, 412, 428)
     UNAVAILABLE = 6     # the platform API is unreachable, rate-limited or failed (429, 5xx)
+    EXPIRED = 7         # a device login's code expired before it was approved (`finplane login --issuer`)
 
 
 class UserError(ValueError):
