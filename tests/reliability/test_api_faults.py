@@ -2,8 +2,8 @@
 
 Covers: every capability still converges to Ready with all its children; the watches survive the cuts
 and a tiny watch history (FINPLANE_APISERVER_WATCH_HISTORY=20) turns resumptions into 410 Gone, which
-kopf answers by listing again (the list count grows); a forced 410 (watches refused while more objects
-change than the history keeps) makes kopf list again and the changes still arrive; failed requests are
+the operator's informers answer by listing again (the list count grows); a forced 410 (watches refused while
+more objects change than the history keeps) makes them list again and the changes still arrive; failed requests are
 retried by the gateway with short backoff (`finplane_api_retries_total`) and failed reconciles by the
 queue with growing backoff (`finplane_reconciles_total{outcome="unavailable"}`); the retries stay proportional to the
 injected faults (no hot loop), and once everything is Ready the operator writes nothing more even with
@@ -67,24 +67,24 @@ def test_capabilities_converge_while_a_fifth_of_requests_fail_and_watches_are_cu
             assert retried > 0, "no request met an injected fault: the test proves nothing"
             assert retried + unavailable <= injected, "more retries than injected faults: something loops"
 
-            # 410 Gone, for sure: keep kopf's watches down (cut, then refused) while more capabilities change
-            # than the server's history keeps; the resumed watch is too old and kopf must list again.
-            lists_before = _requests(cluster.stats(), "kopf", "list", "businesscapabilities")
-            cluster.handle.set_faults(errors=[{"code": 503, "verb": "watch", "userAgent": "kopf",
-                                               "resource": "businesscapabilities", "count": 3},
+            # 410 Gone, for sure: keep the operator's watches down (cut, then refused) while more capabilities
+            # change than the server's history keeps; the resumed watch is too old and the informer must list again.
+            lists_before = _requests(cluster.stats(), "finplane-operator", "list", "businesscapabilities")
+            cluster.handle.set_faults(errors=[{"code": 503, "verb": "watch", "userAgent": "finplane-operator",
+                                               "resource": "businesscapabilities", "count": 5},
                                               *_rules("kopf"), *_rules("finplane-operator")],
                                       cutWatchesEverySeconds=2, seed=12)
-            time.sleep(2.5)  # the stream is cut within 2 s; three refusals keep it down for 1 + 2 + 5 s of kopf's backoff
+            time.sleep(2.5)  # the stream is cut within 2 s; five refusals keep it down for 6-12 s of the informer's backoff
             apply_many(cluster, [{**capability(f"svc-{i:02d}", ("faulty-a", "faulty-b")[i % 2], replicas=3)}
                                  for i in range(30)])
-            wait_for(lambda: _requests(cluster.stats(), "kopf", "list", "businesscapabilities") > lists_before,
-                     timeout=60, what="kopf listing capabilities again after 410 Gone")
+            wait_for(lambda: _requests(cluster.stats(), "finplane-operator", "list", "businesscapabilities") > lists_before,
+                     timeout=60, what="the operator's informer listing capabilities again after 410 Gone")
             wait_for(lambda: ready_count(cluster) == N and all(
                 d["spec"]["replicas"] == 3 for d in children_of(cluster, "deployments")
                 if int(d["metadata"]["name"][4:]) < 30), timeout=120,
                 what="the changed capabilities rolled out after the relist")
-            print(f"kopf lists of capabilities: {lists_before} before the forced 410, "
-                  f"{_requests(cluster.stats(), 'kopf', 'list', 'businesscapabilities')} after")
+            print(f"operator lists of capabilities: {lists_before} before the forced 410, "
+                  f"{_requests(cluster.stats(), 'finplane-operator', 'list', 'businesscapabilities')} after")
 
             time.sleep(2)  # let the last status writes land
             quiet_from = operator_writes(cluster)

@@ -1,6 +1,6 @@
 """A watch that silently stalls: the API server keeps every stream open but sends nothing, not even bookmarks.
 
-Covers: kopf notices the silence after the inactivity timeout (FINPLANE_WATCH_INACTIVITY_SECONDS, set
+Covers: the operator's informers (finplane.reconcile.kind_watch) notice the silence after the inactivity timeout (FINPLANE_WATCH_INACTIVITY_SECONDS, set
 to 3 s here; bookmarks come every second) and opens new streams (the server counts new watch
 requests while the stall lasts); the liveness probe /healthz fails while no stream delivers anything
 (FINPLANE_WATCH_LIVENESS_SECONDS, 6 s here), so Kubernetes would restart a blind operator; once the
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e]
 
 def _capability_watches(cluster) -> int:  # type: ignore[no-untyped-def]
     return sum(int(r["count"]) for r in cluster.stats()["by"]
-               if r["userAgent"].startswith("kopf") and r["verb"] == "watch"
+               if r["userAgent"].startswith("finplane-operator") and r["verb"] == "watch"
                and r["resource"] == "businesscapabilities")
 
 
@@ -47,7 +47,7 @@ def test_a_stalled_watch_is_reestablished_and_fails_the_liveness_probe_while_it_
             failed_after = time.monotonic() - stalled_at
             cluster.apply(capability("during", "stall"))
             wait_for(lambda: _capability_watches(cluster) >= watches_before + 2, timeout=30,
-                     what="kopf re-opening the silent watch stream")
+                     what="the operator's informer re-opening the silent watch stream")
             assert not is_ready(cluster.get("businesscapability", "during", "stall"))
 
             cluster.handle.set_faults()

@@ -71,8 +71,10 @@ async def _startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -
     rt.start()
     memo["rt"] = rt
     scope, beat = _scope["namespaces"], watch_health.heartbeat.beat
-    memo["kinds"] = kinds = KindWatches(rt, kube, namespaces=scope, on_delivery=beat)
-    memo["children"] = children = ChildWatches(rt, kube, namespaces=scope, on_delivery=beat)
+    silent = conf.watch_inactivity_seconds
+    memo["kinds"] = kinds = KindWatches(rt, kube, namespaces=scope, on_delivery=beat, inactivity_timeout=silent)
+    memo["children"] = children = ChildWatches(rt, kube, namespaces=scope, on_delivery=beat,
+                                               inactivity_timeout=silent)
     peering_state.on_resume(rt.replay)
     kinds.start()
     children.start()

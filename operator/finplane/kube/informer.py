@@ -50,8 +50,11 @@ class Informer:
                  label_selector: str | None = None, watch_timeout: int = 300, page_size: int = 500,
                  backoff_base: float = 0.2, backoff_max: float = 30.0,
                  project: Callable[[Obj], Obj] | None = None, initial_event: str = "ADDED",
-                 on_delivery: Callable[[], None] | None = None) -> None:
+                 on_delivery: Callable[[], None] | None = None, inactivity_timeout: float | None = None) -> None:
         self._api = api_client
+        # A stream that stays open but delivers nothing (not even the server's periodic bookmarks) for this
+        # long is dead (a proxy keeping the connection but forwarding nothing): it is re-opened.
+        self.inactivity_timeout = inactivity_timeout
         # The event type the first list's objects are told with ("LISTED" for a subscriber that must tell
         # objects that existed before it started from ones created since); later relists tell ADDED.
         self.initial_event = initial_event
@@ -150,7 +153,7 @@ class Informer:
             method="GET", resource_path=path, header_params={"Accept": "application/json"},
             auth_settings=["BearerToken"])
         timeout = aiohttp.ClientTimeout(total=None if stream else 60, sock_connect=10,
-                                        sock_read=(self.watch_timeout + 30) if stream else 60)
+                                        sock_read=(self.inactivity_timeout or self.watch_timeout + 30) if stream else 60)
         resp = await self._api.call_api("GET", url, header_params=headers, _request_timeout=timeout)
         if resp.status >= 400:
             raw = await resp.read()

@@ -74,14 +74,15 @@ class ChildWatches:
     """The informers of every child kind, subscribed to `on_child_event`."""
 
     def __init__(self, rt: Runtime, kube: KubeClient, *, namespaces: tuple[str, ...] = (),
-                 on_delivery: Callable[[], None] | None = None) -> None:
+                 on_delivery: Callable[[], None] | None = None, inactivity_timeout: float | None = None) -> None:
         self.rt = rt
         self.informers: list[Informer] = []
         for api_version, kind in CHILD_KINDS:
             res: Resource = resource_for(api_version, kind)
             for ns in (namespaces if res.namespaced and namespaces else (None,)):
                 informer = informer_for(kube, res, namespace=ns, label_selector=MANAGED_SELECTOR, project=projection,
-                                        on_delivery=on_delivery)
+                                        on_delivery=on_delivery,
+                                        inactivity_timeout=inactivity_timeout)
                 informer.subscribe(self._listener)
                 self.informers.append(informer)
 

@@ -39,14 +39,15 @@ class KindWatches:
     """The informers of every Finplane kind, each feeding `Runtime.observe`."""
 
     def __init__(self, rt: Runtime, kube: KubeClient, *, namespaces: tuple[str, ...] = (),
-                 on_delivery: Callable[[], None] | None = None) -> None:
+                 on_delivery: Callable[[], None] | None = None, inactivity_timeout: float | None = None) -> None:
         self.rt = rt
         self.informers: list[Informer] = []
         for kind in OWNER_KINDS:
             res = resource_for(API_VERSION, kind)
             for ns in (namespaces if res.namespaced and namespaces else (None,)):
                 informer = informer_for(kube, res, namespace=ns, project=projection, initial_event="LISTED",
-                                        on_delivery=on_delivery)
+                                        on_delivery=on_delivery,
+                                        inactivity_timeout=inactivity_timeout)
                 informer.subscribe(self._listener(kind))
                 self.informers.append(informer)
 
