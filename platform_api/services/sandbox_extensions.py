@@ -14,6 +14,7 @@ import json
 from datetime import UTC
 from typing import Any
 
+from finplane import API_VERSION
 from platform_api.auth.identity import Identity, Role, same_subject
 from platform_api.authz import require_role
 from platform_api.cache import ReadCache
@@ -65,9 +66,27 @@ def _bounds(obj: Obj, when: Any, settings: ApiSettings, *, field: str) -> None:
 
 async def extend(*, identity: Identity, cache: ReadCache, writer: Writer, settings: ApiSettings, name: str,
                  expires_at: str, reason: str) -> Obj:
-    """Record an extension request (owner or admin); an admin other than the requester approves it."""
+    """Record an extension request (owner or admin); an admin other than the requester approves it.
+
+    The write is guarded by the sandbox's resourceVersion (two racing requests cannot both be pending). The
+    caller sent no precondition, so a conflict (the cache behind a rotation, the operator's status write) is
+    not theirs to resolve: the cluster's copy is read and checked again (an extension pending meanwhile is 409)."""
     obj = get(identity=identity, cache=cache, name=name)
     require_role(identity, Role.PARTNER, Role.TEAM, Role.ADMIN)
+    for _ in range(3):
+        try:
+            return await _record_extension(identity=identity, cache=cache, writer=writer, settings=settings, obj=obj,
+                                           expires_at=expires_at, reason=reason)
+        except Problem as problem:
+            if problem.reason != "StaleVersion":
+                raise
+            obj = await writer.get(API_VERSION, "TenantSandbox", name)
+            cache.observe(obj)
+    raise Problem(409, "The sandbox keeps changing; retry.", slug="conflict", reason="Conflict")
+
+
+async def _record_extension(*, identity: Identity, cache: ReadCache, writer: Writer, settings: ApiSettings, obj: Obj,
+                            expires_at: str, reason: str) -> Obj:
     if approval_state(obj) != "approved":
         raise Problem(409, "The sandbox is not approved; ask for the lifetime you need in the request itself.",
                       slug="conflict", reason="NotApproved")

@@ -163,3 +163,44 @@ def test_the_audit_log_records_who_requested_and_who_approved(requested, client,
     assert lines[1]["route"] == "/api/v1/sandboxes/{name}/approve"
     assert lines[1]["source"]["ip"]
     assert "Bearer" not in settings.audit_log.read_text()
+
+
+def _changed_behind_the_cache(writer, **change):  # type: ignore[no-untyped-def]
+    """The cluster's copy moves on (the operator's status write, another caller) before the cache sees it."""
+    obj = writer.objects[(API, "TenantSandbox", "", "acme--sbx")]
+    obj["metadata"]["resourceVersion"] = "9999"
+    for path, value in change.items():
+        target = obj
+        *parents, leaf = path.split("__")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    return obj
+
+
+def test_an_extension_sent_while_the_cache_is_behind_is_recorded_not_refused_for_a_precondition_never_sent(
+        approved, client, as_, writer):
+    _changed_behind_the_cache(writer, status__phase="Active")
+    resp = client.post("/api/v1/sandboxes/acme--sbx/extension", headers=as_(**ACME),
+                       json={"expiresAt": _in(days=20).isoformat(), "reason": "pilot runs longer"})
+    assert resp.status_code == 202, resp.text  # was 412 "If-Match does not match" without any If-Match
+    stored = writer.objects[(API, "TenantSandbox", "", "acme--sbx")]
+    assert "finplane.io/extension-request" in stored["metadata"]["annotations"]
+
+
+def test_a_racing_extension_the_cache_has_not_seen_is_still_refused_as_pending(approved, client, as_, writer):
+    racing = json.dumps({"expiresAt": _z(_in(days=10)), "reason": "first", "requestedBy": "acme-bot",
+                         "requestedAt": _z(_in(days=0))})
+    _changed_behind_the_cache(writer)["metadata"]["annotations"]["finplane.io/extension-request"] = racing
+    resp = client.post("/api/v1/sandboxes/acme--sbx/extension", headers=as_(**ACME),
+                       json={"expiresAt": _in(days=20).isoformat(), "reason": "second"})
+    assert resp.status_code == 409 and resp.json()["reason"] == "ExtensionPending"
+    assert writer.objects[(API, "TenantSandbox", "", "acme--sbx")]["metadata"]["annotations"][
+        "finplane.io/extension-request"] == racing  # the first request stands
+
+
+def test_a_rotation_while_the_cache_is_behind_counts_from_the_clusters_copy(approved, client, as_, writer):
+    _changed_behind_the_cache(writer, spec__credentialRotation=1)  # a rotation the cache has not seen
+    resp = client.post("/api/v1/sandboxes/acme--sbx/rotation", headers=as_(**ACME))
+    assert resp.status_code == 202, resp.text
+    assert writer.objects[(API, "TenantSandbox", "", "acme--sbx")]["spec"]["credentialRotation"] == 2
