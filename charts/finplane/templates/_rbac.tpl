@@ -236,7 +236,7 @@ workload creation cluster-wide):
   verbs: [list, watch]
 {{- end }}
 
-{{/* The platform API: it reads and writes Finplane CRs only, and reads one named Secret per sandbox. */}}
+{{/* The platform API: it reads and writes Finplane CRs only, and reads two named Secrets per sandbox (its credential, its production key). */}}
 {{- define "finplane.api.clusterRules" -}}
 - apiGroups: [finplane.io]
   resources: [businesscapabilities, channels, tenantsandboxes, imageregistries, compliancepolicies]
@@ -258,6 +258,6 @@ workload creation cluster-wide):
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
-  resourceNames: [{{ include "finplane.sandboxCredentialSecretName" . }}]
+  resourceNames: [{{ include "finplane.sandboxCredentialSecretName" . }}, {{ include "finplane.productionCredentialSecretName" . }}]
 {{- end }}
 {{- end }}
