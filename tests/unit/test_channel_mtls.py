@@ -178,3 +178,15 @@ def test_cert_manager_objects_are_refused_on_the_retired_ingress_backend() -> No
     assert any("only allowed when backend kind is gateway" in m for m in _cel_failures(spec))
     with pytest.raises(ValidationError, match="only allowed when backend kind is gateway"):
         ChannelSpec.model_validate(spec)
+
+
+async def test_a_team_taking_hold_of_the_gateways_namespace_wakes_the_mtls_channel(tmp_path: Path) -> None:
+    s = Stack(tmp_path)
+    s.channel("partners-mtls", **mtls(gateway_ns="risk", ca_namespace="risk", gateway="risk-gw"))
+    s.channel("plain", tls={"secretName": "x"})
+    reconciler = s.rt.controllers["Channel"].reconciler
+    assert isinstance(reconciler, ChannelReconciler)
+    before = builders.team("risk", status={"namespaces": []})
+    after = builders.team("risk", status={"namespaces": [{"name": "risk", "state": "Created"}]})
+    assert list(reconciler._team_changed("MODIFIED", after, before)) == [("", "partners-mtls")]
+    assert list(reconciler._team_changed("MODIFIED", after, after)) == []  # nothing it depends on changed

@@ -8,7 +8,8 @@ exception is exposure: a route whose last good rendering now reaches a capabilit
 
 Woken, so nothing polls, by a capability it routes to appearing, disappearing or changing readiness,
 port or classification, and by a partner sandbox allowed to call one of them turning active, rotating
-its key, expiring or going away (`watches`; `reconcile.channel_partners`): the route's partner-keys
+its key, expiring or going away (`watches`; `reconcile.channel_partners`), and, for channels demanding mTLS,
+by a Team's held namespaces changing (they decide GatewayNotOwned): the route's partner-keys
 Secret then holds exactly the active sandboxes' current keys after one pass. The capabilities a channel routes to declare the reverse watch
 themselves (their `status.exposedOn`, reconcile.capability).
 
@@ -122,7 +123,17 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
 
     def watches(self) -> list[Watch]:
         return [Watch(KIND, self._channel_changed), Watch(CAPABILITY, self._capability_changed),
-                Watch(TENANT_SANDBOX, self._sandbox_changed)]
+                Watch(TENANT_SANDBOX, self._sandbox_changed), Watch(TEAM, self._team_changed)]
+
+    def _team_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        """The namespaces a Team holds decide GatewayNotOwned: wake the channels demanding mTLS when they change."""
+        held = ((new.get("status") or {}).get("namespaces"), (new.get("metadata") or {}).get("deletionTimestamp"))
+        was = (((old or {}).get("status") or {}).get("namespaces"), ((old or {}).get("metadata") or {}).get(
+            "deletionTimestamp"))
+        if old is not None and event not in ("ADDED", "DELETED") and held == was:
+            return []
+        return [key for key, body in self.rt.stores.get(KIND, {}).items()
+                if (((body.get("spec") or {}).get("authentication") or {}).get("mode")) == "mtls"]
 
     def _sandbox_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
         return sandbox_wakes(new, None if event == "DELETED" else old, self.rt.stores.get(KIND, {}), _refs)
