@@ -64,6 +64,18 @@ class DependencyRef(BaseModel):
     ready: bool | None
 
 
+class PartnerUsageRow(BaseModel):
+    sandbox: str
+    requestsPerSecond: float
+    requestsLast30Days: int
+
+
+class PartnerUsageSummary(BaseModel):
+    scope: Literal["partner"] = Field(description="The figures are per partner, over every route it calls.")
+    source: dict[str, str]
+    partners: list[PartnerUsageRow]
+
+
 class CatalogEntry(BaseModel):
     name: str
     namespace: str
@@ -75,6 +87,9 @@ class CatalogEntry(BaseModel):
     ready: bool | None
     compliant: bool | None
     channels: list[str]
+    partnerUsage: PartnerUsageSummary | None = Field(
+        default=None, description="Present only when a usage source (FINPLANE_API_PROMETHEUS_URL) is configured and "
+                                  "answers: the metered usage of each partner sandbox that may call the capability.")
 
 
 class CatalogDetail(CatalogEntry):
@@ -150,7 +165,9 @@ class SandboxPublic(BaseModel):
     credential: CredentialPublic | None
     extensionRequest: dict[str, Any] | None
     promotion: dict[str, Any] | None = Field(default=None, description="Production access: state, capabilities, "
-                                             "tier, who requested, decided and revoked it.")
+                                             "tier, who requested, decided and revoked it; once approved, productionCredential "
+                                             "{value, shown}: the production key, present in exactly one response "
+                                             "to the partner the sandbox names.")
 
 
 class PolicyPublic(BaseModel):

@@ -10,7 +10,7 @@ from platform_api.deps import Cache, CurrentIdentity, Settings
 from platform_api.pagination import decode_cursor, obj_key, take_page
 from platform_api.routers.common import API_PREFIX, ERRORS, Cursor, Limit, page_limit
 from platform_api.schemas import NAME_PATTERN, CatalogDetail, CatalogEntry, Page
-from platform_api.services import catalog
+from platform_api.services import catalog, catalog_usage
 
 __all__ = ["router"]
 
@@ -18,7 +18,8 @@ router = APIRouter(prefix=API_PREFIX + "/catalog", tags=["catalog"], responses=E
 Label = Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]
 
 
-@router.get("", response_model=Page[CatalogEntry], summary="Search the catalog of capabilities")
+@router.get("", response_model=Page[CatalogEntry], response_model_exclude_unset=True,
+            summary="Search the catalog of capabilities (with partner usage when a usage source is configured)")
 async def search_catalog(
     identity: CurrentIdentity, cache: Cache, settings: Settings, limit: Limit = None, cursor: Cursor = None,
     team: Annotated[str | None, Query(max_length=63)] = None,
@@ -33,9 +34,16 @@ async def search_catalog(
                            after=decode_cursor(cursor) if cursor else None)
     page = take_page(found, key=obj_key,
                      limit=page_limit(limit, default=settings.default_page_size, maximum=settings.max_page_size))
-    return {"items": [catalog.entry(o) for o in page], "nextCursor": page.next_cursor}
+    usage = await catalog_usage.load(settings=settings, cache=cache) if len(page) else None
+    return {"items": [catalog.entry(o, usage) for o in page], "nextCursor": page.next_cursor}
 
 
-@router.get("/{namespace}/{name}", response_model=CatalogDetail, summary="One capability with its dependency graph")
-async def catalog_detail(identity: CurrentIdentity, cache: Cache, namespace: Label, name: Label) -> dict[str, object]:
-    return catalog.detail(identity=identity, cache=cache, namespace=namespace, name=name)
+@router.get("/{namespace}/{name}", response_model=CatalogDetail, response_model_exclude_unset=True,
+            summary="One capability with its dependency graph")
+async def catalog_detail(identity: CurrentIdentity, cache: Cache, settings: Settings, namespace: Label,
+                         name: Label) -> dict[str, object]:
+    found = catalog.detail(identity=identity, cache=cache, namespace=namespace, name=name)  # 403/404 before any query
+    usage = await catalog_usage.load(settings=settings, cache=cache)
+    if usage is not None:
+        found["partnerUsage"] = catalog_usage.summary(usage, namespace, name)
+    return found

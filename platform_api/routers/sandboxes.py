@@ -67,13 +67,17 @@ async def request_sandbox(request: Request, response: Response, identity: Curren
 
 
 @router.get("/{name}", response_model=SandboxPublic,
-            summary="One sandbox; the partner it names receives the API credential in its first read after provisioning")
+            summary="One sandbox; the partner it names receives the API credential in its first read after provisioning, "
+                    "and its production key in its first read after a promotion's approval")
 async def get_sandbox(request: Request, response: Response, identity: CurrentIdentity, cache: Cache,
                       writer: Gateway, name: Name) -> Any:
     result = await svc.read_with_credential(identity=identity, cache=cache, writer=writer, name=name)
-    if result.get("credential") and result["credential"].get("value"):
+    sandbox_key = bool((result.get("credential") or {}).get("value"))
+    production_key = bool(((result.get("promotion") or {}).get("productionCredential") or {}).get("value"))
+    if sandbox_key or production_key:
         # Handing out a key is an event worth auditing, though it is a read: audit log and evidence chain.
-        note(request, action="receive-credential", kind="TenantSandbox", name=name)
+        note(request, action="receive-credential" if sandbox_key else "receive-production-key", kind="TenantSandbox",
+             name=name)
         audit = request.app.state.finplane.audit
         await asyncio.to_thread(audit.chain, audit.record(request=request, status=200, identity=identity))
         response.headers["Cache-Control"] = "no-store"

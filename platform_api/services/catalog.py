@@ -2,7 +2,8 @@
 
 Readable by teams, auditors and admins (the point of a catalog is that teams find each other's
 services); the full spec and status stay behind the team's own capability routes. Partners see
-no catalog. Called by routers/catalog.py.
+no catalog. Called by routers/catalog.py. With a usage source configured, each entry also carries
+`partnerUsage` (services/catalog_usage.py); without one the field is absent.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from platform_api.auth.identity import Identity, Role
 from platform_api.authz import not_found, require_role, team_of_capability
 from platform_api.cache import CAPABILITY, ReadCache
+from platform_api.services import catalog_usage
 from platform_api.services.common import is_true
 
 __all__ = ["detail", "entry", "search"]
@@ -39,12 +41,15 @@ def _version(spec: Obj) -> str | None:
     return ref.tag or (ref.digest[7:19] if ref.digest else None)
 
 
-def entry(obj: Obj) -> Obj:
+def entry(obj: Obj, usage: catalog_usage.PartnerUsage | None = None) -> Obj:
     meta, spec = obj.get("metadata", {}), obj.get("spec") or {}
-    return {"name": meta.get("name"), "namespace": meta.get("namespace"), "team": team_of_capability(obj),
+    out = {"name": meta.get("name"), "namespace": meta.get("namespace"), "team": team_of_capability(obj),
             "domain": spec.get("domain"), "description": spec.get("description"), "version": _version(spec),
             "classification": spec.get("dataClassification"), "ready": is_true(obj, "Ready"),
             "compliant": is_true(obj, "Compliant"), "channels": _channels(obj)}
+    if usage is not None:
+        out["partnerUsage"] = catalog_usage.summary(usage, str(meta.get("namespace") or ""), str(meta.get("name")))
+    return out
 
 
 def search(*, identity: Identity, cache: ReadCache, team: str | None = None, domain: str | None = None,

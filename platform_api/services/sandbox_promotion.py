@@ -9,7 +9,9 @@ onto production open-api routes once it is ``approved`` and removes it once it i
 - approve/reject: an admin who is not the requester (canonical subject comparison, ``same_subject``),
   with ``If-Match`` on the review tag it read (the promotion annotations are part of it): 428 without,
   412 when the request was swapped after review. A partner is never an approver.
-- revoke: an admin; ends production access whatever the sandbox's expiry.
+- revoke: an admin; ends production access whatever the sandbox's expiry, and forgets that the key was shown
+  (a later approval's new key is handed out once again).
+- the production key itself reaches the partner through ``sandboxes.read_with_credential``, once.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ async def request(*, identity: Identity, cache: ReadCache, writer: Writer, setti
 
     def change(body: Obj) -> None:
         ann = body["metadata"].setdefault("annotations", {})
-        for key in (PROMOTION_DECIDED_BY, PROMOTION_DECIDED_AT, PROMOTION_REVOKED_BY, PROMOTION_REVOKED_AT):
+        for key in (PROMOTION_DECIDED_BY, PROMOTION_DECIDED_AT, PROMOTION_REVOKED_BY, PROMOTION_REVOKED_AT,
+                    svc.PRODUCTION_KEY_SHOWN):
             ann.pop(key, None)
         ann.update({PROMOTION: "pending", PROMOTION_REQUESTED_BY: identity.subject, PROMOTION_REQUESTED_AT: svc._now(),
                     PROMOTION_REQUEST: json.dumps({"capabilities": sorted(set(capabilities)), "tier": tier},
@@ -117,7 +120,8 @@ async def revoke(*, identity: Identity, cache: ReadCache, writer: Writer, name: 
             raise _conflict("There is no promotion to revoke.", "NotPromoted")
 
     def change(body: Obj) -> None:
-        body["metadata"].setdefault("annotations", {}).update({
+        body["metadata"].setdefault("annotations", {}).pop(svc.PRODUCTION_KEY_SHOWN, None)  # a next key shows again
+        body["metadata"]["annotations"].update({
             PROMOTION: "revoked", PROMOTION_REVOKED_BY: identity.subject, PROMOTION_REVOKED_AT: svc._now()})
 
     return await svc.guarded_write(writer=writer, cache=cache, obj=obj, if_match=svc.review_tag(obj), check=check,

@@ -12,6 +12,10 @@ TenantSandbox CR itself (annotations), so every API replica agrees and the opera
   named partner's first read after provisioning (or after a rotation) returns the key and sets it,
   under the CR's resourceVersion so that two racing reads cannot both receive the key. Nobody
   else (not the admin or team that requested the sandbox) receives or consumes it.
+- ``finplane.io/production-key-shown``: the same for a promoted partner's production key (the approval it
+  belongs to: who decided and when, so a revocation and a new approval show a new key once). The operator
+  copies the key into the sandbox's namespace (``partner-production-credential``) on its first channel pass
+  after approval; until then the read says ``shown: false`` with no value, and the partner reads again.
 
 Decisions (approve, reject, amend, extension approval) need ``If-Match`` with the sandbox's review
 tag (``etag``; see :mod:`platform_api.services.sandbox_rules`): 428 without it, 412 when what the
@@ -30,7 +34,11 @@ from typing import Any
 
 from finplane import API_VERSION, SANDBOX_CREDENTIAL_KEY, SANDBOX_CREDENTIAL_SECRET
 from finplane.kube import errors as kerr
-from finplane.models.tenant_sandbox_promotion import PROMOTION_ANNOTATIONS, promotion_of
+from finplane.models.tenant_sandbox_promotion import (
+    PRODUCTION_CREDENTIAL_SECRET,
+    PROMOTION_ANNOTATIONS,
+    promotion_of,
+)
 from platform_api.auth.identity import Identity, Role, same_subject
 from platform_api.authz import may_see_sandbox, not_found, require_role
 from platform_api.cache import CAPABILITY, SANDBOX, ReadCache
@@ -41,7 +49,8 @@ from platform_api.services.models import spec_model
 from platform_api.settings import ApiSettings
 from platform_api.state import Writer
 
-__all__ = ["AMENDED_BY", "APPROVAL", "CREDENTIAL_SHOWN", "EXTENSION", "REQUESTED_BY", "amend", "approve",
+__all__ = ["AMENDED_BY", "APPROVAL", "CREDENTIAL_SHOWN", "EXTENSION", "PRODUCTION_KEY_SHOWN", "REQUESTED_BY", "amend",
+           "approve",
            "approval_state", "created_at", "delete", "get", "guarded_write", "list_visible", "now", "public",
            "read_with_credential", "request", "review_tag", "rotate"]
 
@@ -53,6 +62,7 @@ DECIDED_BY = "finplane.io/decided-by"
 DECISION_COMMENT = "finplane.io/decision-comment"
 TERMS = "finplane.io/terms-accepted-at"
 CREDENTIAL_SHOWN = "finplane.io/credential-shown"
+PRODUCTION_KEY_SHOWN = "finplane.io/production-key-shown"
 EXTENSION = "finplane.io/extension-request"
 #: The annotations an admin's decision depends on (part of the review tag).
 REVIEWED = (APPROVAL, REQUESTED_BY, AMENDED_BY, EXTENSION, *PROMOTION_ANNOTATIONS)
@@ -93,7 +103,15 @@ def _marker(obj: Obj) -> str | None:
     return f"{status.get('credentialRotation', 0)}:{print_}"
 
 
-def public(obj: Obj, *, credential_value: str | None = None) -> Obj:
+def _production_marker(obj: Obj) -> str | None:
+    """What identifies the current production key: the approval it belongs to (None unless approved)."""
+    p = promotion_of(obj)
+    if p is None or p.state != "approved":
+        return None
+    return f"{p.decided_by}@{p.decided_at}"
+
+
+def public(obj: Obj, *, credential_value: str | None = None, production_value: str | None = None) -> Obj:
     meta, spec, status = obj.get("metadata", {}), obj.get("spec") or {}, obj.get("status") or {}
     ann = _ann(obj)
     marker = _marker(obj)
@@ -113,16 +131,20 @@ def public(obj: Obj, *, credential_value: str | None = None) -> Obj:
             "expiresAt": status.get("expiresAt") or spec.get("expiresAt"),
             "resourceVersion": meta.get("resourceVersion", ""), "etag": review_tag(obj), "spec": spec,
             "platformFields": rules.platform_fields(spec), "conditions": status.get("conditions") or [],
-            "credential": credential, "extensionRequest": extension, "promotion": _promotion(obj)}
+            "credential": credential, "extensionRequest": extension,
+            "promotion": _promotion(obj, production_value)}
 
 
-def _promotion(obj: Obj) -> Obj | None:
+def _promotion(obj: Obj, production_value: str | None) -> Obj | None:
     p = promotion_of(obj)
     if p is None:
         return None
+    marker = _production_marker(obj)
+    production = None if marker is None else {
+        "value": production_value, "shown": production_value is not None or _ann(obj).get(PRODUCTION_KEY_SHOWN) == marker}
     return {"state": p.state, "capabilities": [f"{ns}/{n}" for ns, n in sorted(p.capabilities)], "tier": p.tier,
             "requestedBy": p.requested_by or None, "decidedBy": p.decided_by or None,
-            "decidedAt": p.decided_at or None, "revokedAt": p.revoked_at or None}
+            "decidedAt": p.decided_at or None, "revokedAt": p.revoked_at or None, "productionCredential": production}
 
 
 def list_visible(*, identity: Identity, cache: ReadCache) -> list[Obj]:
@@ -299,27 +321,57 @@ def _is_named_partner(identity: Identity, obj: Obj) -> bool:
     return identity.role is Role.PARTNER and partner is not None and partner == identity.partner
 
 
+def _due(obj: Obj) -> dict[str, str | None]:
+    """The once-only values not handed out yet: annotation -> the marker that records their showing."""
+    due: dict[str, str | None] = {}
+    for annotation, marker in ((CREDENTIAL_SHOWN, _marker(obj)), (PRODUCTION_KEY_SHOWN, _production_marker(obj))):
+        if marker is not None and _ann(obj).get(annotation) != marker:
+            due[annotation] = marker
+    return due
+
+
 async def read_with_credential(*, identity: Identity, cache: ReadCache, writer: Writer, name: str) -> Obj:
-    """The sandbox; for the partner it names, the credential exactly once after it is provisioned or rotated."""
+    """The sandbox; for the partner it names, the credential exactly once after it is provisioned or rotated, and
+    the production key exactly once after a promotion is approved (both marked shown in one write)."""
     obj = get(identity=identity, cache=cache, name=name)
-    marker = _marker(obj)
-    if not _is_named_partner(identity, obj) or marker is None or _ann(obj).get(CREDENTIAL_SHOWN) == marker:
+    if not _is_named_partner(identity, obj) or not _due(obj):
         return public(obj)
     for _ in range(3):
-        # Read the key before marking it shown: a failed read must not lose the only showing.
-        value = await _read_key(writer=writer, obj=obj)
+        due = _due(obj)
+        if not due:
+            return public(obj)  # a racing read received them
+        # Read the keys before marking them shown: a failed read must not lose the only showing.
+        value = await _read_key(writer=writer, obj=obj) if CREDENTIAL_SHOWN in due else None
+        production = await _read_production_key(writer=writer, obj=obj) if PRODUCTION_KEY_SHOWN in due else None
+        if production is None:
+            due.pop(PRODUCTION_KEY_SHOWN, None)  # not delivered by the operator yet: shown on a later read
+        if not due:
+            return public(obj)
         try:
-            written = await replace_annotations(writer=writer, cache=cache, obj=obj, set_={CREDENTIAL_SHOWN: marker})
+            written = await replace_annotations(writer=writer, cache=cache, obj=obj, set_=due)
         except Problem:
             # Stale cache or a racing write: look at the cluster's copy before deciding.
             obj = await writer.get(API_VERSION, "TenantSandbox", name)
             cache.observe(obj)
-            marker = _marker(obj) or marker
-            if _ann(obj).get(CREDENTIAL_SHOWN) == marker:
-                return public(obj)  # a racing read received it
             continue
-        return public(written, credential_value=value)
+        return public(written, credential_value=value, production_value=production)
     raise Problem(409, "The sandbox keeps changing; retry.", slug="conflict", reason="Conflict")
+
+
+async def _read_production_key(*, writer: Writer, obj: Obj) -> str | None:
+    """The operator's copy of the production key in the sandbox's namespace, or None while there is none."""
+    ns = (obj.get("status") or {}).get("namespace")
+    if not ns:
+        return None
+    try:
+        secret = await writer.get("v1", "Secret", PRODUCTION_CREDENTIAL_SECRET, ns)
+    except kerr.NotFound:
+        return None
+    try:
+        return base64.b64decode((secret.get("data") or {}).get(SANDBOX_CREDENTIAL_KEY) or "", validate=True).decode() \
+            or None
+    except (binascii.Error, UnicodeDecodeError):
+        return None
 
 
 async def _read_key(*, writer: Writer, obj: Obj) -> str:

@@ -41,7 +41,7 @@ class FakePrometheus(BaseHTTPRequestHandler):
         rule, _, rest = query.partition("{")
         partner = rest.removeprefix('partner="').removesuffix('"}')
         result = [{"metric": {"partner": p}, "value": [1767225600, v]} for (r, p), v in SERIES.items()
-                  if r == rule and p == partner]
+                  if r == rule and (p == partner or not rest)]  # no selector: every partner (the catalog's query)
         self._send(200, {"status": "success", "data": {"resultType": "vector", "result": result}})
 
     def _send(self, code: int, body: Any) -> None:

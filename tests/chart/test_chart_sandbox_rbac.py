@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from finplane import SANDBOX_CREDENTIAL_SECRET
+from finplane.models.tenant_sandbox_promotion import PRODUCTION_CREDENTIAL_SECRET
 from finplane.render.sandbox import MEMBER_RULES, member_rules_yaml
 from finplane.settings import Settings
 from tests.support.chart import CHART, REPO, find, render
@@ -73,7 +74,7 @@ def test_without_sandboxes_there_is_no_member_cluster_role_and_no_setting_naming
 def test_the_api_may_read_exactly_the_credential_secret_the_operator_writes(rendered: dict[str, list[Obj]]) -> None:
     secrets = [r for r in rules_of(rendered["default"], "ClusterRole", "finplane-api") if "secrets" in r["resources"]]
     assert secrets == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"],
-                        "resourceNames": [SANDBOX_CREDENTIAL_SECRET]}]
+                        "resourceNames": [SANDBOX_CREDENTIAL_SECRET, PRODUCTION_CREDENTIAL_SECRET]}]
     from finplane.render.sandbox import credential_secret
 
     written = credential_secret(namespace="sbx-x", key="k", rotation=0, labels={})

@@ -51,6 +51,7 @@ EXTRA = REPO / "tests" / "chart" / "manifests" / "rbac-e2e"
 HTTPROUTE_CRD = REPO / "tests" / "e2e" / "manifests" / "gateway-api-httproute-crd.yaml"
 ENVOY_GATEWAY_CRDS = REPO / "tests" / "e2e" / "manifests" / "envoy-gateway-policy-crds.yaml"
 MONITORING_CRDS = REPO / "tests" / "e2e" / "manifests" / "prometheus-operator-crds.yaml"
+CERT_MANAGER_CRDS = REPO / "tests" / "e2e" / "manifests" / "cert-manager-crds.yaml"
 
 
 def granted(objects: list[dict[str, Any]], name: str) -> set[Rule]:
@@ -83,6 +84,7 @@ def reconciled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         cluster.kubectl("apply", "--server-side", "-f", str(HTTPROUTE_CRD))
         cluster.kubectl("apply", "--server-side", "-f", str(ENVOY_GATEWAY_CRDS))
         cluster.kubectl("apply", "--server-side", "-f", str(MONITORING_CRDS))
+        cluster.kubectl("apply", "--server-side", "-f", str(CERT_MANAGER_CRDS))
         objects = render({})
         cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
         # CRDs first (the chart's optional PolicyReport CRDs are templates), as Helm orders them.

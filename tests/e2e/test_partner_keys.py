@@ -5,7 +5,9 @@ installed): an open-api channel routes to two capabilities; when the sandbox all
 turns Active, its key is in that route's operator-owned partner-keys Secret (referenced by the route's
 SecurityPolicy, never copied into it) and not in the other route's, and its quota is on that route's
 BackendTrafficPolicy; rotating the credential replaces the key there; tearing the sandbox down at expiry
-removes it. One stack for the module; no sleeps (every wait is for a condition).
+removes it; a promoted partner's production key outlives the sandbox's expiry and goes at revocation, and
+deleting a promoted sandbox (instead of revoking) leaves neither of its production-key Secrets behind. One
+stack for the module; no sleeps (every wait is for a condition).
 """
 
 from __future__ import annotations
@@ -129,3 +131,37 @@ def test_a_promoted_partners_production_key_outlives_the_sandbox_and_goes_at_rev
     cluster.kubectl("annotate", "--overwrite", "tenantsandbox", "globex", "finplane.io/promotion=revoked")
     wait_for(lambda: prod_keys() == {}, timeout=60, what="the production key gone after revocation")
     assert production_key() is None
+
+
+def test_deleting_a_promoted_sandbox_leaves_no_production_key_behind(stack: Cluster) -> None:
+    """Deleting the TenantSandbox instead of revoking: the garbage collector removes both copies of the production
+    key (owned by the sandbox), and the production route's keys Secret drops it."""
+    cluster = stack
+    cluster.apply([builders.namespace("treasury"), builders.namespace("finplane-system"),
+                   builders.namespace("envoy-gateway-system")])
+    cluster.apply(builders.capability("fx", "treasury", owner={"team": "treasury", "contact": "t@bank.example"},
+                                      domain="markets", image="registry.example/treasury/fx:1.0.0"))
+    cluster.apply(builders.channel("prod-fx", [builders.route("fx", "treasury", "fx", "/fx")], type_="open-api",
+                                   hostnames=["fx.api.bank.example"], labels={"finplane.io/environment": "production"}))
+    promotion = {"finplane.io/promotion": "approved", "finplane.io/promotion-requested-by": "initech-bot",
+                 "finplane.io/promotion-decided-by": "ada",
+                 "finplane.io/promotion-request": json.dumps({"capabilities": ["treasury/fx"], "tier": "small"})}
+    cluster.apply(builders.sandbox("initech", tier="small", annotations=promotion,
+                                   allowedCapabilities=[{"namespace": "treasury", "name": "fx"}]))
+
+    def copies() -> tuple[Obj | None, Obj | None]:
+        return (cluster.get("secret", "finplane-production-key.initech", "finplane-system"),
+                cluster.get("secret", "partner-production-credential", "sbx-initech"))
+
+    wait_for(lambda: all(c is not None for c in copies()), timeout=60,
+             what="the production key and its copy in the sandbox's namespace")
+    for secret in copies():
+        assert secret is not None
+        assert [r["kind"] for r in secret["metadata"]["ownerReferences"]] == ["TenantSandbox"]
+    wait_for(lambda: "initech" in ((cluster.get("secret", "prod-fx-fx.partner-keys", "treasury") or {}).get("data")
+                                   or {}), timeout=60, what="initech's production key on the prod-fx route")
+
+    cluster.kubectl("delete", "tenantsandbox", "initech", "--wait=false")
+    wait_for(lambda: copies() == (None, None), timeout=60, what="both production-key Secrets gone with the sandbox")
+    wait_for(lambda: "initech" not in ((cluster.get("secret", "prod-fx-fx.partner-keys", "treasury") or {})
+                                       .get("data") or {}), timeout=60, what="initech's key gone from the route")

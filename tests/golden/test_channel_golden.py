@@ -4,11 +4,14 @@ Covers: the rendered Ingresses (ingress-nginx rate-limit, timeout, JWT auth-url 
 canary Ingress with weight and header), HTTPRoutes (parent Gateway, weighted backendRefs for canaries,
 header matches for segments), the Envoy Gateway policies next to them (SecurityPolicy with jwt and the
 partners' apiKeyAuth, BackendTrafficPolicy with route and per-partner limits, the partner-keys Secret;
-a case's `partners` are the active sandboxes, with made-up keys) and NetworkPolicy allowances equal
-the committed expectation; every Ingress, Secret and NetworkPolicy validates against the Kubernetes
-OpenAPI schema (`kubernetes-validate`); every HTTPRoute validates against the Gateway API's published
-schema (npm `@kubernetes-models/gateway-api`, installed by `npm ci --prefix tests/schemas`); every Envoy
-Gateway policy against tests/schemas/envoy-gateway/policies.schema.json.
+a case's `partners` are the active sandboxes, with made-up keys), partner mTLS (Envoy Gateway's
+ClientTrafficPolicy on the Gateway's listener, cert-manager Certificates for the server and the partner CA,
+the partners' CA Issuer) and NetworkPolicy allowances equal the committed expectation; every Ingress,
+Secret and NetworkPolicy validates against the Kubernetes OpenAPI schema (`kubernetes-validate`); every
+HTTPRoute validates against the Gateway API's published schema (npm `@kubernetes-models/gateway-api`), every
+Certificate and Issuer against cert-manager's (npm `@kubernetes-models/cert-manager`; both installed by
+`npm ci --prefix tests/schemas`); every Envoy Gateway policy against
+tests/schemas/envoy-gateway/policies.schema.json (no registry package ships Envoy Gateway's schemas).
 
 Regenerate the expectations after an intended change with `FINPLANE_UPDATE_GOLDEN=1` and review the diff.
 """
@@ -54,8 +57,11 @@ def render_case(case: dict[str, Any]) -> list[dict[str, Any]]:
 ENVOY_GATEWAY_SCHEMA = json.loads((SCHEMAS / "envoy-gateway" / "policies.schema.json").read_text(encoding="utf-8"))
 
 
+PUBLISHED = ("gateway.networking.k8s.io/", "cert-manager.io/")
+
+
 def is_core(obj: dict[str, Any]) -> bool:
-    return obj["kind"] != "HTTPRoute" and not obj["apiVersion"].startswith("gateway.envoyproxy.io/")
+    return not obj["apiVersion"].startswith(("gateway.envoyproxy.io/", *PUBLISHED))
 
 
 def all_rendered() -> list[tuple[str, dict[str, Any]]]:
@@ -83,15 +89,15 @@ def test_ingresses_secrets_and_network_policies_are_valid_kubernetes_objects(ide
 
 def test_envoy_gateway_policies_are_valid_against_their_schema() -> None:
     policies = [(i, o) for i, o in all_rendered() if o["apiVersion"].startswith("gateway.envoyproxy.io/")]
-    assert {o["kind"] for _, o in policies} == {"SecurityPolicy", "BackendTrafficPolicy"}
+    assert {o["kind"] for _, o in policies} == {"SecurityPolicy", "BackendTrafficPolicy", "ClientTrafficPolicy"}
     for _, obj in policies:
         jsonschema.validate(obj, ENVOY_GATEWAY_SCHEMA)
 
 
 def validate_gateway_api(objs: list[dict[str, Any]]) -> list[list[str]]:
-    """Errors per object from the Gateway API's published schema (a node script in tests/schemas)."""
-    if not (SCHEMAS / "node_modules" / "@kubernetes-models" / "gateway-api").is_dir():
-        pytest.skip("Gateway API schema not installed: run `npm ci --prefix tests/schemas`")
+    """Errors per object from the Gateway API's and cert-manager's published schemas (a node script in tests/schemas)."""
+    if not all((SCHEMAS / "node_modules" / "@kubernetes-models" / p).is_dir() for p in ("gateway-api", "cert-manager")):
+        pytest.skip("published schemas not installed: run `npm ci --prefix tests/schemas`")
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed (needed to run the Gateway API schema validator)")
@@ -114,3 +120,32 @@ def test_the_gateway_api_validator_refuses_a_broken_http_route() -> None:
     broken["spec"]["rules"][0]["backendRefs"][0]["weight"] = "ten"
     errors = validate_gateway_api([broken])
     assert any("weight" in e for e in errors[0])
+
+
+def test_certificates_and_issuers_are_valid_against_cert_managers_schema() -> None:
+    objs = [(i, o) for i, o in all_rendered() if o["apiVersion"].startswith("cert-manager.io/")]
+    assert {o["kind"] for _, o in objs} == {"Certificate", "Issuer"}
+    errors = validate_gateway_api([o for _, o in objs])
+    assert {i: e for (i, _), e in zip(objs, errors, strict=True) if e} == {}
+
+
+def test_the_cert_manager_validator_refuses_a_broken_certificate() -> None:
+    """The schema check can fail: isCA given as text and an unknown issuerRef field are refused."""
+    cert = next(o for _, o in all_rendered() if o["kind"] == "Certificate")
+    broken = json.loads(json.dumps(cert))
+    broken["spec"]["isCA"] = "yes"
+    errors = validate_gateway_api([broken])
+    assert any("isCA" in e for e in errors[0])
+
+
+def test_the_envoy_gateway_schema_refuses_a_client_traffic_policy_on_a_route() -> None:
+    """mTLS is a listener's: a ClientTrafficPolicy aimed at an HTTPRoute, or with a misspelt field, is refused."""
+    policy = next(o for _, o in all_rendered() if o["kind"] == "ClientTrafficPolicy")
+    on_route = json.loads(json.dumps(policy))
+    on_route["spec"]["targetRefs"][0]["kind"] = "HTTPRoute"
+    misspelt = json.loads(json.dumps(policy))
+    misspelt["spec"]["tls"]["clientValidation"]["caCertificateRef"] = misspelt["spec"]["tls"]["clientValidation"].pop(
+        "caCertificateRefs")
+    for bad in (on_route, misspelt):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, ENVOY_GATEWAY_SCHEMA)

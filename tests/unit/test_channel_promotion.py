@@ -3,7 +3,9 @@
 An approved promotion opens the capabilities it names (never beyond the sandbox's own) with a production key
 generated once into Finplane's namespace, with the promotion's tier quotas; attacks: a pending or rejected
 promotion opens nothing; an expired, torn-down sandbox keeps its promoted access; a revoked promotion's key
-is gone (and its Secret deleted) in the next pass; the sandbox's own key never opens a production route.
+is gone (and its Secret deleted) in the next pass; the sandbox's own key never opens a production route. The
+key is copied into the sandbox's namespace for the API's once-only read; both copies are owned by the
+TenantSandbox (deleting it, rather than revoking, leaves no key behind) and go at revocation.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ from typing import Any
 
 import pytest
 
-from finplane.models.tenant_sandbox_promotion import is_production_channel, production_key_secret
+from finplane.models.tenant_sandbox_promotion import (
+    PRODUCTION_CREDENTIAL_SECRET,
+    is_production_channel,
+    production_key_secret,
+)
 from finplane.reconcile.channel_partners import promoted_partners, sandbox_wakes
 from finplane.settings import Settings
 from tests.support.fake_kube import FakeKube
@@ -84,3 +90,48 @@ def test_only_a_channel_labelled_production_is_production() -> None:
     assert is_production_channel({"metadata": {"labels": {"finplane.io/environment": "production"}}})
     assert not is_production_channel({"metadata": {"labels": {"finplane.io/environment": "sandbox"}}})
     assert not is_production_channel({"metadata": {}})
+
+
+def _key_of(secret: Obj | None) -> str | None:
+    import base64
+
+    raw = ((secret or {}).get("data") or {}).get("api-key")
+    return base64.b64decode(raw).decode() if raw else None
+
+
+def test_the_production_key_is_delivered_into_the_sandboxs_namespace_and_both_copies_are_owned_by_it() -> None:
+    """The API hands the key out from the sandbox's namespace; deleting the TenantSandbox lets the garbage
+    collector remove both Secrets (the owner reference), revoking removes them in the next pass."""
+    kube = FakeKube()
+    body = promoted(sandbox("acme--dev", ("risk", "kyc")), "approved", "risk/kyc")
+    key = offer(kube, body, wanted={("risk", "kyc")})["acme--dev"].key
+    gateway_copy = kube.find("Secret", production_key_secret("acme--dev"), NS)
+    delivered = kube.find("Secret", PRODUCTION_CREDENTIAL_SECRET, "sbx-acme--dev")
+    assert _key_of(gateway_copy) == key and _key_of(delivered) == key
+    for secret in (gateway_copy, delivered):
+        assert secret is not None
+        assert [(r["kind"], r["name"], r["uid"]) for r in secret["metadata"]["ownerReferences"]] == [
+            ("TenantSandbox", "acme--dev", "acme--dev-uid")]
+    body["metadata"]["annotations"]["finplane.io/promotion"] = "revoked"
+    offer(kube, body, wanted={("risk", "kyc")})
+    assert kube.find("Secret", production_key_secret("acme--dev"), NS) is None
+    assert kube.find("Secret", PRODUCTION_CREDENTIAL_SECRET, "sbx-acme--dev") is None
+
+
+def test_a_production_key_secret_written_before_owner_references_is_adopted_by_its_sandbox() -> None:
+    kube = FakeKube()
+    kube.put({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": production_key_secret("acme--dev"),
+                                                                 "namespace": NS},
+              "data": {"api-key": "b2xkLWtleQ=="}})  # "old-key"
+    body = promoted(sandbox("acme--dev", ("risk", "kyc")), "approved", "risk/kyc")
+    assert offer(kube, body, wanted={("risk", "kyc")})["acme--dev"].key == "old-key"
+    secret = kube.find("Secret", production_key_secret("acme--dev"), NS)
+    assert secret is not None and secret["metadata"]["ownerReferences"][0]["uid"] == "acme--dev-uid"
+
+
+def test_a_torn_down_sandbox_gets_no_delivery_copy_but_keeps_production_access() -> None:
+    kube = FakeKube()
+    body = promoted(sandbox("acme--dev", ("risk", "kyc"), phase="Expired",
+                            teardown={"time": "2026-01-01T00:00:00Z", "reason": "Expired"}), "approved", "risk/kyc")
+    assert offer(kube, body, wanted={("risk", "kyc")})["acme--dev"].key
+    assert kube.find("Secret", PRODUCTION_CREDENTIAL_SECRET, "sbx-acme--dev") is None

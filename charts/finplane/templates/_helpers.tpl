@@ -73,6 +73,12 @@ app.kubernetes.io/component: {{ .component }}
 partner-api-credential
 {{- end }}
 
+{{/* A promoted partner's production key as delivered into its sandbox's namespace (the API hands it out once):
+     finplane.models.tenant_sandbox_promotion.PRODUCTION_CREDENTIAL_SECRET, kept equal by the same test. */}}
+{{- define "finplane.productionCredentialSecretName" -}}
+partner-production-credential
+{{- end }}
+
 {{- define "finplane.operatorNamespacedRoleName" -}}
 {{- printf "%s-operator-namespaced" (include "finplane.fullname" .) }}
 {{- end }}

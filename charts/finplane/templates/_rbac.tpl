@@ -151,9 +151,13 @@ workload creation cluster-wide):
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [{{ if .Values.features.gatewayApi }}get, {{ end }}list, watch]
-{{- /* The Envoy Gateway policies it may own, listed by owner label (nothing watches them). */}}
+{{- /* The Envoy Gateway policies and cert-manager objects (partner mTLS) it may own, listed by owner label
+       (nothing watches them). */}}
 - apiGroups: [gateway.envoyproxy.io]
-  resources: [securitypolicies, backendtrafficpolicies]
+  resources: [securitypolicies, backendtrafficpolicies, clienttrafficpolicies]
+  verbs: [list]
+- apiGroups: [cert-manager.io]
+  resources: [certificates, issuers]
   verbs: [list]
 {{- end }}
 {{- end }}
@@ -211,7 +215,11 @@ workload creation cluster-wide):
 {{- /* Envoy Gateway's policies beside each HTTPRoute: authentication, partner API keys, rate limits (read by
        name and applied here; listed by owner label cluster-wide, in watchRules). */}}
 - apiGroups: [gateway.envoyproxy.io]
-  resources: [securitypolicies, backendtrafficpolicies]
+  resources: [securitypolicies, backendtrafficpolicies, clienttrafficpolicies]
+  verbs: [get, create, patch, delete]
+{{- /* Partner mTLS (render.gateway_mtls): the listener's server certificate, the partner CA and its Issuer. */}}
+- apiGroups: [cert-manager.io]
+  resources: [certificates, issuers]
   verbs: [get, create, patch, delete]
 {{- end }}
 {{- end }}
@@ -236,7 +244,7 @@ workload creation cluster-wide):
   verbs: [list, watch]
 {{- end }}
 
-{{/* The platform API: it reads and writes Finplane CRs only, and reads one named Secret per sandbox. */}}
+{{/* The platform API: it reads and writes Finplane CRs only, and reads two named Secrets per sandbox (its credential, its production key). */}}
 {{- define "finplane.api.clusterRules" -}}
 - apiGroups: [finplane.io]
   resources: [businesscapabilities, channels, tenantsandboxes, imageregistries, compliancepolicies]
@@ -264,6 +272,6 @@ workload creation cluster-wide):
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
-  resourceNames: [{{ include "finplane.sandboxCredentialSecretName" . }}]
+  resourceNames: [{{ include "finplane.sandboxCredentialSecretName" . }}, {{ include "finplane.productionCredentialSecretName" . }}]
 {{- end }}
 {{- end }}

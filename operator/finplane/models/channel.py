@@ -43,7 +43,10 @@ __all__ = [
     "ChannelType",
     "GatewayRef",
     "HeaderMatch",
+    "IssuerKind",
+    "IssuerRef",
     "JwtAuth",
+    "PartnerCa",
     "MtlsAuth",
     "RateLimit",
     "Route",
@@ -133,10 +136,48 @@ class JwtAuth(SpecModel):
                                              "<issuer>/.well-known/jwks.json.")
 
 
-class MtlsAuth(SpecModel):
-    """Mutual TLS: callers present a client certificate signed by this CA."""
+class IssuerKind(StrEnum):
+    """The kind of a cert-manager issuer."""
 
-    ca_secret_ref: NamespacedSecretRef = Field(description="Secret holding the CA bundle under ca.crt.")
+    ISSUER = "Issuer"
+    CLUSTER_ISSUER = "ClusterIssuer"
+
+
+class IssuerRef(SpecModel):
+    """A cert-manager issuer (an Issuer in the Gateway's namespace, or a ClusterIssuer)."""
+
+    name: DnsSubdomain = Field(description="Name of the Issuer or ClusterIssuer.")
+    kind: IssuerKind = Field(default=IssuerKind.CLUSTER_ISSUER, description="Issuer or ClusterIssuer (default).")
+
+
+class PartnerCa(StrEnum):
+    """Who keeps the CA that partners' client certificates are checked against."""
+
+    PROVIDED = "Provided"
+    SELF_SIGNED = "SelfSigned"
+
+
+class MtlsAuth(SpecModel):
+    """Mutual TLS: callers present a client certificate signed by this CA.
+
+    With backend kind gateway, Envoy Gateway checks the certificate at the listener (a ClientTrafficPolicy
+    rendered into the Gateway's namespace, attached to `backend.gatewayRef.sectionName`); the CA Secret must
+    live in that namespace. cert-manager may issue the listener's server certificate (`serverIssuerRef`) and
+    keep the CA that signs the partners' client certificates (`partnerCa: SelfSigned`).
+    """
+
+    ca_secret_ref: NamespacedSecretRef = Field(description="Secret holding the CA bundle under ca.crt; with backend "
+                                                           "kind gateway, in the Gateway's namespace.")
+    server_issuer_ref: IssuerRef | None = Field(
+        default=None, description="cert-manager issuer of the listener's server certificate: a Certificate for the "
+                                  "channel's hostnames into tls.secretName, in the Gateway's namespace (gateway only; "
+                                  "needs tls).")
+    partner_ca: PartnerCa = Field(
+        default=PartnerCa.PROVIDED,
+        description="Provided (default: caSecretRef is kept by the platform engineer) or SelfSigned: cert-manager keeps "
+                    "a self-signed CA dedicated to this channel in caSecretRef, with an Issuer of kind CA over it that "
+                    "signs the partners' client certificates (gateway only). Self-signed on purpose: the listener "
+                    "trusts the Secret's ca.crt, which for a CA chained to a wider root would be that root.")
 
 
 class Authentication(SpecModel):
@@ -265,6 +306,16 @@ class Route(SpecModel):
 class ChannelSpec(SpecModel):
     """Desired state of a channel."""
 
+    model_config = ConfigDict(json_schema_extra=cel(
+        ("!has(self.authentication) || !has(self.authentication.mtls) || "
+         "!has(self.authentication.mtls.serverIssuerRef) || has(self.tls)",
+         "authentication.mtls.serverIssuerRef needs tls: the certificate is issued into tls.secretName"),
+        ("!has(self.authentication) || !has(self.authentication.mtls) || !has(self.backend) || "
+         "self.backend.kind != 'ingress' || (!has(self.authentication.mtls.serverIssuerRef) && "
+         "(!has(self.authentication.mtls.partnerCa) || self.authentication.mtls.partnerCa == 'Provided'))",
+         "mtls.serverIssuerRef and partnerCa SelfSigned are only allowed when backend kind is gateway"),
+    ))
+
     type: ChannelType = Field(description="mobile, web, open-api, branch, call-center or iot.")
     hostnames: list[Hostname] = Field(min_length=1, max_length=16, json_schema_extra=list_set(),
                                       description="Host names the channel serves.")
@@ -278,6 +329,20 @@ class ChannelSpec(SpecModel):
         default=None, description="Namespace of the ingress controller or gateway pods, allowed through "
                                   "the capabilities' NetworkPolicies; defaults to the platform setting.",
     )
+
+    @model_validator(mode="after")
+    def _mtls_certificates(self) -> ChannelSpec:
+        mtls = self.authentication.mtls
+        if mtls is None:
+            return self
+        if mtls.server_issuer_ref is not None and self.tls is None:
+            raise ValueError("authentication.mtls.serverIssuerRef needs tls: the certificate is issued into "
+                             "tls.secretName")
+        if self.backend.kind == BackendKind.INGRESS and (mtls.server_issuer_ref is not None
+                                                         or mtls.partner_ca != PartnerCa.PROVIDED):
+            raise ValueError("mtls.serverIssuerRef and partnerCa SelfSigned are only allowed when backend kind is "
+                             "gateway")
+        return self
 
     @field_validator("hostnames")
     @classmethod
@@ -311,7 +376,8 @@ class RouteStatus(StatusModel):
     ready: ConditionStatus = Field(description="True when the route is rendered and its capability is Ready.")
     reason: str = Field(default="", max_length=1024,
                         description="CamelCase reason: RouteReady, CapabilityMissing, CapabilityNotReady, "
-                                                   "ExposureRefused, CanaryWeightInvalid, CanaryGateInvalid, InvalidRoute or NameConflict.")
+                                                   "ExposureRefused, CanaryWeightInvalid, CanaryGateInvalid, InvalidRoute, NameConflict, "
+                                                   "MtlsListenerRequired, MtlsCaForeign or GatewayNotOwned.")
     message: str = Field(default="", max_length=4096, description="Human-readable details.")
     url: str | None = Field(default=None, max_length=2048, description="Public URL of the route.")
     canary_weight: int | None = Field(default=None, ge=0, le=100, description="Percent sent to the canary.")

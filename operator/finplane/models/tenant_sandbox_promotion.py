@@ -20,7 +20,7 @@ from typing import Any
 __all__ = ["PROMOTION", "PROMOTION_ANNOTATIONS", "PROMOTION_DECIDED_AT", "PROMOTION_DECIDED_BY",
            "PROMOTION_REQUEST", "PROMOTION_REQUESTED_AT", "PROMOTION_REQUESTED_BY", "PROMOTION_REVOKED_AT",
            "PROMOTION_REVOKED_BY", "PRODUCTION_ENVIRONMENT", "ENVIRONMENT_LABEL", "Promotion",
-           "is_production_channel", "production_key_secret", "promotion_of"]
+           "PRODUCTION_CREDENTIAL_SECRET", "is_production_channel", "production_key_secret", "promotion_of"]
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -38,6 +38,9 @@ PROMOTION_ANNOTATIONS = (PROMOTION, PROMOTION_REQUEST, PROMOTION_REQUESTED_BY)
 #: keys open its open-api routes, sandbox keys do not.
 ENVIRONMENT_LABEL = "finplane.io/environment"
 PRODUCTION_ENVIRONMENT = "production"
+#: The copy of a promoted partner's production key in the sandbox's own namespace, from which the platform API
+#: hands it to the partner once (the API may read Secrets of this name and the sandbox credential's, no other).
+PRODUCTION_CREDENTIAL_SECRET = "partner-production-credential"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,15 @@ exception is exposure: a route whose last good rendering now reaches a capabilit
 
 Woken, so nothing polls, by a capability it routes to appearing, disappearing or changing readiness,
 port or classification, and by a partner sandbox allowed to call one of them turning active, rotating
-its key, expiring or going away (`watches`; `reconcile.channel_partners`): the route's partner-keys
+its key, expiring or going away (`watches`; `reconcile.channel_partners`), and, for channels demanding mTLS,
+by a Team's held namespaces changing (they decide GatewayNotOwned): the route's partner-keys
 Secret then holds exactly the active sandboxes' current keys after one pass. The capabilities a channel routes to declare the reverse watch
 themselves (their `status.exposedOn`, reconcile.capability).
+
+A channel with `authentication.mode: mtls` on the Gateway API gets its ClientTrafficPolicy and cert-manager
+objects (`render.gateway_mtls`) applied before any route; when they are refused (no listener named, a CA of
+another namespace, a Gateway of another team, another channel's policy on the listener) every route is
+withdrawn with that reason rather than served without the client-certificate check.
 
 A route whose canary has a `gate` is judged first (`reconcile.channel_canary`): its weight comes from the
 Channel's own status and the gate's verdict, and the pass asks to run again when the next interval is due.
@@ -29,7 +35,7 @@ from finplane.metrics import WRITES
 from finplane.models.channel import CanaryGateStatus, ChannelStatus, RouteStatus
 from finplane.models.common import ConditionStatus
 from finplane.models.tenant_sandbox_promotion import is_production_channel
-from finplane.names import BUSINESS_CAPABILITY, CHANNEL, TENANT_SANDBOX
+from finplane.names import BUSINESS_CAPABILITY, CHANNEL, TEAM, TENANT_SANDBOX
 from finplane.reconcile.channel_canary import judge_canary
 from finplane.reconcile.channel_partners import active_partners, promoted_partners, sandbox_wakes
 from finplane.reconcile.channel_state import (
@@ -46,6 +52,7 @@ from finplane.reconcile.shape import KindReconciler, Outcome, Pass, Refuse, Watc
 from finplane.render.channel import render_route, route_urls
 from finplane.render.channel_checks import check_route, exposure_refused, is_ready
 from finplane.render.gateway import ENVOY_GATEWAY, PartnerAccess, partner_facing
+from finplane.render.gateway_mtls import CERT_MANAGER, demands_mtls, mtls_problem, render_mtls
 from finplane.status.conditions import Cond
 from finplane.status.vocabulary import ConditionType, Reason
 
@@ -57,7 +64,8 @@ CAPABILITY = BUSINESS_CAPABILITY
 Obj = dict[str, Any]
 CHILD_KINDS = (("networking.k8s.io/v1", "Ingress"), ("gateway.networking.k8s.io/v1", "HTTPRoute"),
                ("networking.k8s.io/v1", "NetworkPolicy"), ("v1", "Secret"), (ENVOY_GATEWAY, "SecurityPolicy"),
-               (ENVOY_GATEWAY, "BackendTrafficPolicy"))
+               (ENVOY_GATEWAY, "BackendTrafficPolicy"), (ENVOY_GATEWAY, "ClientTrafficPolicy"),
+               (CERT_MANAGER, "Certificate"), (CERT_MANAGER, "Issuer"))
 
 
 def _refs(body: Obj | None) -> set[Key]:
@@ -115,7 +123,17 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
 
     def watches(self) -> list[Watch]:
         return [Watch(KIND, self._channel_changed), Watch(CAPABILITY, self._capability_changed),
-                Watch(TENANT_SANDBOX, self._sandbox_changed)]
+                Watch(TENANT_SANDBOX, self._sandbox_changed), Watch(TEAM, self._team_changed)]
+
+    def _team_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
+        """The namespaces a Team holds decide GatewayNotOwned: wake the channels demanding mTLS when they change."""
+        held = ((new.get("status") or {}).get("namespaces"), (new.get("metadata") or {}).get("deletionTimestamp"))
+        was = (((old or {}).get("status") or {}).get("namespaces"), ((old or {}).get("metadata") or {}).get(
+            "deletionTimestamp"))
+        if old is not None and event not in ("ADDED", "DELETED") and held == was:
+            return []
+        return [key for key, body in self.rt.stores.get(KIND, {}).items()
+                if (((body.get("spec") or {}).get("authentication") or {}).get("mode")) == "mtls"]
 
     def _sandbox_changed(self, event: str, new: Obj, old: Obj | None) -> Iterable[Key]:
         return sandbox_wakes(new, None if event == "DELETED" else old, self.rt.stores.get(KIND, {}), _refs)
@@ -161,10 +179,23 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
         statuses: dict[str, Obj] = {}
         served: dict[str, list[str]] = {}
         wanted: set[str] = set()
+        # mTLS first (render.gateway_mtls): routes never serve before the listener checks client certificates,
+        # and a channel whose mTLS cannot be put in place serves no route at all (no last good rendering either).
+        mtls_refused = mtls_problem(spec=parsed.spec, settings=rt.settings, teams=rt.stores.get(TEAM, {}).values())
+        if mtls_refused is None and demands_mtls(parsed.spec):
+            mtls_children = [stamp(c, body) for c in render_mtls(channel=name, spec=parsed.spec, settings=rt.settings)]
+            mtls_refused = await _sync(p, name, mtls_children)
+            if mtls_refused is None:
+                wanted.update(child_id(c) for c in mtls_children)
         previous = {r.get("name"): r for r in ((body.get("status") or {}).get("routes") or []) if isinstance(r, dict)}
         requeue: list[float] = []
         for route in parsed.spec.routes:
             verdict = check_route(channel_type=str(parsed.spec.type), route=route, capabilities=capabilities)
+            if mtls_refused is not None:
+                last_good.pop(route.name, None)  # serving it without the client-certificate check is no fallback
+                statuses[route.name] = {"name": route.name, "ready": "False", "reason": mtls_refused[0],
+                                        "message": mtls_refused[1], "url": route_urls(parsed.spec, route)[0]}
+                continue
             st: Obj = {"name": route.name, "ready": "True" if verdict.ready else "False", "reason": verdict.reason,
                        "message": verdict.message, "url": route_urls(parsed.spec, route)[0]}
             if route.canary is not None and route.canary.weight is not None:
@@ -200,7 +231,7 @@ class ChannelReconciler(KindReconciler[ParsedChannel]):
                 st["message"] += "; the last good rendering of this route stays in place"
         for route_name, (reason, message) in parsed.invalid.items():
             statuses[route_name] = {"name": route_name, "ready": "False", "reason": reason, "message": message}
-            if await _keep_last_good(p, name, route_name, parsed, last_good, capabilities, partners):
+            if mtls_refused is None and await _keep_last_good(p, name, route_name, parsed, last_good, capabilities, partners):
                 wanted.update(child_id(c) for c in last_good[route_name].children)
                 served[route_name] = list(last_good[route_name].urls)
                 statuses[route_name]["message"] += "; the last good rendering of this route stays in place"

@@ -11,7 +11,10 @@ A production channel (label `finplane.io/environment: production`) is opened by 
 (`promoted_partners`): a sandbox whose promotion was approved by a second admin reaches the capabilities
 the promotion names with its production key, kept in the Secret `finplane-production-key.<sandbox>` in
 Finplane's own namespace (created here on the first pass after approval, deleted on revocation). The
-sandbox's expiry or teardown does not end it; revocation (or deleting the TenantSandbox) does.
+sandbox's expiry or teardown does not end it; revocation (or deleting the TenantSandbox) does. A copy goes
+into the sandbox's namespace (`partner-production-credential`) while it exists, from which the platform API
+hands the key to the partner once. Both Secrets carry an owner reference to the TenantSandbox: deleting the
+sandbox (rather than revoking) lets the garbage collector remove them, so no production key outlives it.
 
 The keys live only in memory and in the operator-owned keys Secret: never logged, never in status.
 """
@@ -26,9 +29,15 @@ from typing import Any
 
 from finplane import SANDBOX_CREDENTIAL_KEY, SANDBOX_CREDENTIAL_SECRET
 from finplane.kube.client import Kube
+from finplane.kube.errors import NotFound
 from finplane.models.tenant_sandbox import TenantSandboxSpec
-from finplane.models.tenant_sandbox_promotion import production_key_secret, promotion_of
+from finplane.models.tenant_sandbox_promotion import (
+    PRODUCTION_CREDENTIAL_SECRET,
+    production_key_secret,
+    promotion_of,
+)
 from finplane.names import APPROVAL_ANNOTATION
+from finplane.reconcile.children import owner_reference
 from finplane.render.gateway import PartnerAccess
 from finplane.settings import Settings
 
@@ -105,22 +114,66 @@ def key_namespace(settings: Settings) -> str:
     return settings.pod_namespace or "finplane-system"
 
 
-async def _production_key(kube: Kube, name: str, namespace: str) -> str | None:
-    """The promoted sandbox's production key, generated on first use (never logged, never in a CR)."""
+def _key_secret(name: str, namespace: str, sandbox: Obj, key_b64: str) -> Obj:
+    meta = sandbox.get("metadata") or {}
+    owned = [owner_reference(sandbox)] if meta.get("uid") and sandbox.get("apiVersion") else []
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": name, "namespace": namespace, "ownerReferences": owned,
+                         "labels": {"app.kubernetes.io/managed-by": "finplane", "finplane.io/sandbox": meta["name"]}},
+            "data": {SANDBOX_CREDENTIAL_KEY: key_b64}}
+
+
+async def _production_key(kube: Kube, sandbox: Obj, namespace: str) -> str | None:
+    """The promoted sandbox's production key, generated on first use (never logged, never in a CR).
+
+    Both its Secrets (Finplane's namespace; the sandbox's while it exists) are owned by the TenantSandbox."""
+    name = sandbox["metadata"]["name"]
     secret_name = production_key_secret(name)
     secret = await kube.get_or_none("v1", "Secret", secret_name, namespace)
     if secret is None:
         key = secrets.token_urlsafe(32)
-        secret = await kube.create({
-            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"name": secret_name, "namespace": namespace,
-                         "labels": {"app.kubernetes.io/managed-by": "finplane", "finplane.io/sandbox": name}},
-            "data": {SANDBOX_CREDENTIAL_KEY: base64.b64encode(key.encode()).decode()}})
+        secret = await kube.create(_key_secret(secret_name, namespace, sandbox, base64.b64encode(key.encode()).decode()))
+    elif not (secret.get("metadata") or {}).get("ownerReferences") and (sandbox.get("metadata") or {}).get("uid"):
+        # Written before the owner reference existed: adopt it, so that deleting the sandbox removes it too.
+        await kube.patch_merge("v1", "Secret", secret_name, {"metadata": {"ownerReferences": [
+            owner_reference(sandbox)]}}, namespace)
     raw = (secret.get("data") or {}).get(SANDBOX_CREDENTIAL_KEY)
     try:
-        return base64.b64decode(raw or "", validate=True).decode() or None
+        value = base64.b64decode(raw or "", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
         return None
+    if not value:
+        return None
+    await _deliver(kube, sandbox, raw or "")
+    return value
+
+
+async def _deliver(kube: Kube, sandbox: Obj, key_b64: str) -> None:
+    """Keep the copy the platform API hands out once in the sandbox's namespace equal to the production key."""
+    status = sandbox.get("status") or {}
+    ns = status.get("namespace")
+    if not ns or status.get("teardown"):
+        return  # torn down: nowhere to deliver (the gateway's copy in Finplane's namespace is unaffected)
+    live = await kube.get_or_none("v1", "Secret", PRODUCTION_CREDENTIAL_SECRET, str(ns))
+    if live is not None and ((live.get("data") or {}).get(SANDBOX_CREDENTIAL_KEY)) == key_b64:
+        return
+    body = _key_secret(PRODUCTION_CREDENTIAL_SECRET, str(ns), sandbox, key_b64)
+    try:
+        if live is None:
+            await kube.create(body)
+        else:
+            await kube.patch_merge("v1", "Secret", PRODUCTION_CREDENTIAL_SECRET, {"data": body["data"]}, str(ns))
+    except NotFound:
+        pass  # the namespace is being torn down meanwhile
+
+
+async def _withdraw(kube: Kube, sandbox: Obj, namespace: str) -> None:
+    """A revoked promotion: both copies of the production key go."""
+    name = sandbox["metadata"]["name"]
+    ns = (sandbox.get("status") or {}).get("namespace")
+    for secret_name, where in ((production_key_secret(name), namespace), (PRODUCTION_CREDENTIAL_SECRET, ns)):
+        if where and await kube.get_or_none("v1", "Secret", secret_name, str(where)) is not None:
+            await kube.delete("v1", "Secret", secret_name, str(where))
 
 
 async def promoted_partners(kube: Kube, sandboxes: Mapping[Key, Obj], *, wanted: set[Key],
@@ -136,8 +189,7 @@ async def promoted_partners(kube: Kube, sandboxes: Mapping[Key, Obj], *, wanted:
         if promotion is None:
             continue
         if promotion.state == "revoked":
-            if await kube.get_or_none("v1", "Secret", production_key_secret(name), namespace) is not None:
-                await kube.delete("v1", "Secret", production_key_secret(name), namespace)
+            await _withdraw(kube, body, namespace)
             continue
         caps = promotion.capabilities & sandbox_capabilities(body)  # never beyond what the sandbox was granted
         if promotion.state != "approved" or not caps & wanted or (body.get("metadata") or {}).get("deletionTimestamp"):
@@ -146,7 +198,7 @@ async def promoted_partners(kube: Kube, sandboxes: Mapping[Key, Obj], *, wanted:
             spec = TenantSandboxSpec.model_validate(body.get("spec") or {})
         except ValueError:
             continue
-        key = await _production_key(kube, name, namespace)
+        key = await _production_key(kube, body, namespace)
         if key is None:
             continue
         rps, per_day = production_quota(spec, promotion.tier, settings)

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from finplane.models.channel import AuthMode, BackendKind, ChannelSpec, GatewayRef, Route
 from finplane.names import CHANNEL_LABEL, ROUTE_LABEL
 from finplane.render.gateway import PartnerAccess, render_policies
+from finplane.render.gateway_mtls import render_mtls
 from finplane.render.labels import MANAGED_BY
 from finplane.settings import Settings
 
@@ -110,8 +111,10 @@ def render_route(*, channel: str, spec: ChannelSpec, route: Route, ports: Mappin
 
 def render_channel(*, channel: str, spec: ChannelSpec, ports: Mapping[Key, int], settings: Settings,
                    partners: Sequence[PartnerAccess] = ()) -> list[Obj]:
-    """Every route's children (the offline `finplane render` view, with no readiness checks)."""
-    return [child for route in spec.routes
+    """The channel's mTLS objects (render.gateway_mtls), then every route's children (the offline `finplane render`
+    view, with no readiness checks)."""
+    return [*render_mtls(channel=channel, spec=spec, settings=settings)] + [
+            child for route in spec.routes
             for child in render_route(channel=channel, spec=spec, route=route, ports=ports, settings=settings,
                                       partners=partners)]
 
