@@ -87,6 +87,8 @@ def reconciled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         cluster.kubectl("apply", "--server-side", "-f", str(CERT_MANAGER_CRDS))
         objects = render({})
         cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+        # the platform Gateway's namespace (Envoy Gateway's install makes it), where the chart grants partner mTLS
+        cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "envoy-gateway-system"}})
         # CRDs first (the chart's optional PolicyReport CRDs are templates), as Helm orders them.
         for obj in sorted(objects, key=lambda o: o["kind"] != "CustomResourceDefinition"):
             if obj["metadata"]["annotations"].get("helm.sh/hook"):

@@ -81,6 +81,8 @@ def enforced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         cluster.kubectl("apply", "--server-side", "-f", str(HTTPROUTE_CRD))
         objects = render({})
         cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+        # the platform Gateway's namespace (Envoy Gateway's install makes it), where the chart grants partner mTLS
+        cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "envoy-gateway-system"}})
         for obj in sorted(objects, key=lambda o: o["kind"] != "CustomResourceDefinition"):
             if not obj["metadata"]["annotations"].get("helm.sh/hook"):
                 cluster.apply(obj)
