@@ -115,7 +115,6 @@ class InformerCache:
     def __init__(self, kube: Any, *, watch_timeout: int = 300, waiver_namespace: str | None = None) -> None:
         from finplane.kube.informer import informer_for
         from finplane.kube.resources import resource_for
-        from platform_api.event_informer import FieldSelectedInformer
 
         self.informers = {k: informer_for(kube, resource_for(*k), watch_timeout=watch_timeout) for k in KINDS}
         if waiver_namespace is not None:
@@ -126,8 +125,8 @@ class InformerCache:
         # Events: every namespace, only those about Finplane kinds, at most PER_OBJECT each; not in `informers`,
         # so a cluster that denies the API events leaves it ready (and the pages without events).
         self._events = EventIndex()
-        self.event_informer = FieldSelectedInformer.sharing(kube, resource_for(*EVENT), field_selector=FIELD_SELECTOR,
-                                                            watch_timeout=watch_timeout)
+        self.event_informer = informer_for(kube, resource_for(*EVENT), field_selector=FIELD_SELECTOR,
+                                           watch_timeout=watch_timeout)
         self.event_informer.subscribe(self._on_event)
 
     def _on_event(self, event_type: str, event: Obj) -> None:

@@ -153,3 +153,41 @@ def test_the_refresh_sends_the_headings_badge_with_the_conditions(client: TestCl
     assert '<section id="events" aria-labelledby="events-h" hx-swap-oob="true">' in live.text
     assert '<dd id="replicas" hx-swap-oob="true">1 ready of 2</dd>' in live.text
     assert "<h1>" not in live.text and "<html" not in live.text  # a fragment, not the page
+
+
+def test_the_apis_event_watch_asks_the_server_for_events_about_finplane_objects_only() -> None:
+    """List and watch both carry the field selector: the API is never sent every Pod's events."""
+    asked: list[str] = []
+
+    class Response:
+        status = 200
+
+        def __init__(self, body: bytes) -> None:
+            self.body = body
+            self.response = SimpleNamespace(content=self._lines(), release=lambda: None)
+
+        async def _lines(self):  # type: ignore[no-untyped-def]
+            for line in (b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"7"}}}',):
+                yield line
+
+        async def read(self) -> bytes:
+            return self.body
+
+    class Api:
+        async def param_serialize(self, *, resource_path: str, **_: object) -> tuple[None, str, dict[str, str], None, None]:
+            asked.append(resource_path)
+            return None, resource_path, {}, None, None
+
+        async def call_api(self, *_: object, **__: object) -> Response:
+            return Response(b'{"items":[],"metadata":{"resourceVersion":"5"}}')
+
+    informer = InformerCache(SimpleNamespace(_api=Api())).event_informer
+
+    async def one_round() -> None:
+        await informer._relist()
+        await informer._watch()
+
+    asyncio.run(one_round())
+    assert len(asked) == 2 and all("fieldSelector=involvedObject.apiVersion%3Dfinplane.io%2Fv1alpha1" in p
+                                   for p in asked), asked
+    assert "watch=true" in asked[1]

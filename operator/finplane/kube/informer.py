@@ -47,7 +47,8 @@ class Informer:
     """Keeps an in-memory copy of every object of one resource, fed by a watch."""
 
     def __init__(self, api_client: aclient.ApiClient, resource: Resource, *, namespace: str | None = None,
-                 label_selector: str | None = None, watch_timeout: int = 300, page_size: int = 500,
+                 label_selector: str | None = None, field_selector: str | None = None,
+                 watch_timeout: int = 300, page_size: int = 500,
                  backoff_base: float = 0.2, backoff_max: float = 30.0,
                  project: Callable[[Obj], Obj] | None = None, initial_event: str = "ADDED",
                  on_delivery: Callable[[], None] | None = None, inactivity_timeout: float | None = None) -> None:
@@ -66,6 +67,7 @@ class Informer:
         self.resource = resource
         self.namespace = namespace
         self.label_selector = label_selector
+        self.field_selector = field_selector  # e.g. the platform API's Events about Finplane objects only
         self.watch_timeout = watch_timeout
         self.page_size = page_size
         self.backoff_base = backoff_base
@@ -164,8 +166,8 @@ class Informer:
         items: dict[Key, Obj] = {}
         cont: str | None = None
         while True:
-            resp = await self._get({"limit": self.page_size, "continue": cont,
-                                    "labelSelector": self.label_selector}, stream=False)
+            resp = await self._get({"limit": self.page_size, "continue": cont, "labelSelector": self.label_selector,
+                                    "fieldSelector": self.field_selector}, stream=False)
             page = orjson.loads(await resp.read())
             for item in page.get("items", []):
                 item.setdefault("apiVersion", self.resource.api_version)
@@ -196,7 +198,8 @@ class Informer:
     async def _watch(self) -> None:
         resp = await self._get({"watch": "true", "resourceVersion": self.resource_version,
                                 "allowWatchBookmarks": "true", "timeoutSeconds": self.watch_timeout,
-                                "labelSelector": self.label_selector}, stream=True)
+                                "labelSelector": self.label_selector, "fieldSelector": self.field_selector},
+                               stream=True)
         try:
             async for raw in resp.response.content:
                 line = raw.strip()
