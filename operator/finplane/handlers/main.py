@@ -23,9 +23,10 @@ from finplane import GROUP
 from finplane.handlers import kopf_tuning, peering_state, registrations, watch_health
 from finplane.kube.client import Kube
 from finplane.kube.evidence_key import configured_secret, shared_signer
-from finplane.reconcile.child_watch import ChildWatches
-from finplane.reconcile.kind_watch import KindWatches
+from finplane.reconcile.child_watch import child_watches
+from finplane.reconcile.kind_watch import kind_watches
 from finplane.reconcile.runtime import Runtime
+from finplane.reconcile.watches import Watches
 from finplane.settings import get_settings
 
 __all__ = ["run"]
@@ -72,9 +73,9 @@ async def _startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -
     memo["rt"] = rt
     scope, beat = _scope["namespaces"], watch_health.heartbeat.beat
     silent = conf.watch_inactivity_seconds
-    memo["kinds"] = kinds = KindWatches(rt, kube, namespaces=scope, on_delivery=beat, inactivity_timeout=silent)
-    memo["children"] = children = ChildWatches(rt, kube, namespaces=scope, on_delivery=beat,
-                                               inactivity_timeout=silent)
+    options = {"namespaces": scope, "on_delivery": beat, "inactivity_timeout": silent}
+    memo["kinds"] = kinds = kind_watches(rt, kube, **options)
+    memo["children"] = children = child_watches(rt, kube, **options)
     peering_state.on_resume(rt.replay)
     kinds.start()
     children.start()
@@ -106,7 +107,7 @@ async def _cleanup(memo: kopf.Memo, **_: Any) -> None:
         if task:
             task.cancel()
     for name in ("kinds", "children"):
-        watches: KindWatches | ChildWatches | None = memo.get(name)
+        watches: Watches | None = memo.get(name)
         if watches:
             await watches.stop()
     if rt:

@@ -21,19 +21,16 @@ picture of the children); the owners they wake wait in the queues, which do not 
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from finplane import GROUP
 from finplane.kube.client import KubeClient
-from finplane.kube.informer import Informer, informer_for
-from finplane.kube.resources import Resource, resource_for
 from finplane.reconcile.runtime import Runtime
+from finplane.reconcile.watches import Watches
 
-__all__ = ["CHILD_KINDS", "MANAGED_SELECTOR", "OWNER_KINDS", "ChildWatches", "on_child_event", "projection"]
+__all__ = ["CHILD_KINDS", "MANAGED_SELECTOR", "OWNER_KINDS", "child_watches", "on_child_event"]
 
-log = logging.getLogger("finplane.children")
 Obj = dict[str, Any]
 
 MANAGED_SELECTOR = "app.kubernetes.io/managed-by=finplane"
@@ -62,43 +59,8 @@ def on_child_event(rt: Runtime, event_type: str | None, body: Mapping[str, Any])
             rt.enqueue(kind, (ns if OWNER_KINDS[kind] else "", ref.get("name", "")))
 
 
-def projection(obj: Obj) -> Obj:
-    """What an informer's own store keeps of a child (the child cache has the rest)."""
-    meta = obj.get("metadata") or {}
-    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
-            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "labels",
-                                              "ownerReferences") if k in meta}}
-
-
-class ChildWatches:
-    """The informers of every child kind, subscribed to `on_child_event`."""
-
-    def __init__(self, rt: Runtime, kube: KubeClient, *, namespaces: tuple[str, ...] = (),
-                 on_delivery: Callable[[], None] | None = None, inactivity_timeout: float | None = None) -> None:
-        self.rt = rt
-        self.informers: list[Informer] = []
-        for api_version, kind in CHILD_KINDS:
-            res: Resource = resource_for(api_version, kind)
-            for ns in (namespaces if res.namespaced and namespaces else (None,)):
-                informer = informer_for(kube, res, namespace=ns, label_selector=MANAGED_SELECTOR, project=projection,
-                                        on_delivery=on_delivery,
-                                        inactivity_timeout=inactivity_timeout)
-                informer.subscribe(self._listener)
-                self.informers.append(informer)
-
-    def _listener(self, event_type: str, obj: Obj) -> None:
-        on_child_event(self.rt, event_type, obj)
-
-    def start(self) -> None:
-        for informer in self.informers:
-            informer.start()
-        log.info("Watching %d child kinds (%d streams, label %s)", len(CHILD_KINDS), len(self.informers),
-                 MANAGED_SELECTOR)
-
-    async def stop(self) -> None:
-        for informer in self.informers:
-            await informer.stop()
-
-    def synced(self) -> bool:
-        """Has every stream had its first list (or found its kind not served)?"""
-        return all(i.ready.is_set() for i in self.informers)
+def child_watches(rt: Runtime, kube: KubeClient, **options: Any) -> Watches:
+    """One label-selected informer per child kind (`Watches` options: namespaces, heartbeat, inactivity)."""
+    return Watches(kube, CHILD_KINDS, listener_for=lambda _kind: lambda event, obj: on_child_event(rt, event, obj),
+                   what=f"{len(CHILD_KINDS)} child kinds (label {MANAGED_SELECTOR})", label_selector=MANAGED_SELECTOR,
+                   **options)

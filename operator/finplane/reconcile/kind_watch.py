@@ -19,48 +19,20 @@ kopf's relist at resumption did.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+from typing import Any
 
 from finplane import API_VERSION
 from finplane.kube.client import KubeClient
-from finplane.kube.informer import Informer, informer_for
-from finplane.kube.resources import resource_for
-from finplane.reconcile.child_watch import OWNER_KINDS, projection
+from finplane.reconcile.child_watch import OWNER_KINDS
 from finplane.reconcile.runtime import Runtime
+from finplane.reconcile.watches import Listener, Watches
 
-__all__ = ["KindWatches"]
-
-log = logging.getLogger("finplane.watches")
-Obj = dict[str, object]
+__all__ = ["kind_watches"]
 
 
-class KindWatches:
-    """The informers of every Finplane kind, each feeding `Runtime.observe`."""
-
-    def __init__(self, rt: Runtime, kube: KubeClient, *, namespaces: tuple[str, ...] = (),
-                 on_delivery: Callable[[], None] | None = None, inactivity_timeout: float | None = None) -> None:
-        self.rt = rt
-        self.informers: list[Informer] = []
-        for kind in OWNER_KINDS:
-            res = resource_for(API_VERSION, kind)
-            for ns in (namespaces if res.namespaced and namespaces else (None,)):
-                informer = informer_for(kube, res, namespace=ns, project=projection, initial_event="LISTED",
-                                        on_delivery=on_delivery,
-                                        inactivity_timeout=inactivity_timeout)
-                informer.subscribe(self._listener(kind))
-                self.informers.append(informer)
-
-    def _listener(self, kind: str) -> Callable[[str, dict[str, object]], None]:
-        def observe(event_type: str, obj: dict[str, object]) -> None:
-            self.rt.observe(kind, None if event_type == "LISTED" else event_type, obj)
-        return observe
-
-    def start(self) -> None:
-        for informer in self.informers:
-            informer.start()
-        log.info("Watching %d Finplane kinds (%d streams)", len(OWNER_KINDS), len(self.informers))
-
-    async def stop(self) -> None:
-        for informer in self.informers:
-            await informer.stop()
+def kind_watches(rt: Runtime, kube: KubeClient, **options: Any) -> Watches:
+    """One informer per Finplane kind, its first list told as LISTED (`Watches` options: namespaces, heartbeat…)."""
+    def listener_for(kind: str) -> Listener:
+        return lambda event, obj: rt.observe(kind, None if event == "LISTED" else event, obj)
+    return Watches(kube, ((API_VERSION, kind) for kind in OWNER_KINDS), listener_for=listener_for,
+                   what=f"{len(OWNER_KINDS)} Finplane kinds", initial_event="LISTED", **options)
