@@ -353,3 +353,16 @@ def test_no_secret_is_in_a_connections_repr(tmp_path: Path) -> None:
     conn = kubeconfig.Connection(server="https://k", credential=kubeconfig.StaticToken("s3cret"),
                                  client_cert=("CERT", "KEY"))
     assert "s3cret" not in repr(conn) and "KEY" not in repr(conn)
+
+
+def test_a_cluster_command_without_a_usable_kubeconfig_says_so_in_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "absent")}
+    done = subprocess.run([sys.executable, "-m", "finplane", "compliance", "preview", "require-owner"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"finplane: error: cannot read the kubeconfig {tmp_path / 'absent'}: No such file or directory "
+        "(hint: point KUBECONFIG at your cluster's kubeconfig)"]
