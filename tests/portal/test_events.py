@@ -116,7 +116,7 @@ def test_the_index_keeps_the_most_recent_per_object_and_nothing_about_other_kind
 
 
 def test_the_apis_informer_cache_holds_at_most_per_object_events_per_capability() -> None:
-    cache = InformerCache(SimpleNamespace(_api=None))  # never started: watch events are fed by hand
+    cache = InformerCache(SimpleNamespace(transport=None))  # never started: watch events are fed by hand
     informer = cache.event_informer
     assert informer.field_selector == "involvedObject.apiVersion=finplane.io/v1alpha1"
 
