@@ -29,7 +29,8 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "write_amplification": (["--capabilities", "200", "--quiet", "60"], ["--capabilities", "20", "--quiet", "5"]),
     "baseline": (["--capabilities", "1000"], ["--capabilities", "200"]),
     "convergence": (["--capabilities", "1000"], ["--capabilities", "100"]),
-    "memory": (["--sizes", "1000", "10000", "--budget", "300"], ["--sizes", "100", "500", "--budget", "120"]),
+    "memory": (["--sizes", "250", "1000", "10000", "--budget", "900"],
+               ["--sizes", "100", "250", "1000", "--budget", "300"]),
     "api_catalog": (["--capabilities", "10000", "--clients", "50", "--seconds", "15"],
                     ["--capabilities", "10000", "--clients", "50", "--seconds", "3"]),
     "render": (["--capabilities", "10000"], ["--capabilities", "1000"]),
@@ -98,7 +99,9 @@ def _headline(r: dict[str, Any]) -> str:
     if r["name"] == "memory":
         rows = "; ".join(f"{x['objects']}: {x['peak_rss_mib']} MiB peak" + ("" if x["all_ready"] else
                          f" ({x['ready']} Ready when the budget ran out)") for x in f["rows"])
-        return f"{rows}; **{f.get('kib_per_capability_slope', '?')} KiB per capability**"
+        scaling = (f"; scaling per capability x{f['scaling_cpu_ratio']} CPU, x{f['scaling_time_ratio']} time "
+                   f"(x1 is linear)" if "scaling_cpu_ratio" in f else "")
+        return f"{rows}; **{f.get('kib_per_capability_slope', '?')} KiB per capability**{scaling}"
     if r["name"] == "api_catalog":
         c, k, ratio = f["catalog"], f["constant"], f["ratio"]
         return (f"server CPU per request catalog/constant **x{ratio.get('server_cpu_ms_per_request')}**; catalog "

@@ -80,7 +80,7 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
             from platform_api.cache import InformerCache
 
             kube = await Kube.from_config()
-            kube._api.user_agent = "finplane-platform-api"  # tells API-server statistics who wrote what
+            kube.user_agent = "finplane-platform-api"  # tells API-server statistics who wrote what
             informers = InformerCache(kube, watch_timeout=cfg.watch_timeout_seconds,
                                       waiver_namespace=cfg.waiver_namespace)
             informers.start()

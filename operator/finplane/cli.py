@@ -10,6 +10,7 @@ results and waivers) talk to the platform API (`finplane.commands.api_*`).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -20,10 +21,11 @@ from finplane.commands.api_capabilities import capabilities_app, catalog_app
 from finplane.commands.api_common import TokenOption, UrlOption
 from finplane.commands.api_login import login
 from finplane.commands.api_sandboxes import sandboxes_app, teams_app
-from finplane.commands.errors import UserError
+from finplane.commands.errors import ExitCode, UserError
 from finplane.commands.evidence import app as evidence_app
 from finplane.commands.output import Format, OutputOption
 from finplane.commands.register import register_command
+from finplane.kube.kubeconfig import KubeconfigError
 
 app = typer.Typer(no_args_is_help=True, help="Finplane: operator and developer platform.",
                   pretty_exceptions_enable=False)
@@ -88,6 +90,19 @@ def apiserver(
     os.execv(argv[0], argv)  # the emulator replaces this process: its signals, its output, its exit code
 
 
+def keep_client_models_out() -> None:
+    """Before kopf is imported: make the Kubernetes client libraries unimportable in this process.
+
+    kopf imports the `kubernetes` package (and `kubernetes_asyncio`, `pykube`) whenever one is installed,
+    only to recognise their model classes and to offer their login; Finplane passes plain dicts and logs in
+    through `finplane.kube.kubeconfig`. The official client's models alone are ~20 MiB of an idle
+    operator's memory (issue 19), and a tools or test environment has the package installed.
+    """
+    for name in ("kubernetes", "kubernetes_asyncio", "pykube"):
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]  # `import name` now raises ImportError
+
+
 @app.command()
 def operator(
     namespace: Annotated[list[str] | None, typer.Option(help="Watch only these namespaces (repeatable).")] = None,
@@ -97,6 +112,7 @@ def operator(
     standalone: Annotated[bool, typer.Option(help="Run without peering.")] = False,
 ) -> None:
     """Run the kopf operator against the cluster in KUBECONFIG (or the in-cluster config)."""
+    keep_client_models_out()
     from finplane.handlers.main import run
 
     run(namespaces=namespace or [], liveness_port=liveness_port, metrics_port=metrics_port,
@@ -220,6 +236,9 @@ def main() -> None:
     except UserError as exc:
         typer.echo(exc.line(), err=True)
         raise SystemExit(int(exc.code)) from None
+    except KubeconfigError as exc:  # no usable kubeconfig for a cluster command (`finplane operator`, `evidence`)
+        typer.echo(UserError(str(exc), hint="point KUBECONFIG at your cluster's kubeconfig").line(), err=True)
+        raise SystemExit(int(ExitCode.USAGE)) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 

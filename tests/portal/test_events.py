@@ -116,7 +116,7 @@ def test_the_index_keeps_the_most_recent_per_object_and_nothing_about_other_kind
 
 
 def test_the_apis_informer_cache_holds_at_most_per_object_events_per_capability() -> None:
-    cache = InformerCache(SimpleNamespace(_api=None))  # never started: watch events are fed by hand
+    cache = InformerCache(SimpleNamespace(transport=None))  # never started: watch events are fed by hand
     informer = cache.event_informer
     assert informer.field_selector == "involvedObject.apiVersion=finplane.io/v1alpha1"
 
@@ -164,7 +164,7 @@ def test_the_apis_event_watch_asks_the_server_for_events_about_finplane_objects_
 
         def __init__(self, body: bytes) -> None:
             self.body = body
-            self.response = SimpleNamespace(content=self._lines(), release=lambda: None)
+            self.content = self._lines()
 
         async def _lines(self):  # type: ignore[no-untyped-def]
             for line in (b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"7"}}}',):
@@ -173,15 +173,15 @@ def test_the_apis_event_watch_asks_the_server_for_events_about_finplane_objects_
         async def read(self) -> bytes:
             return self.body
 
-    class Api:
-        async def param_serialize(self, *, resource_path: str, **_: object) -> tuple[None, str, dict[str, str], None, None]:
-            asked.append(resource_path)
-            return None, resource_path, {}, None, None
+        def release(self) -> None:
+            pass
 
-        async def call_api(self, *_: object, **__: object) -> Response:
+    class Transport:  # the gateway's connection pool, as the informer uses it
+        async def send(self, method: str, path: str, **_: object) -> Response:
+            asked.append(path)
             return Response(b'{"items":[],"metadata":{"resourceVersion":"5"}}')
 
-    informer = InformerCache(SimpleNamespace(_api=Api())).event_informer
+    informer = InformerCache(SimpleNamespace(transport=Transport())).event_informer
 
     async def one_round() -> None:
         await informer._relist()

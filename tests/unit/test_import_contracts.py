@@ -27,8 +27,8 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 PLANTED = [
     ("operator/finplane/render/image.py", "import kopf",
      "The pure layers (models, render, status, policy rules) do no I/O and know no runtime"),
-    ("operator/finplane/status/conditions.py", "import kubernetes",
-     "Only finplane.kube imports the Kubernetes client"),
+    ("operator/finplane/kube/client.py", "import kubernetes",
+     "Finplane runs without the kubernetes client package (finplane.kube speaks HTTP itself; issue 19)"),
     ("operator/finplane/policy/engine.py", "import typer",
      "Only the command line (finplane.cli, finplane.commands) imports typer"),
     ("operator/finplane/models/common.py", "import pathlib",

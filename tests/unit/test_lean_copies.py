@@ -1,63 +1,13 @@
-"""What the operator keeps and how it connects, made cheaper without changing what it does.
+"""What the operator keeps, made cheaper without changing what it does (the session: test_kubeconfig_transport.py).
 
-Covers: `finplane.kube.client.lean_session` (the HTTP session reads no environment per request, yet
-a proxy the kubeconfig or the environment names is still used, and NO_PROXY still bypasses it) and
-`finplane.reconcile.runtime.stored_copy` (the store's copy drops managedFields' field sets, but the
+Covers `finplane.reconcile.runtime.stored_copy` (the store's copy drops managedFields' field sets, but the
 evidence recorder still names the same writer of the spec).
 """
 
 from __future__ import annotations
 
-import pytest
-from kubernetes.aio import client as aclient
-
-from finplane.kube.client import lean_session
 from finplane.reconcile.recorder import spec_writer
 from finplane.reconcile.runtime import stored_copy
-
-
-def _config(host: str, proxy: str | None = None) -> aclient.Configuration:
-    c = aclient.Configuration()
-    c.host = host
-    c.proxy = proxy
-    return c
-
-
-@pytest.fixture
-def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY",
-                "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    return monkeypatch
-
-
-def test_the_session_does_not_trust_the_environment_per_request(no_proxy_env: pytest.MonkeyPatch) -> None:
-    c = _config("https://api.cluster.example:6443")
-    lean_session(c)
-    assert c.client_session_kwargs["trust_env"] is False
-    assert c.proxy is None
-
-
-def test_a_proxy_named_in_the_environment_is_still_used(no_proxy_env: pytest.MonkeyPatch) -> None:
-    no_proxy_env.setenv("HTTPS_PROXY", "http://proxy.bank.example:3128")
-    c = _config("https://api.cluster.example:6443")
-    lean_session(c)
-    assert c.proxy == "http://proxy.bank.example:3128"
-
-
-def test_no_proxy_still_bypasses_the_proxy(no_proxy_env: pytest.MonkeyPatch) -> None:
-    no_proxy_env.setenv("HTTPS_PROXY", "http://proxy.bank.example:3128")
-    no_proxy_env.setenv("NO_PROXY", ".cluster.example")
-    c = _config("https://api.cluster.example:6443")
-    lean_session(c)
-    assert c.proxy is None
-
-
-def test_the_kubeconfigs_proxy_wins_over_the_environment(no_proxy_env: pytest.MonkeyPatch) -> None:
-    no_proxy_env.setenv("HTTPS_PROXY", "http://other.example:1")
-    c = _config("https://api.cluster.example:6443", proxy="http://kubeconfig-proxy.example:8080")
-    lean_session(c)
-    assert c.proxy == "http://kubeconfig-proxy.example:8080"
 
 
 def _managed(manager: str, time: str, fields: dict[str, object], subresource: str | None = None) -> dict[str, object]:

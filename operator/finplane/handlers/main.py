@@ -21,6 +21,7 @@ from prometheus_client import start_http_server
 
 from finplane import GROUP
 from finplane.handlers import kopf_tuning, peering_state, registrations, watch_health
+from finplane.kube import kubeconfig
 from finplane.kube.client import Kube
 from finplane.kube.evidence_key import configured_secret, shared_signer
 from finplane.reconcile.child_watch import child_watches
@@ -36,6 +37,32 @@ log = logging.getLogger("finplane.operator")
 _scope: dict[str, tuple[str, ...]] = {"namespaces": ()}
 #: How often finplane_objects is refreshed (O(objects) each time, so not on every event).
 GAUGE_INTERVAL_SECONDS = 10.0
+
+
+@kopf.on.login()
+async def _login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf's own requests (peering, the registry watches) go where Finplane's go, with the same credentials.
+
+    kopf calls this again after a 401, which re-reads a rotated token file or runs the exec plugin again.
+    """
+    return kopf_connection(await kubeconfig.load())
+
+
+def kopf_connection(conn: kubeconfig.Connection) -> kopf.ConnectionInfo:
+    """The same connection, as kopf describes one."""
+    token = conn.credential.token_now()
+    if isinstance(conn.credential, kubeconfig.BasicAuth):
+        basic: dict[str, Any] = {"username": conn.credential.username, "password": conn.credential.password}
+    else:
+        basic = {"scheme": "Bearer", "token": token} if token else {}
+    cert = conn.client_cert or (conn.credential.certificate
+                                if isinstance(conn.credential, kubeconfig.ExecCredential) else None)
+    files = conn.client_cert_files
+    return kopf.ConnectionInfo(
+        server=conn.server, ca_path=conn.ca_file, ca_data=conn.ca_data, insecure=conn.insecure or None,
+        certificate_path=files[0] if files else None, private_key_path=files[1] if files else None,
+        certificate_data=cert[0] if cert and not files else None, private_key_data=cert[1] if cert and not files else None,
+        default_namespace=conn.namespace, proxy_url=conn.proxy, expiration=conn.credential.expires(), **basic)
 
 
 @kopf.on.startup()

@@ -1,8 +1,8 @@
 """The async Kubernetes gateway: the one read and write path of the operator and the platform API.
 
-Built on the official client's `kubernetes.aio` transport (auth, TLS, kubeconfig) with raw
-resource paths from `finplane.kube.resources`, so any kind works without generated classes and
-without discovery. Writes to children go through `apply` (server-side apply under one field
+Built on `finplane.kube.transport` (aiohttp with the kubeconfig's TLS and credentials,
+`finplane.kube.kubeconfig`) with raw resource paths from `finplane.kube.resources`, so any kind works
+without generated classes and without discovery. Writes to children go through `apply` (server-side apply under one field
 manager); status goes through `patch_status`. Errors become `finplane.kube.errors`.
 `KubeClient` implements the `finplane.kube.protocol.Kube` Protocol; type collaborators against that.
 """
@@ -13,21 +13,20 @@ import asyncio
 import random
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
-from urllib.request import getproxies_environment, proxy_bypass
+from urllib.parse import urlencode
 
+import aiohttp
 import orjson
-from kubernetes.aio import client as aclient
-from kubernetes.aio import config as aconfig
-from kubernetes.aio.client.exceptions import ApiException
 
 from finplane import FIELD_MANAGER, __version__
 from finplane.kube import protocol
 from finplane.kube.errors import KubeError, NotFound, from_status
+from finplane.kube.kubeconfig import load as load_connection
 from finplane.kube.resources import Resource, resource_for
+from finplane.kube.transport import Transport
 from finplane.metrics import API_RETRIES
 
-__all__ = ["USER_AGENT", "Kube", "KubeClient", "lean_session"]
+__all__ = ["USER_AGENT", "Kube", "KubeClient"]
 
 USER_AGENT = f"finplane-operator/{__version__}"
 Obj = dict[str, Any]
@@ -36,27 +35,32 @@ Obj = dict[str, Any]
 class KubeClient:
     """One connection pool to one API server. Create with `await KubeClient.from_config()`."""
 
-    def __init__(self, api_client: aclient.ApiClient, *, field_manager: str = FIELD_MANAGER,
-                 user_agent: str = USER_AGENT, retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0)) -> None:
-        self._api = api_client
+    def __init__(self, transport: Transport, *, field_manager: str = FIELD_MANAGER,
+                 retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0)) -> None:
+        self.transport = transport
         self.retry_delays = retry_delays
-        self._api.user_agent = user_agent
         self.field_manager = field_manager
 
     @classmethod
     async def from_config(cls, *, kubeconfig: str | None = None, field_manager: str = FIELD_MANAGER,
                           user_agent: str = USER_AGENT) -> KubeClient:
-        """Load KUBECONFIG (or `kubeconfig`), falling back to the in-cluster service account."""
-        configuration = aclient.Configuration()
-        try:
-            await aconfig.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-        except aconfig.ConfigException:
-            aconfig.load_incluster_config(client_configuration=configuration)
-        lean_session(configuration)
-        return cls(aclient.ApiClient(configuration), field_manager=field_manager, user_agent=user_agent)
+        """Load `kubeconfig`, else KUBECONFIG or ~/.kube/config, else the in-cluster service account.
+
+        Raises `finplane.kube.kubeconfig.KubeconfigError` with what to fix when none can be used.
+        """
+        connection = await load_connection(kubeconfig)
+        return cls(Transport(connection, user_agent=user_agent), field_manager=field_manager)
+
+    @property
+    def user_agent(self) -> str:
+        return self.transport.user_agent
+
+    @user_agent.setter
+    def user_agent(self, value: str) -> None:  # tells API-server statistics (and audit) who wrote what
+        self.transport.user_agent = value
 
     async def close(self) -> None:
-        await self._api.close()
+        await self.transport.close()
 
     async def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
                       body: Any = None, content_type: str = "application/json") -> Obj:
@@ -86,27 +90,15 @@ class KubeClient:
         q = {k: v for k, v in (query or {}).items() if v is not None}
         if q:
             path = f"{path}?{urlencode(q)}"
-        url, headers = await self._serialize(method, path, content_type)
         try:
-            resp = await self._api.call_api(method, url, header_params=headers, body=body)
-            raw = await resp.read()
-        except ApiException as exc:
-            raise _locate_error(from_status(exc.status or 0, exc.body), method, path) from None
-        except OSError as exc:  # connection refused, reset: retryable
-            raise KubeError(f"cannot reach the API server: {exc}", status=0) from None
-        if resp.status >= 400:
-            err = _locate_error(from_status(resp.status, raw), method, path)
-            err.retry_after = _seconds(resp.headers.get("Retry-After"))
+            status, raw, retry_after = await self.transport.call(method, path, body=body, content_type=content_type)
+        except (OSError, aiohttp.ClientError, TimeoutError) as exc:  # refused, reset, timed out: retryable
+            raise KubeError(f"cannot reach the API server: {exc or type(exc).__name__}", status=0) from None
+        if status >= 400:
+            err = _locate_error(from_status(status, raw), method, path)
+            err.retry_after = _seconds(retry_after)
             raise err
         return orjson.loads(raw) if raw else {}
-
-    async def _serialize(self, method: str, path: str, content_type: str) -> tuple[str, dict[str, str]]:
-        _, url, headers, _, _ = await self._api.param_serialize(
-            method=method, resource_path=path,
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
-            auth_settings=["BearerToken"],
-        )
-        return url, headers
 
     # -- reads ---------------------------------------------------------------------------------
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj:
@@ -201,34 +193,6 @@ Kube = KubeClient
 
 if TYPE_CHECKING:  # mypy proves here that the client satisfies the Protocol
     _implements: type[protocol.Kube] = KubeClient
-
-def lean_session(configuration: aclient.Configuration) -> None:
-    """Build the HTTP session without per-request environment lookups; a configured proxy still applies.
-
-    `kubernetes.aio` opens its aiohttp session with `trust_env=True`: every request then reads
-    ~/.netrc and rebuilds the proxy settings from the environment in an executor thread, which was
-    ~37 % of the operator's CPU (py-spy, bench/convergence.py; issue 19). Off here. A proxy is still
-    used when one is explicitly configured: the kubeconfig's `proxy-url` (the client passes it with
-    every request), else a proxy the environment names for the API server's URL (HTTPS_PROXY,
-    HTTP_PROXY, NO_PROXY), resolved once here instead of on every request.
-    """
-    if not configuration.proxy:
-        proxy = _env_proxy(str(configuration.host or ""))
-        if proxy:
-            configuration.proxy = proxy
-    extra = dict(getattr(configuration, "client_session_kwargs", None) or {})
-    extra["trust_env"] = False
-    configuration.client_session_kwargs = extra
-
-
-def _env_proxy(url: str) -> str | None:
-    """The proxy the environment names for `url` (the standard variables), or None."""
-    parts = urlsplit(url)
-    if not parts.hostname or proxy_bypass(parts.hostname):
-        return None
-    proxies = getproxies_environment()
-    return proxies.get(parts.scheme or "https") or None
-
 
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 

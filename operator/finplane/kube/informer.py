@@ -7,7 +7,7 @@ jittered exponential backoff. ``ready`` is set once the first list has filled th
 
 Called by the platform API (:mod:`platform_api.cache`), which starts one informer per kind it
 serves; subscribers get ``(event_type, object)`` for every change, relist diffs included.
-Built on the official client's ``kubernetes.aio`` transport (auth, TLS) with raw paths.
+Built on :mod:`finplane.kube.transport` (the gateway's connection pool, TLS and credentials) with raw paths.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from urllib.parse import urlencode
 
 import aiohttp
 import orjson
-from kubernetes.aio import client as aclient
 
 from finplane.kube.client import KubeClient
 from finplane.kube.errors import Gone, KubeError, NotFound, from_status
 from finplane.kube.resources import Resource
 from finplane.kube.sorted_store import SortedStore
+from finplane.kube.transport import Transport
 
 __all__ = ["Informer", "Key", "Listener", "informer_for", "key_of"]
 
@@ -46,13 +46,13 @@ def key_of(obj: Obj) -> Key:
 class Informer:
     """Keeps an in-memory copy of every object of one resource, fed by a watch."""
 
-    def __init__(self, api_client: aclient.ApiClient, resource: Resource, *, namespace: str | None = None,
+    def __init__(self, transport: Transport, resource: Resource, *, namespace: str | None = None,
                  label_selector: str | None = None, field_selector: str | None = None,
                  watch_timeout: int = 300, page_size: int = 500,
                  backoff_base: float = 0.2, backoff_max: float = 30.0,
                  project: Callable[[Obj], Obj] | None = None, initial_event: str = "ADDED",
                  on_delivery: Callable[[], None] | None = None, inactivity_timeout: float | None = None) -> None:
-        self._api = api_client
+        self._transport = transport
         # A stream that stays open but delivers nothing (not even the server's periodic bookmarks) for this
         # long is dead (a proxy keeping the connection but forwarding nothing): it is re-opened.
         self.inactivity_timeout = inactivity_timeout
@@ -149,16 +149,16 @@ class Informer:
     def _path(self) -> str:
         return self.resource.path(namespace=self.namespace)
 
-    async def _get(self, query: dict[str, Any], *, stream: bool) -> Any:
+    async def _get(self, query: dict[str, Any], *, stream: bool) -> aiohttp.ClientResponse:
         path = f"{self._path()}?{urlencode({k: v for k, v in query.items() if v is not None})}"
-        _, url, headers, _, _ = await self._api.param_serialize(
-            method="GET", resource_path=path, header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"])
         timeout = aiohttp.ClientTimeout(total=None if stream else 60, sock_connect=10,
                                         sock_read=(self.inactivity_timeout or self.watch_timeout + 30) if stream else 60)
-        resp = await self._api.call_api("GET", url, header_params=headers, _request_timeout=timeout)
+        resp = await self._transport.send("GET", path, timeout=timeout, stream=stream)
         if resp.status >= 400:
-            raw = await resp.read()
+            try:
+                raw = await resp.read()
+            finally:
+                resp.release()
             raise from_status(resp.status, raw)
         return resp
 
@@ -168,7 +168,10 @@ class Informer:
         while True:
             resp = await self._get({"limit": self.page_size, "continue": cont, "labelSelector": self.label_selector,
                                     "fieldSelector": self.field_selector}, stream=False)
-            page = orjson.loads(await resp.read())
+            try:
+                page = orjson.loads(await resp.read())
+            finally:
+                resp.release()
             for item in page.get("items", []):
                 item.setdefault("apiVersion", self.resource.api_version)
                 item.setdefault("kind", self.resource.kind)
@@ -201,12 +204,12 @@ class Informer:
                                 "labelSelector": self.label_selector, "fieldSelector": self.field_selector},
                                stream=True)
         try:
-            async for raw in resp.response.content:
+            async for raw in resp.content:
                 line = raw.strip()
                 if line:
                     await self._handle(orjson.loads(line))
         finally:
-            resp.response.release()
+            resp.release()
 
     async def _handle(self, event: Obj) -> None:
         kind, obj = event.get("type"), event.get("object") or {}
@@ -250,4 +253,4 @@ class Informer:
 
 def informer_for(kube: KubeClient, resource: Resource, **kwargs: Any) -> Informer:
     """An informer sharing a :class:`finplane.kube.client.KubeClient` gateway's connection pool."""
-    return Informer(kube._api, resource, **kwargs)  # same package: the gateway's transport is ours to share
+    return Informer(kube.transport, resource, **kwargs)
