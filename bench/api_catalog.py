@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import httpx
 import psutil
 from _common import emit, exit_on_sigterm, free_port, log
@@ -70,31 +71,61 @@ def _cpu(proc: psutil.Process) -> float:
     return t.user + t.system
 
 
-async def _load(url: str, path: str, token: str, clients: int, seconds: float, server_pid: int) -> dict[str, float]:
+class _Connection:
+    """One HTTP/1.1 keep-alive connection over asyncio streams: a GET is one write and two reads.
+
+    The load generator's own cost per request is what a benchmark of a fast route must keep small;
+    aiohttp's client costs about as much CPU per request as a lean server route, this a fraction."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def get(self, request: bytes) -> int:
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+                break
+        else:
+            raise RuntimeError("a response without Content-Length: this client reads only fixed-length bodies")
+        await self.reader.readexactly(length)
+        return status
+
+
+async def _load(host: str, port: int, path: str, *, token: str, clients: int, seconds: float,
+                server_pid: int) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     server = psutil.Process(server_pid)
     me = psutil.Process()
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=30),
-                                     headers={"Authorization": f"Bearer {token}"}) as http:
-        deadline = time.perf_counter() + seconds
+    request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+               "Accept: application/json\r\n\r\n").encode()
+    connections = [_Connection(*await asyncio.open_connection(host, port)) for _ in range(clients)]
+    deadline = time.perf_counter() + seconds
+    clock = time.perf_counter
 
-        async def client() -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                t0 = time.perf_counter()
-                async with http.get(path) as resp:
-                    await resp.read()
-                    latencies.append(time.perf_counter() - t0)
-                    if resp.status != 200:
-                        errors += 1
+    async def client(conn: _Connection) -> None:
+        nonlocal errors
+        while clock() < deadline:
+            t0 = clock()
+            status = await conn.get(request)
+            latencies.append(clock() - t0)
+            if status != 200:
+                errors += 1
 
-        server0, me0 = _cpu(server), _cpu(me)
-        started = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-        server_cpu, loadgen_cpu = _cpu(server) - server0, _cpu(me) - me0
+    server0, me0 = _cpu(server), _cpu(me)
+    machine0 = psutil.cpu_times()
+    started = time.perf_counter()
+    await asyncio.gather(*(client(c) for c in connections))
+    elapsed = time.perf_counter() - started
+    server_cpu, loadgen_cpu = _cpu(server) - server0, _cpu(me) - me0
+    machine1 = psutil.cpu_times()
+    busy = sum(getattr(machine1, f) - getattr(machine0, f) for f in ("user", "system", "nice", "irq", "softirq"))
+    for conn in connections:
+        conn.writer.close()
     latencies.sort()
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     n = max(1, len(latencies))
@@ -103,7 +134,10 @@ async def _load(url: str, path: str, token: str, clients: int, seconds: float, s
             "server_cpu_seconds": round(server_cpu, 2), "server_cpu_ms_per_request": round(server_cpu * 1000 / n, 3),
             "server_core_share": round(server_cpu / elapsed, 2), "loadgen_cpu_seconds": round(loadgen_cpu, 2),
             "loadgen_cpu_ms_per_request": round(loadgen_cpu * 1000 / n, 3),
-            "loadgen_core_share": round(loadgen_cpu / elapsed, 2)}
+            "loadgen_core_share": round(loadgen_cpu / elapsed, 2),
+            "machine_busy_cores": round(busy / elapsed, 2),
+            "others_busy_cores": round(max(0.0, busy - server_cpu - loadgen_cpu) / elapsed, 2),
+            "server_rss_mib": round(server.memory_info().rss / 2**20, 1)}
 
 
 def main() -> None:
@@ -141,10 +175,14 @@ def main() -> None:
                 first.text[:300]
             log(f"API up with {args.capabilities} capabilities; {args.clients} clients, {args.seconds:.0f}s each")
             assert server.pid is not None
-            asyncio.run(_load(url, "/bench/constant", token, args.clients, 1.0, server.pid))  # warm-up
-            asyncio.run(_load(url, catalog_path, token, args.clients, 1.0, server.pid))
-            constant = asyncio.run(_load(url, "/bench/constant", token, args.clients, args.seconds, server.pid))
-            catalog = asyncio.run(_load(url, catalog_path, token, args.clients, args.seconds, server.pid))
+            load = functools.partial(_load, "127.0.0.1", port, token=token, clients=args.clients,
+                                     server_pid=server.pid)
+            asyncio.run(load("/bench/constant", seconds=1.0))  # warm-up
+            asyncio.run(load(catalog_path, seconds=1.0))
+            load_before = os.getloadavg()
+            constant = asyncio.run(load("/bench/constant", seconds=args.seconds))
+            catalog = asyncio.run(load(catalog_path, seconds=args.seconds))
+            load_after = os.getloadavg()
         finally:
             server.terminate()
             server.join(10)
@@ -154,11 +192,16 @@ def main() -> None:
         print(f"{name:>8}: {r['rps']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms "
               f"({r['requests']} requests, {r['errors']} errors); server CPU {r['server_cpu_ms_per_request']} ms "
               f"per request ({r['server_core_share']:.0%} of a core); load generator "
-              f"{r['loadgen_cpu_ms_per_request']} ms per request ({r['loadgen_core_share']:.0%} of a core)")
+              f"{r['loadgen_cpu_ms_per_request']} ms per request ({r['loadgen_core_share']:.0%} of a core); "
+              f"other processes {r['others_busy_cores']} cores busy")
     print(f"catalog/constant: server CPU per request x{ratio['server_cpu_ms_per_request']}; p50 x{ratio['p50_ms']}, "
           f"p99 x{ratio['p99_ms']}, throughput x{ratio['rps']}")
+    print(f"machine: {os.cpu_count()} cores, load average {load_before[0]:.2f} before and {load_after[0]:.2f} after; "
+          f"server RSS {catalog['server_rss_mib']} MiB with {args.capabilities} capabilities")
     emit({"capabilities": args.capabilities, "clients": args.clients, "seconds": args.seconds, "limit": args.limit,
-          "constant": constant, "catalog": catalog, "ratio": ratio})
+          "constant": constant, "catalog": catalog, "ratio": ratio,
+          "machine": {"cores": os.cpu_count(), "load_before": round(load_before[0], 2),
+                      "load_after": round(load_after[0], 2)}})
 
 
 if __name__ == "__main__":
