@@ -48,7 +48,12 @@ def _capability(i: int) -> dict[str, Any]:
 
 
 def _serve(port: int, key_dir: str, n: int) -> None:
-    """The server process: the real app, a filled cache, one constant route, uvicorn."""
+    """A server process: the real app, a filled cache, one constant route, uvicorn on a SO_REUSEPORT socket.
+
+    With ``--workers N`` there are N of these on one port, each with its own cache (as N uvicorn workers
+    of the real API would each have their own informers); the kernel spreads the connections."""
+    import socket
+
     import uvicorn
 
     from platform_api.app import create_app
@@ -63,7 +68,25 @@ def _serve(port: int, key_dir: str, n: int) -> None:
     async def constant() -> dict[str, str]:
         return {"status": "constant"}
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # First in the route list, like the catalog's router: both are then matched after one or two routes
+    # (a route at the end is matched after every included router, a third of a constant request's CPU).
+    app.router.routes.insert(0, app.router.routes.pop())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listening(pid: int | None, port: int) -> bool:
+    if pid is None:
+        return False
+    try:
+        return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port
+                   for c in psutil.Process(pid).net_connections(kind="tcp"))
+    except psutil.Error:
+        return False
 
 
 def _cpu(proc: psutil.Process) -> float:
@@ -96,10 +119,10 @@ class _Connection:
 
 
 async def _load(host: str, port: int, path: str, *, token: str, clients: int, seconds: float,
-                server_pid: int) -> dict[str, float]:
+                server_pids: list[int]) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
-    server = psutil.Process(server_pid)
+    servers = [psutil.Process(pid) for pid in server_pids]
     me = psutil.Process()
     request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
                "Accept: application/json\r\n\r\n").encode()
@@ -116,12 +139,12 @@ async def _load(host: str, port: int, path: str, *, token: str, clients: int, se
             if status != 200:
                 errors += 1
 
-    server0, me0 = _cpu(server), _cpu(me)
+    server0, me0 = sum(_cpu(p) for p in servers), _cpu(me)
     machine0 = psutil.cpu_times()
     started = time.perf_counter()
     await asyncio.gather(*(client(c) for c in connections))
     elapsed = time.perf_counter() - started
-    server_cpu, loadgen_cpu = _cpu(server) - server0, _cpu(me) - me0
+    server_cpu, loadgen_cpu = sum(_cpu(p) for p in servers) - server0, _cpu(me) - me0
     machine1 = psutil.cpu_times()
     busy = sum(getattr(machine1, f) - getattr(machine0, f) for f in ("user", "system", "nice", "irq", "softirq"))
     for conn in connections:
@@ -137,7 +160,7 @@ async def _load(host: str, port: int, path: str, *, token: str, clients: int, se
             "loadgen_core_share": round(loadgen_cpu / elapsed, 2),
             "machine_busy_cores": round(busy / elapsed, 2),
             "others_busy_cores": round(max(0.0, busy - server_cpu - loadgen_cpu) / elapsed, 2),
-            "server_rss_mib": round(server.memory_info().rss / 2**20, 1)}
+            "server_rss_mib": round(max(p.memory_info().rss for p in servers) / 2**20, 1)}
 
 
 def main() -> None:
@@ -147,6 +170,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--limit", type=int, default=50, help="page size of the catalog request (the default page)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes on the port, each with its cache")
     args = parser.parse_args()
     from platform_api.auth import devkey
     from platform_api.settings import ApiSettings
@@ -155,28 +179,26 @@ def main() -> None:
         settings = ApiSettings(dev_mode=True, dev_key_dir=Path(tmp))
         token = devkey.mint(role="admin", ttl=3600, settings=settings)
         port = free_port()
-        server = multiprocessing.get_context("spawn").Process(target=_serve, args=(port, tmp, args.capabilities),
-                                                              daemon=True)
-        server.start()
+        spawn = multiprocessing.get_context("spawn")
+        servers = [spawn.Process(target=_serve, args=(port, tmp, args.capabilities), daemon=True)
+                   for _ in range(args.workers)]
+        for server in servers:
+            server.start()
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(url + "/healthz", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline or not server.is_alive():
-                        raise SystemExit("the API did not start") from None
-                    time.sleep(0.2)
+            deadline = time.monotonic() + 120
+            while not all(_listening(s.pid, port) for s in servers):  # each worker, or one takes every connection
+                if time.monotonic() > deadline or not all(s.is_alive() for s in servers):
+                    raise SystemExit("the API did not start")
+                time.sleep(0.2)
             catalog_path = f"/api/v1/catalog?limit={args.limit}"
             first = httpx.get(url + catalog_path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
             assert first.status_code == 200 and len(first.json()["items"]) == min(args.limit, args.capabilities), \
                 first.text[:300]
-            log(f"API up with {args.capabilities} capabilities; {args.clients} clients, {args.seconds:.0f}s each")
-            assert server.pid is not None
+            log(f"API up with {args.capabilities} capabilities in {args.workers} worker(s); {args.clients} clients, "
+                f"{args.seconds:.0f}s each")
             load = functools.partial(_load, "127.0.0.1", port, token=token, clients=args.clients,
-                                     server_pid=server.pid)
+                                     server_pids=[s.pid for s in servers if s.pid is not None])
             asyncio.run(load("/bench/constant", seconds=1.0))  # warm-up
             asyncio.run(load(catalog_path, seconds=1.0))
             load_before = os.getloadavg()
@@ -184,8 +206,10 @@ def main() -> None:
             catalog = asyncio.run(load(catalog_path, seconds=args.seconds))
             load_after = os.getloadavg()
         finally:
-            server.terminate()
-            server.join(10)
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                server.join(10)
     ratio = {k: round(catalog[k] / constant[k], 2) if constant[k] else None
              for k in ("p50_ms", "p99_ms", "rps", "server_cpu_ms_per_request")}
     for name, r in (("constant", constant), ("catalog", catalog)):
@@ -197,8 +221,9 @@ def main() -> None:
     print(f"catalog/constant: server CPU per request x{ratio['server_cpu_ms_per_request']}; p50 x{ratio['p50_ms']}, "
           f"p99 x{ratio['p99_ms']}, throughput x{ratio['rps']}")
     print(f"machine: {os.cpu_count()} cores, load average {load_before[0]:.2f} before and {load_after[0]:.2f} after; "
-          f"server RSS {catalog['server_rss_mib']} MiB with {args.capabilities} capabilities")
-    emit({"capabilities": args.capabilities, "clients": args.clients, "seconds": args.seconds, "limit": args.limit,
+          f"{args.workers} server worker(s), the largest {catalog['server_rss_mib']} MiB RSS with its own cache of "
+          f"{args.capabilities} capabilities")
+    emit({"capabilities": args.capabilities, "clients": args.clients, "workers": args.workers, "seconds": args.seconds, "limit": args.limit,
           "constant": constant, "catalog": catalog, "ratio": ratio,
           "machine": {"cores": os.cpu_count(), "load_before": round(load_before[0], 2),
                       "load_after": round(load_after[0], 2)}})
