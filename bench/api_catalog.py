@@ -2,16 +2,20 @@
 
 The app is the real one, `platform_api.app.create_app(...)`, with its read cache (the same
 `MemoryCache` an informer relist builds) holding N capabilities spread over 50 teams, so what is
-measured is the route, auth (an ES256 dev-mode token verified on every request), pagination and
-serialisation, not the API server. A bench-only route `GET /bench/constant` that returns a constant
-is added to the same app (the app has no hook for it, so it is mounted here), and both are served by
-uvicorn in a separate process on 127.0.0.1. 50 concurrent clients (aiohttp, keep-alive, in this
-process) call each endpoint for a fixed time. Latency and throughput depend on who saturates first,
-so the figures that compare the routes are the server's CPU per request (psutil, the server process)
-and their ratio; the load generator's own CPU is printed next to them (as a share of one core) to
-show it was not the bottleneck: a generator near 100 % of a core limits the throughput it measures.
+measured is the route, auth (an ES256 dev-mode token, verified once and then remembered until it
+expires), pagination and serialisation, not the API server. Two bench-only routes are mounted first in
+the same app (it has no hook for them): `GET /bench/constant` returns a constant with no
+authentication (the target's baseline), `GET /bench/authenticated` the same behind `CurrentIdentity`
+(so the figures split what authentication costs from what the catalog costs). uvicorn serves the app
+in `--workers` separate processes on one 127.0.0.1 port (SO_REUSEPORT; each with its own cache, as
+uvicorn workers of the real API would each have their own informers). 50 concurrent clients, each one
+raw HTTP/1.1 keep-alive connection over asyncio streams in this process (aiohttp's client cost about
+as much CPU per request as the constant route), call each endpoint for a fixed time. The figures that
+compare the routes are the server's CPU per request (psutil, the server processes) and their ratio;
+the load generator's own CPU is printed next to them (as a share of one core) to show it was not the
+bottleneck, with the CPU other processes of the machine used meanwhile and the load average.
 
-Run: .venv/bin/python bench/api_catalog.py [--capabilities 10000] [--clients 50] [--seconds 10]
+Run: .venv/bin/python bench/api_catalog.py [--capabilities 10000] [--clients 50] [--seconds 10] [--workers 1]
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from typing import Any
 import httpx
 import psutil
 from _common import emit, exit_on_sigterm, free_port, log
+
+from platform_api.deps import CurrentIdentity  # (module level: FastAPI resolves the route's annotation here)
 
 TEAMS = 50
 
@@ -68,9 +74,13 @@ def _serve(port: int, key_dir: str, n: int) -> None:
     async def constant() -> dict[str, str]:
         return {"status": "constant"}
 
-    # First in the route list, like the catalog's router: both are then matched after one or two routes
+    @app.get("/bench/authenticated", include_in_schema=False)
+    async def authenticated(identity: CurrentIdentity) -> dict[str, str]:
+        return {"status": "constant"}
+
+    # First in the route list, like the catalog's router: all are then matched after one or two routes
     # (a route at the end is matched after every included router, a third of a constant request's CPU).
-    app.router.routes.insert(0, app.router.routes.pop())
+    app.router.routes[0:0] = [app.router.routes.pop(), app.router.routes.pop()]
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -149,6 +159,8 @@ async def _load(host: str, port: int, path: str, *, token: str, clients: int, se
     busy = sum(getattr(machine1, f) - getattr(machine0, f) for f in ("user", "system", "nice", "irq", "softirq"))
     for conn in connections:
         conn.writer.close()
+    if errors:
+        raise SystemExit(f"{path}: {errors} of {len(latencies)} answers were not 200: the figures would be wrong")
     latencies.sort()
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     n = max(1, len(latencies))
@@ -203,6 +215,7 @@ def main() -> None:
             asyncio.run(load(catalog_path, seconds=1.0))
             load_before = os.getloadavg()
             constant = asyncio.run(load("/bench/constant", seconds=args.seconds))
+            authenticated = asyncio.run(load("/bench/authenticated", seconds=args.seconds))
             catalog = asyncio.run(load(catalog_path, seconds=args.seconds))
             load_after = os.getloadavg()
         finally:
@@ -212,19 +225,23 @@ def main() -> None:
                 server.join(10)
     ratio = {k: round(catalog[k] / constant[k], 2) if constant[k] else None
              for k in ("p50_ms", "p99_ms", "rps", "server_cpu_ms_per_request")}
-    for name, r in (("constant", constant), ("catalog", catalog)):
-        print(f"{name:>8}: {r['rps']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms "
+    ratio["server_cpu_ms_per_request_vs_authenticated"] = round(
+        catalog["server_cpu_ms_per_request"] / authenticated["server_cpu_ms_per_request"], 2) \
+        if authenticated["server_cpu_ms_per_request"] else None
+    for name, r in (("constant", constant), ("constant, authenticated", authenticated), ("catalog", catalog)):
+        print(f"{name}: {r['rps']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms "
               f"({r['requests']} requests, {r['errors']} errors); server CPU {r['server_cpu_ms_per_request']} ms "
               f"per request ({r['server_core_share']:.0%} of a core); load generator "
               f"{r['loadgen_cpu_ms_per_request']} ms per request ({r['loadgen_core_share']:.0%} of a core); "
               f"other processes {r['others_busy_cores']} cores busy")
     print(f"catalog/constant: server CPU per request x{ratio['server_cpu_ms_per_request']}; p50 x{ratio['p50_ms']}, "
-          f"p99 x{ratio['p99_ms']}, throughput x{ratio['rps']}")
+          f"p99 x{ratio['p99_ms']}, throughput x{ratio['rps']}; catalog/authenticated constant: server CPU per "
+          f"request x{ratio['server_cpu_ms_per_request_vs_authenticated']}")
     print(f"machine: {os.cpu_count()} cores, load average {load_before[0]:.2f} before and {load_after[0]:.2f} after; "
           f"{args.workers} server worker(s), the largest {catalog['server_rss_mib']} MiB RSS with its own cache of "
           f"{args.capabilities} capabilities")
     emit({"capabilities": args.capabilities, "clients": args.clients, "workers": args.workers, "seconds": args.seconds, "limit": args.limit,
-          "constant": constant, "catalog": catalog, "ratio": ratio,
+          "constant": constant, "authenticated": authenticated, "catalog": catalog, "ratio": ratio,
           "machine": {"cores": os.cpu_count(), "load_before": round(load_before[0], 2),
                       "load_after": round(load_after[0], 2)}})
 
