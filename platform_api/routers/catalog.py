@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from platform_api.deps import Cache, CurrentIdentity, Settings, State, ready_cache
+from platform_api.deps import Cache, CurrentIdentity, Settings, ready_cache
 from platform_api.pagination import decode_cursor, obj_key, take_page
 from platform_api.routers.common import API_PREFIX, ERRORS, Cursor, Limit, page_limit
 from platform_api.schemas import NAME_PATTERN, CatalogDetail, CatalogEntry, Page
@@ -28,7 +28,7 @@ Label = Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]
 @router.get("", response_model=Page[CatalogEntry], response_model_exclude_unset=True,
             summary="Search the catalog of capabilities (with partner usage when a usage source is configured)")
 async def search_catalog(
-    identity: CurrentIdentity, state: State, limit: Limit = None, cursor: Cursor = None,
+    identity: CurrentIdentity, request: Request, limit: Limit = None, cursor: Cursor = None,
     team: Annotated[str | None, Query(max_length=63)] = None,
     domain: Annotated[str | None, Query(max_length=63)] = None,
     classification: Annotated[str | None, Query(max_length=32)] = None,
@@ -36,7 +36,8 @@ async def search_catalog(
     channel: Annotated[str | None, Query(max_length=253)] = None,
     q: Annotated[str | None, Query(max_length=256, description="Free text in name, team, domain, description.")] = None,
 ) -> object:
-    cache, settings, summaries = ready_cache(state), state.settings, _summaries(state)  # (fewer dependencies)
+    state: AppState = request.app.state.finplane  # not a dependency: FastAPI's cost is per dependency
+    cache, settings, summaries = ready_cache(state), state.settings, _summaries(state)
     found = catalog.search(identity=identity, cache=cache, team=team, domain=domain,
                            classification=classification, ready=ready, channel=channel, q=q,
                            after=decode_cursor(cursor) if cursor else None, summaries=summaries)
