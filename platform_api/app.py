@@ -7,10 +7,8 @@ in-memory cache and writer, the doubles at this seam).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,7 +22,8 @@ from platform_api.audit import AuditLog
 from platform_api.auth.failures import AuthFailures
 from platform_api.auth.tokens import TokenVerifier
 from platform_api.cache import ReadCache
-from platform_api.metrics import ApiMetrics
+from platform_api.metrics import ApiMetrics, MetricsMiddleware
+from platform_api.middleware.audit_writes import AuditWrites
 from platform_api.problems import Problem, install_handlers, problem_response
 from platform_api.ratelimit import RateLimiter
 from platform_api.routers import capabilities, catalog, channels, compliance, evidence, sandboxes, teams
@@ -35,8 +34,6 @@ from platform_api.state import AppState, Writer
 
 __all__ = ["API_PREFIX", "create_app"]
 
-_READS = {"GET", "HEAD", "OPTIONS"}
-log = logging.getLogger("finplane.api")
 
 
 def _kube_problem(exc: kerr.KubeError) -> Problem:
@@ -107,37 +104,12 @@ def create_app(settings: ApiSettings | None = None, *, cache: ReadCache | None =
     async def _kube_error(request: Request, exc: kerr.KubeError) -> JSONResponse:
         return problem_response(_kube_problem(exc), instance=request.url.path)
 
-    @app.middleware("http")
-    async def _audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.method in _READS:
-            return await call_next(request)
-        try:  # a change whose evidence cannot be recorded is not made (EvidenceCorrupt is a ValueError)
-            await asyncio.to_thread(state.audit.ready)
-        except (OSError, ValueError) as exc:
-            log.error("refusing a change: the evidence log cannot be appended to: %s", exc)
-            state.audit.record(request=request, status=503, identity=None)
-            return problem_response(Problem(503, "The change was not made: its evidence cannot be recorded "
-                                            "(the evidence log is unavailable or corrupt).", slug="evidence-unavailable",
-                                            reason="EvidenceUnavailable", headers={"Retry-After": "30"}),
-                                    instance=request.url.path)
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            entry = state.audit.record(request=request, status=status,
-                                       identity=request.scope.get("finplane.identity"))
-            try:
-                await asyncio.to_thread(state.audit.chain, entry)
-            except (OSError, ValueError):
-                # Only if the log broke between the check above and now: the change stands, in the audit log.
-                log.exception("could not append the change to the evidence chain")
+    app.add_middleware(AuditWrites, audit=state.audit)  # innermost: records every change (pure ASGI)
 
     # Outside the audit middleware, inside metrics: refused methods, locked-out addresses, oversized bodies
     # and over-deep JSON are answered before routing, authentication or parsing, and still counted.
     middleware.install(app, settings=cfg, failures=state.failures, prefix=API_PREFIX)
-    app.middleware("http")(metrics.middleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     for router in (catalog.router, capabilities.router, channels.router, sandboxes.router, compliance.router,
                    evidence.router, teams.router, register_router):

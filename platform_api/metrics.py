@@ -1,6 +1,7 @@
 """Prometheus metrics of the API: request counts and latency by route template and status.
 
-Installed as middleware by :mod:`platform_api.app`; served at ``/metrics``. Labels use the
+Installed as the outermost middleware by :mod:`platform_api.app` (a pure ASGI one: no task or stream per
+request, issue 19); served at ``/metrics``. Labels use the
 route template (``/api/v1/teams/{team}/capabilities/{name}``), never the raw path, and the method
 only when it is one the API answers (any other is ``OTHER``), so the number of series stays bounded
 whatever callers send.
@@ -9,19 +10,20 @@ whatever callers send.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from platform_api.middleware.methods import method_label
 
-__all__ = ["ApiMetrics", "route_template"]
+__all__ = ["ApiMetrics", "MetricsMiddleware", "route_template"]
 
 
-def route_template(request: Request) -> str:
-    route = request.scope.get("route")
+def route_template(request: Request | Scope) -> str:
+    """The matched route's template (``<unmatched>`` when none matched), from a request or its scope."""
+    scope = request.scope if isinstance(request, Request) else request
+    route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "<unmatched>"
 
@@ -39,14 +41,34 @@ class ApiMetrics:
         self.cache_ready = Gauge("finplane_api_cache_ready", "1 when every informer has synced.",
                                  registry=self.registry)
 
-    async def middleware(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    def observe(self, labels: tuple[str, str, str], seconds: float) -> None:
+        """Count one request and its latency under ``(method, route template, status)``."""
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by method, route template and status (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, *, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
         status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_status)
         finally:
-            labels = (method_label(request.method), route_template(request), str(status))
-            self.requests.labels(*labels).inc()
-            self.latency.labels(*labels).observe(time.perf_counter() - start)
+            labels = (method_label(scope["method"]), route_template(scope), str(status))
+            self.metrics.observe(labels, time.perf_counter() - start)

@@ -4,22 +4,32 @@ Readable by teams, auditors and admins (the point of a catalog is that teams fin
 services); the full spec and status stay behind the team's own capability routes. Partners see
 no catalog. Called by routers/catalog.py. With a usage source configured, each entry also carries
 `partnerUsage` (services/catalog_usage.py); without one the field is absent.
+
+:class:`Summaries` remembers each capability's summary and its JSON bytes (as the route's response model
+encodes them) for the very object the cache holds: an entry is reused only while the cache still holds
+that same object at the same resourceVersion, so any change event (a new object replaces the old one in
+the informer's store) is summarised afresh. A summary is the same for every caller allowed to see the
+catalog (no field depends on who asks), so nothing in it can leak from one identity or team to another.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from platform_api.auth.identity import Identity, Role
 from platform_api.authz import not_found, require_role, team_of_capability
 from platform_api.cache import CAPABILITY, ReadCache
+from platform_api.schemas import CatalogEntry
 from platform_api.services import catalog_usage
 from platform_api.services.common import is_true
 
-__all__ = ["detail", "entry", "search"]
+__all__ = ["Summaries", "detail", "entry", "search"]
 
 Obj = dict[str, Any]
+_ENTRY = TypeAdapter(CatalogEntry)
 
 
 def _channels(obj: Obj) -> list[str]:
@@ -52,9 +62,51 @@ def entry(obj: Obj, usage: catalog_usage.PartnerUsage | None = None) -> Obj:
     return out
 
 
+class Summaries:
+    """Each capability's :func:`entry` (without usage) and its JSON, for the object the cache holds now.
+
+    Bounded: past ``max_entries`` it starts again empty (the catalog's own size is the working set)."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self._by_key: dict[tuple[str, str], tuple[Obj, object, Obj, bytes]] = {}
+
+    def _get(self, obj: Obj) -> tuple[Obj, bytes]:
+        meta = obj.get("metadata", {})
+        key = (str(meta.get("namespace") or ""), str(meta.get("name")))
+        version = meta.get("resourceVersion")
+        hit = self._by_key.get(key)
+        if hit is not None and hit[0] is obj and hit[1] == version and version is not None:
+            return hit[2], hit[3]
+        summary = entry(obj)
+        raw = _ENTRY.dump_json(_ENTRY.validate_python(summary), exclude_unset=True)
+        if version is not None:  # an object without a version (never one from the API server) is not kept
+            if len(self._by_key) >= self.max_entries:
+                self._by_key.clear()
+            self._by_key[key] = (obj, version, summary, raw)
+        return summary, raw
+
+    def summary(self, obj: Obj) -> Obj:
+        """:func:`entry` of ``obj`` without usage (shared: do not change it)."""
+        return self._get(obj)[0]
+
+    def page_json(self, objs: Iterable[Obj], next_cursor: str | None) -> bytes:
+        """The body of a catalog page without usage, byte for byte what ``Page[CatalogEntry]`` encodes."""
+        items = b",".join(self._get(o)[1] for o in objs)
+        cursor = _CURSOR.dump_json(next_cursor)
+        return b'{"items":[' + items + b'],"nextCursor":' + cursor + b"}"
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+
+_CURSOR = TypeAdapter(str | None)
+
+
 def search(*, identity: Identity, cache: ReadCache, team: str | None = None, domain: str | None = None,
            classification: str | None = None, ready: bool | None = None, channel: str | None = None,
-           q: str | None = None, after: tuple[str, ...] | None = None) -> Iterator[Obj]:
+           q: str | None = None, after: tuple[str, ...] | None = None,
+           summaries: Summaries | None = None) -> Iterator[Obj]:
     """The matching capabilities in (namespace, name) order, strictly after the key `after` (a cursor's).
 
     Lazy: the caller takes one page (pagination.take_page), so only the capabilities up to the end of
@@ -66,13 +118,13 @@ def search(*, identity: Identity, cache: ReadCache, team: str | None = None, dom
             and channel is None:
         return ordered  # no filter: summarising every capability just to keep them all is waste
     return _matching(ordered, team=team, domain=domain, classification=classification, ready=ready,
-                     channel=channel, needle=needle)
+                     channel=channel, needle=needle, summarise=summaries.summary if summaries is not None else entry)
 
 
-def _matching(ordered: Iterator[Obj], *, team: str | None, domain: str | None, classification: str | None,
+def _matching(ordered: Iterator[Obj], *, summarise: Callable[[Obj], Obj], team: str | None, domain: str | None, classification: str | None,
               ready: bool | None, channel: str | None, needle: str | None) -> Iterator[Obj]:
     for obj in ordered:
-        e = entry(obj)
+        e = summarise(obj)
         if team is not None and e["team"] != team:
             continue
         if domain is not None and e["domain"] != domain:
