@@ -175,11 +175,20 @@ def run(*, namespaces: list[str], liveness_port: int, metrics_port: int, peering
     if peering:
         os.environ["FINPLANE_PEERING_NAME"] = peering
     # kopf pauses every peer when two share the highest priority (a freeze): each replica needs its own.
-    kopf.run(
-        priority=_peering_priority(),
-        clusterwide=not namespaces,
-        namespaces=namespaces or (),  # kopf iterates it: None crashes its namespace observer
-        standalone=standalone or not peering,
-        peering_name=peering,
-        liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
-    )
+    options: dict[str, Any] = {
+        "priority": _peering_priority(),
+        "clusterwide": not namespaces,
+        "namespaces": namespaces or (),  # kopf iterates it: None crashes its namespace observer
+        "standalone": standalone or not peering,
+        "peering_name": peering,
+        "liveness_endpoint": f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
+    }
+    # uvloop (a pinned runtime dependency) where installed: its I/O costs a fraction of asyncio's, and the
+    # operator's CPU is mostly HTTP requests and watch streams (issue 19). kopf picks it only in its own CLI.
+    try:
+        import uvloop
+    except ImportError:
+        kopf.run(**options)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        kopf.run(loop=runner.get_loop(), **options)
