@@ -20,7 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["Untranslatable", "main", "pip_settings", "uv_options"]
@@ -30,6 +30,7 @@ IGNORED = frozenset({
     "disable-pip-version-check", "no-python-version-warning", "progress-bar", "no-color", "quiet", "verbose",
     "log", "no-input", "root-user-action", "no-compile", "compile", "require-virtualenv", "cache-dir",
     "no-warn-script-location", "no-warn-conflicts", "exists-action", "break-system-packages",
+    "config-file",  # PIP_CONFIG_FILE: the file's settings are in the listing already
 })
 TRUE = frozenset({"y", "yes", "t", "true", "on", "1"})
 SCOPES = (":env:", "install", "global")  # pip's precedence: environment, then [install], then [global]
@@ -105,8 +106,12 @@ def _filtered(cmd: Sequence[str], env: dict[str, str], keep: re.Pattern[str] | N
     return proc.returncode
 
 
-def _pip(args: Iterable[str]) -> int:
-    cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
+def _pip(argv: Sequence[str]) -> int:
+    args, general = list(argv), []
+    if "--python" in args:  # pip takes it before the command only
+        at = args.index("--python")
+        general, args[at:at + 2] = args[at:at + 2], []
+    cmd = [sys.executable, "-m", "pip", *general, "install", "--disable-pip-version-check", "--progress-bar", "off",
            "--no-compile", *args]  # modules compile when first imported (uv does not compile either)
     return _filtered(cmd, dict(os.environ), PIP_STEPS, None)
 
