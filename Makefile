@@ -31,25 +31,19 @@ venv: $(VENV)/.installed
 venv-test: $(VENV)/.installed-test
 PIP := $(BIN)/pip install --disable-pip-version-check --progress-bar off
 INSTALL := $(BIN)/python tools/install.py
-# What `finplane dev` and its three processes import at start (about 15 s of compiling on 2 busy cores
-# when every start compiles them again, as under PYTHONDONTWRITEBYTECODE); [5/5] writes their .pyc once.
-DEV_MODULES := finplane.cli finplane.dev finplane.handlers.main platform_api.main finplane_emulator.main \
-  finplane_emulator.app finplane_emulator.admission_chain
 UV_PIN := $(shell grep -m1 -o '^uv==[^ ]*' requirements.lock)
 
 $(VENV)/.installed: requirements.lock pyproject.toml emulator/pyproject.toml tools/install.py
-	@echo "==> [1/5] virtual environment $(VENV) ($$($(PYTHON) --version))"
+	@echo "==> [1/4] virtual environment $(VENV) ($$($(PYTHON) --version))"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "==> [2/5] the installer, $(UV_PIN), with pip"
+	@echo "==> [2/4] the installer, $(UV_PIN), with pip"
 	@[ "$$FINPLANE_INSTALLER" = pip ] || out=$$($(PIP) -q $(UV_PIN) 2>&1) || \
 	  { echo "$$out" | tail -3; echo "    uv could not be installed: pip installs the rest (a minute or two more)"; }
-	@echo "==> [3/5] $$(grep -c '==' requirements.lock) pinned packages of requirements.lock (what finplane dev runs)"
+	@echo "==> [3/4] $$(grep -c '==' requirements.lock) pinned packages of requirements.lock (what finplane dev runs)"
 	@$(INSTALL) --no-deps -r requirements.lock
-	@echo "==> [4/5] finplane and the embedded API server (editable)"
+	@echo "==> [4/4] finplane and the embedded API server (editable)"
 	@# --no-build-isolation: built with the lock's setuptools, not a fresh one fetched per project
 	@$(INSTALL) --no-deps --no-build-isolation -e . -e emulator
-	@echo "==> [5/5] byte-compiling the modules finplane dev's processes import (once, not at every start)"
-	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -c 'import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]' $(DEV_MODULES)
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
