@@ -14,6 +14,7 @@ import base64
 import hashlib
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -21,6 +22,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.support.paths import REPO
 
@@ -138,3 +141,10 @@ def test_a_setting_uv_cannot_honour_hands_the_install_to_pip(machine: tuple[Path
     if UV.exists():
         assert "with pip: uv cannot honour pip setting prefer-binary='1'" in out.stdout
     assert _installed(machine[0] / "target") == {"finplane_probe_a-2.0", "finplane_probe_b-1.0"}
+
+
+def test_the_installer_is_pinned_in_the_runtime_lock_that_the_makefile_reads_it_from() -> None:
+    lines = [line.split("#")[0].strip() for line in (REPO / "requirements.lock").read_text().splitlines()]
+    uv = [Requirement(line) for line in lines if line and canonicalize_name(Requirement(line).name) == "uv"]
+    assert len(uv) == 1 and re.fullmatch(r"==\d+\.\d+\.\d+", str(uv[0].specifier)), uv
+    assert "grep -m1 -o '^uv==[^ ]*' requirements.lock" in (REPO / "Makefile").read_text()
