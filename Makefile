@@ -40,8 +40,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml emulator/pyproject.toml too
 	@# setuptools (5 to 9 s more on 2 busy cores); where no such wheel is found, ensurepip itself
 	@test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
 	@test -x $(BIN)/pip || { whl=$$($(BIN)/python -c '$(PIP_WHEEL)'); \
-	  if [ -n "$$whl" ]; then $(BIN)/python "$$whl/pip" install -q --disable-pip-version-check --no-compile --no-index "$$whl"; \
-	  else $(BIN)/python -m ensurepip --default-pip >/dev/null; fi; }
+	  [ -n "$$whl" ] && $(BIN)/python "$$whl/pip" install -q --disable-pip-version-check --no-compile --no-index "$$whl" || \
+	  $(BIN)/python -m ensurepip --default-pip >/dev/null; }
 	@echo "==> [2/4] the installer, $(UV_PIN), with pip"
 	@[ "$$FINPLANE_INSTALLER" = pip ] || out=$$($(PIP) -q $(UV_PIN) 2>&1) || \
 	  { echo "$$out" | tail -3; echo "    uv could not be installed: pip installs the rest (a minute or two more)"; }

@@ -119,7 +119,8 @@ def _pip(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str]) -> int:
     uv = shutil.which("uv", path=str(Path(sys.executable).parent))
     if uv is None or os.environ.get("FINPLANE_INSTALLER") == "pip":
-        print("    with pip (no uv in this environment)", flush=True)
+        why = "FINPLANE_INSTALLER=pip" if uv else "no uv in this environment"
+        print(f"    with pip ({why})", flush=True)
         return _pip(argv)
     listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True)
     try:
