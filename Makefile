@@ -23,27 +23,38 @@ test-emulator: venv-test
 # Two locks: requirements.lock pins what `make dev` runs (Finplane's runtime and the embedded API server's
 # dependencies), requirements-test.lock the test and lint tools on top of it (`make test`, `make lint`).
 # The emulator (a separate distribution, never part of the product) is installed editable beside Finplane.
-# The runtime lock is complete (tests/cli/test_packaging.py), so pip resolves nothing (--no-deps), and
-# modules are compiled when first imported rather than all at install time (--no-compile): most of
-# botocore's and kubernetes' modules are never imported by `finplane dev`.
+# pip installs only uv (pinned in requirements.lock); tools/install.py then has uv install the rest under
+# pip's configuration (indexes, find-links, constraints, certificate, proxy, cache), or pip where uv cannot
+# be had or cannot honour a setting (FINPLANE_INSTALLER=pip forces pip). The runtime lock is complete
+# (tests/cli/test_packaging.py), so nothing is resolved for it (--no-deps).
 venv: $(VENV)/.installed
 venv-test: $(VENV)/.installed-test
 PIP := $(BIN)/pip install --disable-pip-version-check --progress-bar off
-PIP_PROGRESS := grep --line-buffered -E '^(Collecting|Installing collected|Successfully installed|ERROR)' || true
+INSTALL := $(BIN)/python tools/install.py
+PIP_WHEEL := import ensurepip, glob, os; print(*(glob.glob(os.path.join(os.path.dirname(ensurepip.__file__), "_bundled", "pip-*.whl")) + glob.glob("/usr/share/python-wheels/pip-*.whl"))[:1])
+UV_PIN := $(shell grep -m1 -o '^uv==[^ ]*' requirements.lock)
 
-$(VENV)/.installed: requirements.lock pyproject.toml emulator/pyproject.toml
-	@echo "==> [1/3] virtual environment $(VENV) ($$($(PYTHON) --version))"
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "==> [2/3] $$(grep -c '==' requirements.lock) pinned packages of requirements.lock (what finplane dev runs)"
-	@set -o pipefail; $(PIP) --no-deps --no-compile -r requirements.lock 2>&1 | { $(PIP_PROGRESS); }
-	@echo "==> [3/3] finplane and the embedded API server (editable)"
-	@# --no-build-isolation: built with the lock's setuptools, not a fresh one fetched per project (~25 s saved)
-	@set -o pipefail; $(PIP) --no-deps --no-build-isolation -e . -e emulator 2>&1 | { $(PIP_PROGRESS); }
+$(VENV)/.installed: requirements.lock pyproject.toml emulator/pyproject.toml tools/install.py
+	@echo "==> [1/4] virtual environment $(VENV) ($$($(PYTHON) --version))"
+	@# pip from the wheel ensurepip would use, installed without compiling it: ensurepip compiles pip and
+	@# setuptools (5 to 9 s more on 2 busy cores); where no such wheel is found, ensurepip itself
+	@test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	@test -x $(BIN)/pip || { whl=$$($(BIN)/python -c '$(PIP_WHEEL)'); \
+	  [ -n "$$whl" ] && $(BIN)/python "$$whl/pip" install -q --disable-pip-version-check --no-compile --no-index "$$whl" || \
+	  $(BIN)/python -m ensurepip --default-pip >/dev/null; }
+	@echo "==> [2/4] the installer, $(UV_PIN), with pip"
+	@[ "$$FINPLANE_INSTALLER" = pip ] || out=$$($(PIP) -q $(UV_PIN) 2>&1) || \
+	  { echo "$$out" | tail -3; echo "    uv could not be installed: pip installs the rest (a minute or two more)"; }
+	@echo "==> [3/4] $$(grep -c '==' requirements.lock) pinned packages of requirements.lock (what finplane dev runs)"
+	@$(INSTALL) --no-deps -r requirements.lock
+	@echo "==> [4/4] finplane and the embedded API server (editable)"
+	@# --no-build-isolation: built with the lock's setuptools, not a fresh one fetched per project
+	@$(INSTALL) --no-deps --no-build-isolation -e . -e emulator
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
 	@echo "==> $$(grep -c '==' requirements-test.lock) pinned test and lint tools of requirements-test.lock"
-	@set -o pipefail; $(PIP) -r requirements.lock -r requirements-test.lock 2>&1 | { $(PIP_PROGRESS); }
+	@$(INSTALL) -r requirements.lock -r requirements-test.lock
 	@touch $@
 
 # Debian packages the tests use: a real OCI registry, htpasswd (bcrypt entries), promtool (the SLO and metering rules) and Chromium (the portal's browser tests).
@@ -69,9 +80,11 @@ crds: venv
 bench: venv
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
-# The gates CI runs before the tests: ruff, mypy strict and the import-linter contracts (all in pyproject.toml).
+# The gates CI runs before the tests: ruff, mypy strict and the import-linter contracts (all in pyproject.toml);
+# mypy also checks tools/install.py, which is outside the packages it checks by default.
 lint: venv-test
-	$(BIN)/ruff check operator platform_api emulator tests bench
+	$(BIN)/ruff check operator platform_api emulator tests bench tools
+	$(BIN)/mypy tools/install.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
