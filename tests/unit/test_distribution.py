@@ -17,7 +17,7 @@ from pathlib import Path
 from setuptools import find_packages
 
 REPO = Path(__file__).resolve().parents[2]
-EMULATOR_ONLY = ("uvloop", "jsonpatch", "cel-python")  # orjson is the operator's too (finplane.kube)
+EMULATOR_ONLY = ("jsonpatch", "cel-python")  # orjson (finplane.kube) and uvloop (the operator, the API) are Finplane's too
 
 
 def _pins(path: Path) -> set[str]:
