@@ -1,10 +1,11 @@
 """Configure kopf once and run the operator (`finplane operator`).
 
-kopf provides the watches of Finplane's own kinds (with resourceVersion resumption, 410 relisting,
-backoff), peering, the liveness endpoint and the event loop; Finplane's handlers are thin: each watch
-event goes to `Runtime.observe`, which updates a store and enqueues a key for the kind's workers. The
-children Finplane manages are watched by its own informers (`finplane.reconcile.child_watch`), which
-cost a fraction of kopf's per-object machinery per event. No kopf
+kopf provides peering, the liveness endpoint, start-up and clean-up, the login (through
+`finplane.kube.kubeconfig`) and the event loop (uvloop where installed). It watches nothing itself: every
+watch is one of Finplane's own informers (`finplane.kube.informer`), which cost a fraction of kopf's
+per-object machinery per event: Finplane's kinds (`reconcile.kind_watch`), the children it manages
+(`reconcile.child_watch`), Namespaces, ServiceAccounts and Secrets (`handlers.registry_watch`). Each event
+goes to `Runtime.observe`, which updates a store and enqueues a key for the kind's workers. No kopf
 create/update/timer handlers are used, so kopf writes no progress or diff-base annotations and no
 `status.kopf`: an idle cluster gets zero writes from Finplane.
 """
@@ -21,6 +22,7 @@ from prometheus_client import start_http_server
 
 from finplane import GROUP
 from finplane.handlers import kopf_tuning, peering_state, registrations, watch_health
+from finplane.handlers.registry_watch import namespace_watches
 from finplane.kube import kubeconfig
 from finplane.kube.client import Kube
 from finplane.kube.evidence_key import configured_secret, shared_signer
@@ -103,9 +105,11 @@ async def _startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -
     options = {"namespaces": scope, "on_delivery": beat, "inactivity_timeout": silent}
     memo["kinds"] = kinds = kind_watches(rt, kube, **options)
     memo["children"] = children = child_watches(rt, kube, **options)
+    memo["cluster"] = cluster = namespace_watches(rt, namespaces=scope, on_delivery=beat, inactivity_timeout=silent)
     peering_state.on_resume(rt.replay)
     kinds.start()
     children.start()
+    cluster.start()
     memo["resync"] = asyncio.create_task(_resync_loop(rt, conf.drift_check_interval_seconds))
     memo["gauges"] = asyncio.create_task(_gauge_loop(rt, GAUGE_INTERVAL_SECONDS))
     log.info("Finplane operator started (field manager %s)", conf.field_manager)
@@ -133,7 +137,7 @@ async def _cleanup(memo: kopf.Memo, **_: Any) -> None:
         task = memo.get(name)
         if task:
             task.cancel()
-    for name in ("kinds", "children"):
+    for name in ("kinds", "children", "cluster"):
         watches: Watches | None = memo.get(name)
         if watches:
             await watches.stop()

@@ -3,8 +3,7 @@
 Finplane's kinds and the children it manages are watched by Finplane's own informers
 (`finplane.reconcile.kind_watch`, `finplane.reconcile.child_watch`, started by `handlers.main`): a Finplane
 object goes to its store and queue, a child re-enqueues its owner (how drift and rollout progress reach the
-reconcilers). kopf watches only what `handlers.registry_watch` registers (Namespaces, ServiceAccounts and
-Secrets for ImageRegistry). Everything else that wakes a kind is declared by that kind's reconciler (`watches`).
+reconcilers). Namespaces, ServiceAccounts and Secrets (for ImageRegistry) are watched by `handlers.registry_watch`. Everything else that wakes a kind is declared by that kind's reconciler (`watches`).
 """
 
 from __future__ import annotations

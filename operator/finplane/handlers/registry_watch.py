@@ -1,9 +1,12 @@
-"""kopf event handlers for Namespaces and ServiceAccounts, and the Secret watch, feeding `Runtime.observe`.
+"""The Namespace, ServiceAccount and Secret watches, feeding `Runtime.observe`: Finplane's own informers.
 
 Namespaces feed the runtime's "Namespace" store (an ImageRegistry's selector targets). Secrets and
 ServiceAccounts are not stored (Runtime keeps no store for them): the watches the ImageRegistry and
-TenantSandbox reconcilers declare see each event and say which objects it wakes. ServiceAccounts share
-the watch stream of the managed-children handler (kopf opens one per resource).
+TenantSandbox reconcilers declare see each event and say which objects it wakes. Namespaces and
+ServiceAccounts were kopf event handlers: every capability creates a ServiceAccount, and kopf's per-event
+processing of its events was ~7 % of the operator's CPU (py-spy, issue 19). Like the kinds' and the
+children's watches (`reconcile.watches`), these are scoped to the operator's namespaces when it has some,
+tell their first list as LISTED, beat the liveness heartbeat and re-open a silent stream.
 
 Secrets are not watched by kopf (that would be a cluster-wide list/watch, CIS 5.1.2): an informer watches
 them in Finplane's own namespace only (`settings.pod_namespace`), where static registries' source Secrets
@@ -20,15 +23,22 @@ import kopf
 
 from finplane.kube.informer import informer_for
 from finplane.kube.resources import resource_for
+from finplane.reconcile.runtime import Runtime
+from finplane.reconcile.watches import Listener, Watches
 
-__all__: list[str] = []
+__all__ = ["namespace_watches"]
 
 
-@kopf.on.event("", "v1", "namespaces")
-async def namespace_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    rt = memo.get("rt")
-    if rt is not None:
-        rt.observe("Namespace", event.get("type"), body)
+def namespace_watches(rt: Runtime, *, namespaces: tuple[str, ...] = (), on_delivery: Any = None,
+                      inactivity_timeout: float | None = None) -> Watches:
+    """Namespaces (cluster-wide) and ServiceAccounts (in `namespaces`, or everywhere) into `rt.observe`."""
+
+    def listener_for(kind: str) -> Listener:
+        return lambda event_type, obj: rt.observe(kind, event_type, obj)
+
+    return Watches(rt.kube, [("v1", "Namespace"), ("v1", "ServiceAccount")], listener_for=listener_for,
+                   what="namespaces and service accounts", namespaces=namespaces, initial_event="LISTED",
+                   on_delivery=on_delivery, inactivity_timeout=inactivity_timeout)
 
 
 @kopf.on.startup()
@@ -51,10 +61,3 @@ async def stop_secret_watch(memo: kopf.Memo, **_: Any) -> None:
     informer = memo.get("secret_watch")
     if informer is not None:
         await informer.stop()
-
-
-@kopf.on.event("", "v1", "serviceaccounts")
-async def service_account_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    rt = memo.get("rt")
-    if rt is not None:
-        rt.observe("ServiceAccount", event.get("type"), body)  # not stored: the reconcilers' watches see it

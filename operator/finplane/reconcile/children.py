@@ -24,6 +24,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from finplane.kube.client import Kube
 from finplane.kube.errors import KubeError, NotFound
 from finplane.names import HASH_ANNOTATION, OWNER_LABEL
@@ -31,7 +33,7 @@ from finplane.reconcile.child_cache import ChildCache
 from finplane.reconcile.diff import differences
 
 __all__ = ["HASH_ANNOTATION", "OWNER_LABEL", "Refusal", "SyncResult", "child_id", "owner_reference", "sync_children",
-           "stamp"]
+           "canonical", "stamp"]
 
 
 Obj = dict[str, Any]
@@ -44,10 +46,28 @@ def owner_reference(owner: Obj) -> Obj:
             "controller": True, "blockOwnerDeletion": True}
 
 
+def canonical(child: Obj) -> bytes:
+    """The bytes the rendering hash is taken of: sorted keys, no spaces, non-ASCII escaped (`json.dumps`'s form).
+
+    orjson gives the same bytes ~10x faster when they are ASCII (the hash was ~5 % of the operator's CPU, issue
+    19); for anything else (non-ASCII text, which json escapes; integers beyond 64 bits) json is used, so an
+    upgrade does not see every hash change and re-apply every child (tests/unit/test_canonical_hash.py renders
+    every example). orjson writes floats with exponents differently (1e16, json 1e+16); renderings hold none
+    (quantities are strings), and one that did would only be re-applied once.
+    """
+    try:
+        raw = orjson.dumps(child, option=orjson.OPT_SORT_KEYS)
+        if raw.isascii():
+            return raw
+    except TypeError:  # an integer beyond 64 bits, a key that is not a string
+        pass
+    return json.dumps(child, sort_keys=True, separators=(",", ":")).encode()
+
+
 def stamp(child: Obj, owner: Obj | None) -> Obj:
     """Add the rendering hash, the owner label and the owner reference to a rendered child."""
     meta = child.setdefault("metadata", {})
-    digest = hashlib.sha256(json.dumps(child, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(canonical(child)).hexdigest()[:16]
     meta.setdefault("annotations", {})[HASH_ANNOTATION] = digest
     if owner is not None:
         meta.setdefault("labels", {})[OWNER_LABEL] = owner["metadata"]["uid"]
