@@ -111,6 +111,11 @@ def _headline(r: dict[str, Any]) -> str:
     if r["name"] == "render":
         return (f"**{f['manifests_per_second']} manifests/s** ({f['manifests']} from {f['capabilities']} "
                 f"capabilities); with YAML in and out {f['render_file_manifests_per_second']} manifests/s")
+    if r["name"] == "portal_catalog":
+        x = f["ratio"]
+        return (f"portal page / API route at {f['capabilities']} capabilities: p50 **x{x['page']}** unfiltered "
+                f"({f['page']['p50_ms']} / {f['api']['p50_ms']} ms), **x{x['page_team']}** for one team "
+                f"({f['page_team']['p50_ms']} / {f['api_team']['p50_ms']} ms)")
     return json.dumps(f)
 
 
