@@ -261,7 +261,7 @@ async def test_kubeconfig_files_merge_as_kubectl_merges_them(clean_env: pytest.M
                      {"name": "o", "cluster": {"server": "https://other.example"}}],
         "users": [{"name": "o", "user": {"token": "o"}}],
         "contexts": [{"name": "other", "context": {"cluster": "o", "user": "o"}}]}))
-    clean_env.setenv("KUBECONFIG", f"{first}:{second}")
+    clean_env.setenv("KUBECONFIG", f"{tmp_path / 'not-there'}:{first}:{second}")  # a missing file is skipped
     conn = await kubeconfig.load()
     assert conn.server == "https://first.example"  # the first current-context and the first "shared" win
     assert conn.credential.token_now() == "a"

@@ -7,7 +7,7 @@ same server, CA and credentials.
 
 What is understood, as kubectl understands it:
 - `KUBECONFIG` as a list of files (`os.pathsep`), merged so the first file naming a cluster, user or
-  context wins, and the first `current-context` wins; else `~/.kube/config`; else the in-cluster service
+  context wins, and the first `current-context` wins (files of the list that do not exist are skipped); else `~/.kube/config`; else the in-cluster service
   account (`KUBERNETES_SERVICE_HOST`, the token and CA under
   /var/run/secrets/kubernetes.io/serviceaccount).
 - clusters: `server`, `certificate-authority(-data)`, `insecure-skip-tls-verify`, `tls-server-name`,
@@ -266,7 +266,8 @@ async def load(kubeconfig: str | os.PathLike[str] | None = None) -> Connection:
     if not paths and (default := Path("~/.kube/config").expanduser()).exists():
         paths = [default]
     if paths:
-        return await load_kubeconfig(paths)
+        # As kubectl: a file of the list that does not exist is skipped; when none does, the first is named.
+        return await load_kubeconfig([p for p in paths if p.exists()] or paths[:1])
     return load_incluster()
 
 
